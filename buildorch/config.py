@@ -1,0 +1,454 @@
+"""services.toml -> a frozen Config. Every problem is collected, each one line naming the table."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from buildorch.errors import ConfigError
+
+CONFIG_NAME = "services.toml"
+CLEANUP_POLICIES = ("none", "basic", "standard", "conservative")
+CACHE_SOURCES = ("local", "registry", "gha", "image")
+CACHE_SINKS = ("local", "registry", "gha", "inline")
+
+PROJECT_KEYS = ("registry", "tag", "context", "jobs", "platform")
+CACHE_KEYS = ("from", "to", "local_max_size")
+TIER_KEYS = ("timeout", "step_timeout", "max_parallel", "min_free", "cleanup", "builder")
+IMAGE_KEYS = (
+    "tier", "dockerfile", "context", "target", "args", "depends_on", "inputs", "ignore",
+    "platform",
+)
+TOP_KEYS = ("project", "cache", "tiers", "base", "services")
+
+# Docker's reference grammar (distribution/reference): lower-case path components separated by
+# '/', each made of alphanumerics joined by '.', '_', '__' or runs of '-'.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+REGISTRY_RE = re.compile(rf"^(?:{_DOMAIN}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*$|^{_DOMAIN}:[0-9]+$")
+ARG_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    timeout: float = 40 * 60.0
+    step_timeout: float | None = None
+    max_parallel: int | None = None
+    min_free: int = 0
+    cleanup: str = "none"
+    builder: str | None = None
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str
+    kind: str                      # "base" | "service"
+    tier: str
+    dockerfile: str                # posix, relative to the repository root
+    context: str                   # posix, relative to the repository root ("." for the root)
+    target: str | None = None
+    args: tuple[tuple[str, str], ...] = ()
+    depends_on: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()   # gitignore-syntax patterns, relative to the repository root
+    ignore: tuple[str, ...] = ()
+    platform: str | None = None
+
+    @property
+    def table(self) -> str:
+        return f"[{'base' if self.kind == 'base' else 'services'}.{self.name}]"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path                     # the services.toml file
+    root: Path                     # repository root: git top level, else the file's folder
+    registry: str | None
+    tag: str
+    jobs: int
+    platform: str | None
+    cache_from: tuple[str, ...]
+    cache_to: tuple[str, ...]
+    local_cache_max: int
+    tiers: Mapping[str, Tier]
+    images: Mapping[str, Image] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path.parent / ".buildorch"
+
+    def repository(self, name: str) -> str:
+        return f"{self.registry}/{name}" if self.registry else name
+
+    def ref(self, name: str) -> str:
+        return f"{self.repository(name)}:{self.tag}"
+
+
+def parse_duration(text: object) -> float:
+    """'20m', '1h30m', '45s', '500ms' or a number of seconds -> seconds."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        if text <= 0:
+            raise ValueError("must be positive")
+        return float(text)
+    if not isinstance(text, str):
+        raise ValueError("expected a duration like \"20m\"")
+    s = text.strip().lower()
+    pos, total = 0, 0.0
+    for m in _DURATION_RE.finditer(s):
+        if m.start() != pos:
+            break
+        value, unit = float(m.group(1)), m.group(2)
+        total += value * {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}[unit]
+        pos = m.end()
+    if pos != len(s) or not s or total <= 0:
+        raise ValueError(f"{text!r} is not a duration like \"20m\", \"1h30m\" or \"45s\"")
+    return total
+
+
+def parse_size(text: object) -> int:
+    """'4GB', '500MiB', '0' or a number of bytes -> bytes (GB is 10^9, GiB is 2^30)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text < 0:
+            raise ValueError("must not be negative")
+        return text
+    if not isinstance(text, str):
+        raise ValueError("expected a size like \"4GB\"")
+    m = _SIZE_RE.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a size like \"4GB\" or \"500MiB\"")
+    unit = (m.group(2) or "B").lower()
+    return int(float(m.group(1)) * _SIZE_UNITS[unit])
+
+
+def find_root(start: Path) -> Path:
+    """The git work tree holding `start`, found without running git (it is on the hot path)."""
+    for d in (start, *start.parents):
+        if (d / ".git").exists():
+            return d
+    return start
+
+
+def find_config(start: Path) -> Path:
+    for d in (start, *start.parents):
+        candidate = d / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+        if (d / ".git").exists():
+            break
+    from buildorch.errors import BuildorchError
+
+    raise BuildorchError(
+        f"no {CONFIG_NAME} found in {start} or its parents: create one "
+        "(see README) or pass --config FILE"
+    )
+
+
+def _hint(key: str, valid: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return "valid keys: " + ", ".join(valid)
+
+
+@dataclass(frozen=True)
+class _Checks:
+    is_file: Callable[[str], bool]
+    is_dir: Callable[[str], bool]
+
+
+class _Collector:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.problems: list[str] = []
+
+    def add(self, table: str, message: str) -> None:
+        self.problems.append(f"{self.path.name}: {table}: {message}")
+
+    def keys(self, table: str, data: Mapping[str, Any], valid: tuple[str, ...]) -> None:
+        for key in data:
+            if key not in valid:
+                self.add(table, f"unknown key {key!r}; {_hint(key, valid)}")
+
+    def table(self, parent: str, key: str, value: object) -> Mapping[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.add(f"[{parent}]" if parent else key, f"{key!r} must be a table")
+            return {}
+        return value
+
+
+def load(path: Path) -> Config:
+    """Read and validate services.toml; raise ConfigError listing every problem."""
+    path = path.resolve()
+    try:
+        raw = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: not found: create it or pass --config FILE"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    return parse(raw, path)
+
+
+def parse(
+    text: str, path: Path, root: Path | None = None, *,
+    is_file: Callable[[str], bool] | None = None, is_dir: Callable[[str], bool] | None = None,
+) -> Config:
+    """`is_file`/`is_dir` check root-relative paths (on disk unless given: a git commit's tree
+    for `--since`). Raises ConfigError with every problem."""
+    cfg, problems = parse_lenient(text, path, root, is_file=is_file, is_dir=is_dir)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def parse_lenient(
+    text: str, path: Path, root: Path | None = None, *,
+    is_file: Callable[[str], bool] | None = None, is_dir: Callable[[str], bool] | None = None,
+) -> tuple[Config, list[str]]:
+    """The config made of what is valid, and every problem found (for `buildorch validate`)."""
+    c = _Collector(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib says "... (at line L, column C)": keep it, it is what the user needs.
+        raise ConfigError([f"{path.name}: TOML syntax error: {exc}; fix the file"]) from None
+    root = root if root is not None else find_root(path.parent)
+    base_dir = path.parent
+    checks = _Checks(
+        is_file or (lambda p: (root / p).is_file()), is_dir or (lambda p: (root / p).is_dir()))
+    c.keys("top level", data, TOP_KEYS)
+
+    project = c.table("", "project", data.get("project"))
+    c.keys("[project]", project, PROJECT_KEYS)
+    registry = project.get("registry")
+    if registry is not None and (not isinstance(registry, str) or not REGISTRY_RE.match(registry)):
+        c.add("[project]", f"registry {registry!r} is not a valid registry/namespace "
+              "like \"ghcr.io/acme\" or \"127.0.0.1:5000\"")
+        registry = None
+    tag = project.get("tag", "latest")
+    if not isinstance(tag, str) or not TAG_RE.match(tag):
+        c.add("[project]", f"tag {tag!r} is not a valid image tag (letters, digits, '_', '.', '-')")
+        tag = "latest"
+    jobs = project.get("jobs", min(4, os.cpu_count() or 1))
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        c.add("[project]", f"jobs = {jobs!r} must be a whole number >= 1")
+        jobs = 1
+    platform = _opt_str(c, "[project]", "platform", project.get("platform"))
+    default_context = project.get("context", ".")
+    if not isinstance(default_context, str):
+        c.add("[project]", "context must be a string path")
+        default_context = "."
+
+    cache = c.table("", "cache", data.get("cache"))
+    c.keys("[cache]", cache, CACHE_KEYS)
+    cache_from = _str_list(c, "[cache]", "from", cache.get("from", ["local", "registry", "gha"]))
+    cache_to = _str_list(c, "[cache]", "to", cache.get("to", ["local"]))
+    for src in cache_from:
+        if src not in CACHE_SOURCES:
+            c.add("[cache]", f"from: unknown cache source {src!r}; {_hint(src, CACHE_SOURCES)}")
+    for dst in cache_to:
+        if dst not in CACHE_SINKS:
+            c.add("[cache]", f"to: unknown cache destination {dst!r}; {_hint(dst, CACHE_SINKS)}")
+    local_max = _size(c, "[cache]", "local_max_size", cache.get("local_max_size", "2GB")) or 0
+
+    tiers: dict[str, Tier] = {}
+    for name, tdata in c.table("", "tiers", data.get("tiers")).items():
+        table = f"[tiers.{name}]"
+        t = c.table("tiers", name, tdata)
+        c.keys(table, t, TIER_KEYS)
+        timeout = _duration(c, table, "timeout", t.get("timeout", "40m")) or 2400.0
+        step = _duration(c, table, "step_timeout", t.get("step_timeout"))
+        maxp = t.get("max_parallel")
+        if maxp is not None and (not isinstance(maxp, int) or isinstance(maxp, bool) or maxp < 1):
+            c.add(table, f"max_parallel = {maxp!r} must be a whole number >= 1")
+            maxp = None
+        cleanup = t.get("cleanup", "none")
+        if cleanup not in CLEANUP_POLICIES:
+            c.add(table, f"cleanup = {cleanup!r} is not a policy; "
+                  f"{_hint(str(cleanup), CLEANUP_POLICIES)}")
+            cleanup = "none"
+        tiers[name] = Tier(
+            name=name, timeout=timeout, step_timeout=step, max_parallel=maxp,
+            min_free=_size(c, table, "min_free", t.get("min_free", 0)) or 0,
+            cleanup=cleanup, builder=_opt_str(c, table, "builder", t.get("builder")),
+        )
+
+    images: dict[str, Image] = {}
+    for kind, section in (("base", "base"), ("service", "services")):
+        for name, idata in c.table("", section, data.get(section)).items():
+            table = f"[{section}.{name}]"
+            if name in images:
+                c.add(table, f"image {name!r} is declared twice (also in "
+                      f"{images[name].table}); rename one")
+                continue
+            image = _image(c, table, kind, name, c.table(section, name, idata), tiers,
+                           root, base_dir, default_context, checks)
+            if image is not None:
+                images[name] = image
+    if not images:
+        c.add("top level", "no images: add a [base.NAME] or [services.NAME] table")
+
+    for image in images.values():
+        for dep in image.depends_on:
+            if dep not in images:
+                hint = difflib.get_close_matches(dep, list(images), n=1)
+                c.add(image.table, f"depends_on names {dep!r}, which is not an image here"
+                      + (f"; did you mean {hint[0]!r}?" if hint else ""))
+            elif dep == image.name:
+                c.add(image.table, "depends_on names the image itself; remove it")
+
+    return Config(
+        path=path, root=root, registry=registry, tag=tag, jobs=jobs, platform=platform,
+        cache_from=tuple(cache_from), cache_to=tuple(cache_to), local_cache_max=local_max,
+        tiers=tiers, images=images,
+    ), c.problems
+
+
+def _image(
+    c: _Collector, table: str, kind: str, name: str, d: Mapping[str, Any],
+    tiers: Mapping[str, Tier], root: Path, base_dir: Path, default_context: str,
+    checks: _Checks,
+) -> Image | None:
+    c.keys(table, d, IMAGE_KEYS)
+    ok = True
+    if not NAME_RE.match(name) or len(name) > 128:
+        c.add(table, f"{name!r} is not a valid image name: use lower-case letters, digits "
+              "and '.', '_', '-' between them (e.g. \"python-base\")")
+        ok = False
+    tier = d.get("tier")
+    if not isinstance(tier, str):
+        c.add(table, "missing 'tier': name one of the [tiers.*] tables"
+              + (f" ({', '.join(tiers)})" if tiers else ""))
+        ok = False
+    elif tier not in tiers:
+        hint = difflib.get_close_matches(tier, list(tiers), n=1)
+        c.add(table, f"unknown tier {tier!r}; "
+              + (f"did you mean {hint[0]!r}?" if hint else f"add a [tiers.{tier}] table"))
+        ok = False
+    context_raw = d.get("context", default_context)
+    context = _inside(c, table, "context", context_raw, root, base_dir)
+    if context is not None and not checks.is_dir(context):
+        c.add(table, f"context {context_raw!r} is not a directory; fix the path")
+        context = None
+    dockerfile_raw = d.get("dockerfile")
+    dockerfile: str | None
+    if dockerfile_raw is None:
+        # Docker's default: Dockerfile at the context root.
+        dockerfile = None if context is None else _join(context, "Dockerfile")
+        dockerfile_raw = "Dockerfile in the context"
+    else:
+        dockerfile = _inside(c, table, "dockerfile", dockerfile_raw, root, base_dir)
+    if dockerfile is not None and not checks.is_file(dockerfile):
+        c.add(table, f"dockerfile {dockerfile_raw!r} does not exist; fix the path "
+              "or create it")
+        dockerfile = None
+    args_raw = d.get("args", {})
+    args: list[tuple[str, str]] = []
+    if not isinstance(args_raw, dict):
+        c.add(table, "args must be a table like { PYTHON_VERSION = \"3.11\" }")
+    else:
+        for k, v in args_raw.items():
+            if not ARG_NAME_RE.match(k):
+                c.add(table, f"args: {k!r} is not a valid build-arg name")
+            elif isinstance(v, bool) or not isinstance(v, str | int | float):
+                c.add(table, f"args.{k} must be a string or number")
+            else:
+                args.append((k, str(v)))
+    if None in (context, dockerfile) or not ok:
+        return None
+    assert context is not None and dockerfile is not None
+    return Image(
+        name=name, kind=kind, tier=str(tier), dockerfile=dockerfile, context=context,
+        target=_opt_str(c, table, "target", d.get("target")),
+        args=tuple(sorted(args)),
+        depends_on=tuple(_str_list(c, table, "depends_on", d.get("depends_on", []))),
+        inputs=tuple(_rel_patterns(root, base_dir, _str_list(c, table, "inputs",
+                                                             d.get("inputs", [])))),
+        ignore=tuple(_rel_patterns(root, base_dir, _str_list(c, table, "ignore",
+                                                             d.get("ignore", [])))),
+        platform=_opt_str(c, table, "platform", d.get("platform")),
+    )
+
+
+def _join(a: str, b: str) -> str:
+    return b if a == "." else f"{a}/{b}"
+
+
+def _inside(c: _Collector, table: str, key: str, value: object, root: Path,
+            base_dir: Path) -> str | None:
+    """A path from services.toml (relative to the file) as a posix path relative to the root."""
+    if not isinstance(value, str) or not value:
+        c.add(table, f"{key} must be a non-empty string path")
+        return None
+    full = Path(os.path.normpath(base_dir / value))
+    try:
+        rel = full.relative_to(root)
+    except ValueError:
+        c.add(table, f"{key} {value!r} is outside the repository {root}; "
+              "keep build contexts and Dockerfiles inside it")
+        return None
+    text = rel.as_posix()
+    return text or "."
+
+
+def _rel_patterns(root: Path, base_dir: Path, patterns: list[str]) -> list[str]:
+    """Make services.toml-relative gitignore patterns root-relative (they are anchored)."""
+    prefix = PurePosixPath(base_dir.relative_to(root).as_posix()) if base_dir != root else None
+    out = []
+    for p in patterns:
+        neg = p.startswith("!")
+        body = p[1:] if neg else p
+        if prefix is not None and str(prefix) != ".":
+            body = f"/{prefix}/{body.lstrip('/')}"
+        out.append(("!" if neg else "") + body)
+    return out
+
+
+def _str_list(c: _Collector, table: str, key: str, value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        c.add(table, f"{key} must be a list of strings")
+        return []
+    return list(value)
+
+
+def _opt_str(c: _Collector, table: str, key: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        c.add(table, f"{key} must be a non-empty string")
+        return None
+    return value
+
+
+def _duration(c: _Collector, table: str, key: str, value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        c.add(table, f"{key}: {exc}")
+        return None
+
+
+def _size(c: _Collector, table: str, key: str, value: object) -> int | None:
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        c.add(table, f"{key}: {exc}")
+        return None

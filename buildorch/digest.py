@@ -1,0 +1,91 @@
+"""One digest function over a tree view: an image's inputs plus its parents' digests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from buildorch.config import Config
+from buildorch.graph import ImageGraph
+from buildorch.inputs import ImageInputs, Reader, infer_parents
+from buildorch.tree import Tree
+
+DIGEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the plan compares: the digest and the parts it was made of."""
+
+    digest: str
+    instructions: str
+    args: Mapping[str, str]
+    target: str | None
+    platform: str | None
+    parents: Mapping[str, str]               # parent name -> its digest
+    files: Mapping[str, str] | None = None   # None when not recorded
+    dockerfile: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"digest": self.digest, "instructions": self.instructions, "args": dict(self.args),
+                "target": self.target, "platform": self.platform, "parents": dict(self.parents),
+                "files": None if self.files is None else dict(self.files),
+                "dockerfile": self.dockerfile}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, object]) -> Record:
+        def mapping(v: object) -> dict[str, str]:
+            if not isinstance(v, dict):
+                raise ValueError("expected an object")
+            return {str(k): str(x) for k, x in v.items()}
+
+        files = d.get("files")
+        return cls(
+            digest=str(d["digest"]), instructions=str(d.get("instructions", "")),
+            args=mapping(d.get("args", {})),
+            target=None if d.get("target") is None else str(d.get("target")),
+            platform=None if d.get("platform") is None else str(d.get("platform")),
+            parents=mapping(d.get("parents", {})),
+            files=None if files is None else mapping(files),
+            dockerfile=str(d.get("dockerfile", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    label: str
+    graph: ImageGraph
+    records: Mapping[str, Record]
+    inputs: Mapping[str, ImageInputs] = field(default_factory=dict)
+
+
+def image_digest(inputs: ImageInputs, parents: Mapping[str, str]) -> str:
+    body = json.dumps(
+        [DIGEST_VERSION, inputs.instructions, inputs.args, inputs.target, inputs.platform,
+         sorted(inputs.files.items()), sorted(parents.items())],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def snapshot(config: Config, tree: Tree) -> Snapshot:
+    reader = Reader(config, tree)
+    inputs = {name: reader.read(image) for name, image in config.images.items()}
+    parents = infer_parents(config, {n: i.external_images for n, i in inputs.items()})
+    graph = ImageGraph.build(
+        {n: (i.tier, i.kind) for n, i in config.images.items()}, parents, list(config.tiers),
+    )
+    records: dict[str, Record] = {}
+    for name in graph.order():
+        ins = inputs[name]
+        if ins.missing:
+            continue
+        ps = {p: records[p].digest for p in graph.parents(name) if p in records}
+        records[name] = Record(
+            digest=image_digest(ins, ps), instructions=ins.instructions, args=dict(ins.args),
+            target=ins.target, platform=ins.platform, parents=ps, files=ins.files,
+            dockerfile=ins.dockerfile,
+        )
+    return Snapshot(tree.label, graph, records, inputs)

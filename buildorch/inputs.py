@@ -1,0 +1,146 @@
+"""What one image's build reads: its Dockerfile analysis and the context files it really uses."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pathspec
+
+from buildorch.config import Config, Image
+from buildorch.dockerfile import Analysis, analyze, match_sources
+from buildorch.dockerignore import DockerIgnore, ignore_file_for
+from buildorch.errors import BuildorchError
+from buildorch.tree import Tree
+
+
+@dataclass(frozen=True)
+class ImageInputs:
+    name: str
+    dockerfile: str
+    instructions: str              # hash of the parser directives and instructions that count
+    args: tuple[tuple[str, str], ...]   # consumed build args given in services.toml
+    target: str | None
+    platform: str | None
+    files: Mapping[str, str]       # repo-relative path -> identity (mode:blob)
+    external_images: tuple[str, ...]
+    notes: tuple[str, ...] = ()    # e.g. why the whole context counts
+    missing: bool = False          # the Dockerfile is not in this tree
+
+
+def _context_rel(context: str, path: str) -> str:
+    return path if context == "." else f"{context}/{path}"
+
+
+@dataclass
+class Reader:
+    """Resolves inputs image by image, sharing context listings and .dockerignore results."""
+
+    config: Config
+    tree: Tree
+    _filtered: dict[tuple[str, str | None], list[str]] = field(default_factory=dict)
+    _ignores: dict[str | None, DockerIgnore | None] = field(default_factory=dict)
+
+    def _dockerignore(self, path: str | None) -> DockerIgnore | None:
+        if path not in self._ignores:
+            data = self.tree.read_bytes(path) if path else None
+            if data is None:
+                self._ignores[path] = None
+            else:
+                try:
+                    self._ignores[path] = DockerIgnore.from_text(
+                        data.decode("utf-8", "replace"))
+                except BuildorchError as exc:
+                    raise BuildorchError(f"{path}: {exc}") from None
+        return self._ignores[path]
+
+    def context_files(self, context: str, ignore_path: str | None) -> list[str]:
+        """Files Docker sends for this context, relative to the context, sorted."""
+        key = (context, ignore_path)
+        if key not in self._filtered:
+            cut = 0 if context == "." else len(context) + 1
+            rel = [p[cut:] for p in self.tree.under(context)]
+            ignore = self._dockerignore(ignore_path)
+            self._filtered[key] = ignore.filter(rel) if ignore else rel
+        return self._filtered[key]
+
+    def analysis(self, image: Image) -> Analysis | None:
+        data = self.tree.read_bytes(image.dockerfile)
+        if data is None:
+            return None
+        try:
+            return analyze(data.decode("utf-8", "replace"), dict(image.args), image.target,
+                           image.platform or self.config.platform)
+        except BuildorchError as exc:
+            raise BuildorchError(f"{image.dockerfile} ({image.table}): {exc}") from None
+
+    def read(self, image: Image) -> ImageInputs:
+        platform = image.platform or self.config.platform
+        analysis = self.analysis(image)
+        if analysis is None:
+            return ImageInputs(image.name, image.dockerfile, "", (), image.target, platform, {},
+                               (), (f"{image.dockerfile} not in {self.tree.label}",), True)
+        ignore_path = ignore_file_for(image.dockerfile, image.context, self.tree.is_file)
+        sent = self.context_files(image.context, ignore_path)
+        notes: list[str] = []
+        if analysis.unresolved:
+            read: Sequence[str] | set[str] = sent
+            notes.extend(f"whole context counts: {r}" for r in analysis.unresolved)
+        else:
+            read, match_notes = match_sources(analysis.context_sources, sent)
+            notes.extend(match_notes)
+        paths = {_context_rel(image.context, p) for p in read}
+        if image.inputs:
+            spec = pathspec.GitIgnoreSpec.from_lines(image.inputs)
+            paths.update(p for p in self.tree.paths() if spec.match_file(p))
+        if image.ignore:
+            spec = pathspec.GitIgnoreSpec.from_lines(image.ignore)
+            paths = {p for p in paths if not spec.match_file(p)}
+        consumed = set(analysis.consumed_args)
+        args = tuple((k, v) for k, v in image.args if k in consumed)
+        text = json.dumps([analysis.directives, analysis.fingerprint], separators=(",", ":"))
+        return ImageInputs(
+            name=image.name,
+            dockerfile=image.dockerfile,
+            instructions=hashlib.sha256(text.encode()).hexdigest(),
+            args=args,
+            target=image.target,
+            platform=platform,
+            files={p: self.tree.file_id(p) for p in sorted(paths)},
+            external_images=analysis.external_images,
+            notes=tuple(notes),
+        )
+
+
+def repository_of(ref: str) -> str:
+    """`ghcr.io/acme/base:1.0@sha256:…` -> `ghcr.io/acme/base`; Docker Hub prefixes dropped."""
+    name = ref.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        name = name[:colon]
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/",
+                   "index.docker.io/"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    return name
+
+
+def infer_parents(config: Config, external: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Parents of each image: FROM/--from refs naming a configured image, then depends_on."""
+    by_repo = {repository_of(config.repository(n)): n for n in config.images}
+    parents: dict[str, list[str]] = {}
+    for name, image in config.images.items():
+        found: list[str] = []
+        for ref in external.get(name, ()):
+            parent = by_repo.get(repository_of(ref))
+            if parent and parent not in found:
+                found.append(parent)
+        for dep in image.depends_on:
+            if dep not in found:
+                found.append(dep)
+        parents[name] = found
+    return parents

@@ -1,0 +1,51 @@
+"""The one subprocess helper: argv lists only, clean git env, failures shown with their output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from buildorch.errors import BuildorchError
+
+# Variables git sets for hooks; inherited they would point our git calls at the wrong repository.
+_GIT_KEEP = {"GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_NO_VERIFY",
+             "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "GIT_TERMINAL_PROMPT"}
+
+
+def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _GIT_KEEP}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["LC_ALL"] = "C"
+    if extra:
+        env.update(extra)
+    return env
+
+
+class CalledProcessError(BuildorchError):
+    def __init__(self, argv: Sequence[str], returncode: int, stdout: bytes, stderr: bytes) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        tail = (stderr or stdout).decode("utf-8", "replace").strip().splitlines()[-5:]
+        super().__init__(
+            f"command failed (exit {returncode}): {' '.join(argv)}"
+            + ("\n  " + "\n  ".join(tail) if tail else "")
+        )
+
+
+def run(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
+        check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    try:
+        proc = subprocess.run(list(argv), cwd=cwd, env=env, input=input, capture_output=True)
+    except FileNotFoundError:
+        raise BuildorchError(f"{argv[0]} not found on PATH: install it") from None
+    if check and proc.returncode != 0:
+        raise CalledProcessError(argv, proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+def git(root: Path, *args: str, check: bool = True) -> bytes:
+    return run(["git", *args], cwd=root, env=git_env(), check=check).stdout

@@ -1,0 +1,75 @@
+"""Glue between the edges and the core: open the config, take snapshots, make plans."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from buildorch import config as config_mod
+from buildorch.config import Config
+from buildorch.digest import Record, Snapshot, snapshot
+from buildorch.errors import BuildorchError, ConfigError
+from buildorch.plan import Plan, make_plan
+from buildorch.state import load_manifest
+from buildorch.tree import CommitTree, Tree, WorkTree
+
+
+def open_config(path: Path | None) -> Config:
+    return config_mod.load(path if path else config_mod.find_config(Path.cwd()))
+
+
+def work_snapshot(cfg: Config) -> Snapshot:
+    return snapshot(cfg, WorkTree.scan(cfg.root))
+
+
+def config_at(cfg: Config, tree: Tree) -> tuple[Config, str | None]:
+    """services.toml as it was in `tree`; the current one (with a note) when it was not there
+    or did not parse then."""
+    rel = cfg.path.relative_to(cfg.root).as_posix()
+    data = tree.read_bytes(rel)
+    if data is None:
+        return cfg, f"{rel} is not in {tree.label}: using the current one on both sides"
+    try:
+        old = config_mod.parse(data.decode("utf-8", "replace"), cfg.path, cfg.root,
+                               is_file=tree.is_file, is_dir=tree.is_dir)
+    except ConfigError as exc:
+        return cfg, (f"{rel} in {tree.label} is not valid ({exc.problems[0]}); "
+                     "using the current one on both sides")
+    return old, None
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan: Plan
+    snapshot: Snapshot
+    notes: tuple[str, ...]
+
+
+def plan(cfg: Config, *, since: str | None = None, selected: Iterable[str] = (),
+         force_all: bool = False, missing: Collection[str] = ()) -> PlanResult:
+    now = work_snapshot(cfg)
+    notes: list[str] = []
+    baseline: dict[str, Record]
+    if since is not None:
+        tree = CommitTree.at(cfg.root, since)
+        old_cfg, note = config_at(cfg, tree)
+        if note:
+            notes.append(note)
+        try:
+            baseline = dict(snapshot(old_cfg, tree).records)
+        except BuildorchError as exc:
+            notes.append(f"cannot analyse {tree.label} ({exc}); every image counts as changed")
+            baseline = {}
+        what = since
+    else:
+        manifest = load_manifest(cfg.state_dir)
+        if manifest.warning:
+            notes.append(manifest.warning)
+        baseline = dict(manifest.records)
+        what = "the manifest"
+    for name, ins in now.inputs.items():
+        notes.extend(f"{name}: {n}" for n in ins.notes)
+    result = make_plan(now, baseline, what=what, selected=selected, force_all=force_all,
+                       missing=missing)
+    return PlanResult(result, now, tuple(notes))

@@ -1,0 +1,152 @@
+"""`.buildorch/`: the manifest of the last good build, the history, the locks. All writes atomic."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from buildorch.digest import Record
+from buildorch.errors import BuildorchError
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+HISTORY = "history.jsonl"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    records: Mapping[str, Record] = field(default_factory=dict)
+    built: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # image_id, time
+    warning: str | None = None   # why the manifest was not usable (then every image is stale)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename: readers see the old or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _flock(path: Path, *, blocking: bool) -> Iterator[bool]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            if not blocking:
+                f.seek(0)
+                f.truncate()
+                f.write(f"{os.getpid()}\n")
+                f.flush()
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def build_lock(state_dir: Path) -> Iterator[None]:
+    """One build per repository at a time; a second one is told, not queued."""
+    lock = state_dir / "build.lock"
+    with _flock(lock, blocking=False) as got:
+        if not got:
+            holder = lock.read_text().strip() if lock.exists() else "?"
+            raise BuildorchError(
+                f"another buildorch build is running in this repository (pid {holder}); "
+                "wait for it to finish or stop it"
+            )
+        yield
+
+
+def load_manifest(state_dir: Path) -> Manifest:
+    path = state_dir / MANIFEST
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Manifest()
+    except OSError as exc:
+        return Manifest(warning=f"{path}: cannot read ({exc.strerror}); planning every image")
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        version = data.get("schema_version")
+        if not isinstance(version, int):
+            raise ValueError("no schema_version")
+        if version > SCHEMA_VERSION:
+            return Manifest(warning=(
+                f"{path} was written by a newer buildorch (schema {version}, this one reads "
+                f"{SCHEMA_VERSION}); planning every image — upgrade buildorch to keep it"))
+        images = data.get("images", {})
+        records = {str(n): Record.from_json(d) for n, d in images.items()}
+        built = {str(n): {k: d.get(k) for k in ("image_id", "built_at")}
+                 for n, d in images.items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return Manifest(warning=(
+            f"{path} is corrupt ({exc}); planning every image — the next good build rewrites it"))
+    return Manifest(records, built)
+
+
+def _dump(records: Mapping[str, Record], built: Mapping[str, Mapping[str, object]]) -> bytes:
+    images = {}
+    for name in sorted(records):
+        d = records[name].to_json()
+        d.update(built.get(name, {}))
+        images[name] = d
+    return json.dumps({"schema_version": SCHEMA_VERSION, "images": images},
+                      indent=1, sort_keys=True).encode()
+
+
+def record_built(state_dir: Path, name: str, record: Record, image_id: str | None) -> None:
+    """Add one image to the manifest: read-modify-write under a lock, written atomically."""
+    with _flock(state_dir / "manifest.lock", blocking=True):
+        current = load_manifest(state_dir)
+        records = dict(current.records)
+        built = dict(current.built)
+        records[name] = record
+        built[name] = {"image_id": image_id, "built_at": time.time()}
+        atomic_write(state_dir / MANIFEST, _dump(records, built))
+
+
+def append_history(state_dir: Path, entry: Mapping[str, object]) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(entry, separators=(",", ":"), sort_keys=True) + "\n"
+    # One write() of a short line with O_APPEND: concurrent writers never interleave.
+    fd = os.open(state_dir / HISTORY, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def read_history(state_dir: Path) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    try:
+        text = (state_dir / HISTORY).read_text()
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            d = json.loads(line)
+            if isinstance(d, dict):
+                out.append(d)
+    return out

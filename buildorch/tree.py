@@ -1,0 +1,259 @@
+"""Tree views: the files of the working tree or of a git commit, each with a content identity.
+
+A file's identity is `<mode>:<git blob id>`. Tracked, unmodified files take the blob id from the
+index (no read); modified, untracked and git-ignored files are hashed from disk the same way
+git would, so identical content has the same identity whichever way it was found. Docker sends
+git-ignored files too, so they are part of the tree; `.git/` and `.buildorch/` are not (see
+README: add them to .dockerignore so Docker agrees).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import os
+import posixpath
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from buildorch import proc
+from buildorch.errors import BuildorchError
+
+NEVER_SENT = (".git", ".buildorch")
+REGULAR, EXECUTABLE, SYMLINK = "100644", "100755", "120000"
+
+
+def blob_id(data: bytes) -> str:
+    h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    h.update(data)
+    return h.hexdigest()
+
+
+def _hidden(path: str) -> bool:
+    top = path.split("/", 1)[0]
+    return top in NEVER_SENT
+
+
+class Tree(Protocol):
+    root: Path
+    label: str
+
+    def paths(self) -> Sequence[str]:
+        """Every file, sorted, posix, relative to the root."""
+
+    def under(self, prefix: str) -> Sequence[str]:
+        """The sorted files below directory `prefix` ('.' for all)."""
+
+    def file_id(self, path: str) -> str: ...
+
+    def read_bytes(self, path: str) -> bytes | None: ...
+
+    def is_file(self, path: str) -> bool: ...
+
+    def is_dir(self, path: str) -> bool: ...
+
+
+def _slice(paths: Sequence[str], prefix: str) -> Sequence[str]:
+    if prefix in (".", ""):
+        return paths
+    lo = bisect.bisect_left(paths, prefix + "/")
+    hi = bisect.bisect_left(paths, prefix + "0")  # '0' sorts right after '/'
+    return paths[lo:hi]
+
+
+def _has_dir(paths: Sequence[str], prefix: str) -> bool:
+    return prefix in (".", "") or len(_slice(paths, prefix)) > 0
+
+
+@dataclass
+class WorkTree:
+    """The working tree as Docker would send it: tracked, untracked and ignored files from disk."""
+
+    root: Path
+    label: str = "working tree"
+    _index: dict[str, str] = field(default_factory=dict)   # path -> id known without reading
+    _paths: list[str] = field(default_factory=list)
+    _ids: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def scan(cls, root: Path) -> WorkTree:
+        tree = cls(root=root)
+        if (root / ".git").exists():
+            tree._scan_git()
+        else:
+            tree._scan_disk()
+        return tree
+
+    def _scan_git(self) -> None:
+        out = proc.git(self.root, "ls-files", "-s", "-z")
+        index: dict[str, str] = {}
+        for rec in out.split(b"\0"):
+            if not rec:
+                continue
+            meta, _, raw = rec.partition(b"\t")
+            mode, blob, stage = meta.decode().split(" ")
+            path = raw.decode("utf-8", "surrogateescape")
+            if mode == "160000" or _hidden(path):
+                continue  # submodule: Docker sends its files but git does not list them
+            index[path] = f"{mode}:{blob}" if stage == "0" else ""
+        # -uall lists every untracked file; --ignored=matching lists an ignored directory once
+        # instead of everything below it, so a .venv costs one line until an image reads it.
+        status = proc.git(self.root, "status", "--porcelain=v1", "-z", "-uall",
+                          "--ignored=matching", "--no-renames")
+        files = set(index)
+        ignored_dirs: list[str] = []
+        for rec in status.split(b"\0"):
+            if len(rec) < 4:
+                continue
+            xy, path = rec[:2].decode(), rec[3:].decode("utf-8", "surrogateescape")
+            if _hidden(path):
+                continue
+            if xy in ("??", "!!"):
+                if path.endswith("/"):
+                    if xy == "!!":
+                        ignored_dirs.append(path.rstrip("/"))
+                    else:  # an untracked nested repository: -uall does not enter it
+                        files.update(self._walk(path.rstrip("/")))
+                else:
+                    files.add(path)
+            elif xy[1] == "D":
+                files.discard(path)
+                index.pop(path, None)
+            elif xy[1] != " " or "U" in xy:
+                index[path] = ""  # changed on disk: hash it when asked
+        for d in ignored_dirs:
+            files.update(self._walk(d))
+        self._index = {p: i for p, i in index.items() if i}
+        self._paths = sorted(files)
+
+    def _scan_disk(self) -> None:
+        self._paths = sorted(self._walk("."))
+
+    def _walk(self, rel: str) -> Iterator[str]:
+        base = self.root if rel == "." else self.root / rel
+        prefix = "" if rel == "." else rel + "/"
+        for dirpath, dirnames, filenames in os.walk(base):
+            d = os.path.relpath(dirpath, base).replace(os.sep, "/")
+            d = "" if d == "." else d + "/"
+            if not d and not prefix:
+                dirnames[:] = [n for n in dirnames if n not in NEVER_SENT]
+            for n in filenames:
+                yield f"{prefix}{d}{n}"
+            # os.walk does not descend into symlinked dirs; Docker sends the link itself.
+            for n in dirnames:
+                if os.path.islink(os.path.join(dirpath, n)):
+                    yield f"{prefix}{d}{n}"
+
+    def paths(self) -> Sequence[str]:
+        return self._paths
+
+    def under(self, prefix: str) -> Sequence[str]:
+        return _slice(self._paths, prefix)
+
+    def file_id(self, path: str) -> str:
+        known = self._index.get(path) or self._ids.get(path)
+        if known:
+            return known
+        full = self.root / path
+        try:
+            st = full.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                target = os.readlink(full)
+                ident = f"{SYMLINK}:{blob_id(os.fsencode(target))}"
+                resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+                if not resolved.startswith("../") and resolved != path and full.is_file():
+                    # COPY reads through a symlink: the target's content is what lands.
+                    ident += "->" + blob_id(full.read_bytes())
+            else:
+                mode = EXECUTABLE if st.st_mode & 0o111 else REGULAR
+                ident = f"{mode}:{blob_id(full.read_bytes())}"
+        except OSError as exc:
+            ident = f"unreadable:{exc.errno}"
+        self._ids[path] = ident
+        return ident
+
+    def read_bytes(self, path: str) -> bytes | None:
+        try:
+            return (self.root / path).read_bytes()
+        except OSError:
+            return None
+
+    def is_file(self, path: str) -> bool:
+        return (self.root / path).is_file()
+
+    def is_dir(self, path: str) -> bool:
+        return (self.root / path).is_dir()
+
+
+@dataclass
+class CommitTree:
+    """The tree of a git commit, read through one persistent `git cat-file --batch`."""
+
+    root: Path
+    label: str
+    sha: str
+    _entries: dict[str, str] = field(default_factory=dict)
+    _paths: list[str] = field(default_factory=list)
+    _repo: object = None
+
+    @classmethod
+    def at(cls, root: Path, ref: str) -> CommitTree:
+        import git  # GitPython: ref resolution and a persistent cat-file for blob reads
+
+        try:
+            repo = git.Repo(root)
+            sha = repo.commit(ref).hexsha
+        except (git.BadName, ValueError, git.InvalidGitRepositoryError,
+                git.NoSuchPathError) as exc:
+            raise BuildorchError(
+                f"--since {ref}: not a commit in {root} ({exc.__class__.__name__}); "
+                "pass a branch, tag or sha that exists (try `git fetch`)"
+            ) from None
+        tree = cls(root=root, label=f"{ref} ({sha[:10]})", sha=sha, _repo=repo)
+        out = proc.git(root, "ls-tree", "-r", "-z", "--full-tree", sha)
+        for rec in out.split(b"\0"):
+            if not rec:
+                continue
+            meta, _, raw = rec.partition(b"\t")
+            mode, kind, blob = meta.decode().split(" ")
+            path = raw.decode("utf-8", "surrogateescape")
+            if kind != "blob" or _hidden(path):
+                continue
+            tree._entries[path] = f"{mode}:{blob}"
+        tree._paths = sorted(tree._entries)
+        return tree
+
+    def paths(self) -> Sequence[str]:
+        return self._paths
+
+    def under(self, prefix: str) -> Sequence[str]:
+        return _slice(self._paths, prefix)
+
+    def file_id(self, path: str) -> str:
+        ident = self._entries.get(path, "missing")
+        if ident.startswith(SYMLINK + ":"):
+            target = (self.read_bytes(path) or b"").decode("utf-8", "surrogateescape")
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+            inner = self._entries.get(resolved)
+            if inner and not inner.startswith(SYMLINK):
+                ident += "->" + inner.split(":", 1)[1]
+        return ident
+
+    def read_bytes(self, path: str) -> bytes | None:
+        ident = self._entries.get(path)
+        if ident is None:
+            return None
+        blob = ident.split(":", 1)[1]
+        repo = self._repo
+        assert repo is not None
+        data: bytes = repo.odb.stream(bytes.fromhex(blob)).read()  # type: ignore[attr-defined]
+        return data
+
+    def is_file(self, path: str) -> bool:
+        return path in self._entries
+
+    def is_dir(self, path: str) -> bool:
+        return _has_dir(self._paths, path)

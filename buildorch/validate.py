@@ -1,0 +1,45 @@
+"""`buildorch validate`: every problem in services.toml and the Dockerfiles, not only the first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from buildorch import config as config_mod
+from buildorch.errors import BuildorchError, ConfigError
+from buildorch.graph import ImageGraph
+from buildorch.inputs import Reader, infer_parents
+from buildorch.tree import WorkTree
+
+
+def problems(path: Path | None) -> list[str]:
+    try:
+        path = (path or config_mod.find_config(Path.cwd())).resolve()
+        text = path.read_text()
+    except BuildorchError as exc:
+        return [str(exc)]
+    except OSError as exc:
+        return [f"{path}: cannot read: {exc.strerror}; pass --config FILE"]
+    try:
+        cfg, found = config_mod.parse_lenient(text, path)
+    except ConfigError as exc:  # a TOML syntax error leaves nothing to check further
+        return exc.problems
+    reader = Reader(cfg, WorkTree.scan(cfg.root))
+    external: dict[str, tuple[str, ...]] = {}
+    for name, image in cfg.images.items():
+        try:
+            analysis = reader.analysis(image)
+        except BuildorchError as exc:
+            found.append(f"{path.name}: {image.table}: {exc}")
+            continue
+        if analysis is not None:
+            external[name] = analysis.external_images
+            try:
+                reader.read(image)
+            except BuildorchError as exc:
+                found.append(f"{path.name}: {image.table}: {exc}")
+    try:
+        ImageGraph.build({n: (i.tier, i.kind) for n, i in cfg.images.items()},
+                         infer_parents(cfg, external), list(cfg.tiers))
+    except BuildorchError as exc:
+        found.append(f"{path.name}: {exc}")
+    return found

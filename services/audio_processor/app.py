@@ -1,0 +1,1 @@
+print("audio_processor service")

@@ -1,0 +1,1 @@
+print("llm_flan service")

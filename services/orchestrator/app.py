@@ -1,0 +1,1 @@
+print("orchestrator service")

@@ -1,0 +1,1 @@
+print("tts_bark service")
