@@ -1,0 +1,98 @@
+"""What happens during a build, as typed events.
+
+The scheduler and the builder emit these; the renderers (rich live, plain lines, JSON lines) and
+the analytics consume them. Nothing here prints. ``to_json`` gives a stable, flat object: the keys
+``event``, ``image`` and ``time`` first, then the event's own fields in declaration order.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class _EventBase:
+    KIND: ClassVar[str] = ""
+
+    image: str
+    # kw_only so that subclasses can declare required fields after it and every event can be
+    # built positionally without a time; tests and replays pass it explicitly.
+    time: float = field(default_factory=_time.time, kw_only=True)
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"event": self.KIND, "image": self.image, "time": self.time}
+        for f in fields(self):
+            if f.name not in out:
+                value = getattr(self, f.name)
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True)
+class Queued(_EventBase):
+    KIND: ClassVar[str] = "queued"
+
+    tier: str
+
+
+@dataclass(frozen=True)
+class Started(_EventBase):
+    KIND: ClassVar[str] = "started"
+
+    tier: str
+
+
+@dataclass(frozen=True)
+class Step(_EventBase):
+    """One BuildKit vertex; ``started``/``completed`` are engine timestamps, None until known."""
+
+    KIND: ClassVar[str] = "step"
+
+    name: str
+    started: float | None
+    completed: float | None
+    cached: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Finished(_EventBase):
+    """Built (or ``reused``: the engine already had an image with this digest)."""
+
+    KIND: ClassVar[str] = "finished"
+
+    duration_s: float
+    steps: int
+    cached_steps: int
+    image_id: str | None
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class Failed(_EventBase):
+    KIND: ClassVar[str] = "failed"
+
+    reason: str
+    duration_s: float
+    log_tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Skipped(_EventBase):
+    """Not built: a parent failed or was skipped, fail-fast, or the run was cancelled."""
+
+    KIND: ClassVar[str] = "skipped"
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class UpToDate(_EventBase):
+    KIND: ClassVar[str] = "up-to-date"
+
+
+Event = Queued | Started | Step | Finished | Failed | Skipped | UpToDate
+
+EVENT_TYPES: tuple[type[Event], ...] = (Queued, Started, Step, Finished, Failed, Skipped, UpToDate)
