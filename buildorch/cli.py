@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from buildorch import project
 from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED, BuildorchError, ConfigError
+
+if TYPE_CHECKING:
+    from buildorch.build import BuildOptions, BuildReport
 
 
 def _out(text: str = "") -> None:
@@ -122,6 +127,120 @@ def validate(ctx: click.Context) -> None:
             click.echo(p, err=True)
         raise click.exceptions.Exit(EXIT_ERROR)
     _out("services.toml is valid")
+
+
+def _renderer(progress: str) -> tuple[object, contextlib.AbstractContextManager[object]]:
+    from buildorch.render import JsonLines, Plain
+
+    if progress == "auto":
+        progress = "rich" if sys.stdout.isatty() else "plain"
+    if progress == "json":
+        return JsonLines(), contextlib.nullcontext()
+    if progress == "plain":
+        return Plain(), contextlib.nullcontext()
+    from buildorch.render.live import LiveTable
+
+    table = LiveTable()
+    return table, table
+
+
+def _summary(report: BuildReport) -> None:
+    err = sys.stdout
+    rows = [r for r in report.images.values() if r.result in ("built", "failed", "cancelled")]
+    for r in rows:
+        rate = f"{100 * r.cached_steps / r.steps:.0f}%" if r.steps else "-"
+        click.echo(f"  {r.name:<24} {r.result:<9} {r.duration_s:6.1f}s  cache hits "
+                   f"{r.cached_steps}/{r.steps} ({rate})", file=err)
+    parts = [f"{report.count('built')} built", f"{report.count('up-to-date')} up to date",
+             f"{report.count('failed')} failed", f"{report.count('skipped')} skipped"]
+    if report.count("cancelled"):
+        parts.append(f"{report.count('cancelled')} cancelled")
+    click.echo(f"{', '.join(parts)} in {report.wall_s:.1f}s", file=err)
+    if report.cleanup:
+        click.echo(report.cleanup, file=err)
+
+
+def _run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
+    from buildorch.build import build
+
+    cfg = _config(ctx)
+    render, scope = _renderer(progress)
+    with scope:
+        report = build(cfg, opts, render)  # type: ignore[arg-type]
+    for n in report.notes:
+        _note(n)
+    if progress != "json":
+        if not report.plan.stale:
+            click.echo(f"nothing to build: {len(report.plan.fresh)} image(s) up to date")
+        else:
+            _summary(report)
+    if report.cancelled:
+        raise click.exceptions.Exit(EXIT_INTERRUPTED)
+    if not report.ok:
+        raise click.exceptions.Exit(EXIT_ERROR)
+
+
+_PROGRESS = click.Choice(["auto", "rich", "plain", "json"])
+
+
+@cli.command()
+@click.argument("images", nargs=-1)
+@click.option("--all", "force_all", is_flag=True, help="Build every image.")
+@click.option("--since", metavar="REF", help="Build what changed since REF (not the manifest).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Concurrent builds.")
+@click.option("--push", is_flag=True, help="Push to the registry instead of loading.")
+@click.option("--fail-fast", is_flag=True, help="Start nothing new after a failure.")
+@click.option("--dry-run", is_flag=True, help="Show what would build; build nothing.")
+@click.option("--cache-to", "cache_to", multiple=True,
+              type=click.Choice(["local", "registry", "gha", "inline"]),
+              help="Also export the cache there (repeatable).")
+@click.option("--warm", is_flag=True, help="Pull the previous images first (cache warming).")
+@click.option("--progress", type=_PROGRESS, default="auto", show_default=True)
+@click.pass_context
+def build(ctx: click.Context, images: tuple[str, ...], force_all: bool, since: str | None,
+          jobs: int | None, push: bool, fail_fast: bool, dry_run: bool,
+          cache_to: tuple[str, ...], warm: bool, progress: str) -> None:
+    """Build the stale images (or IMAGES and their stale ancestry), parents first."""
+    from buildorch.build import BuildOptions
+
+    _run_build(ctx, BuildOptions(images, force_all, since, jobs, push, fail_fast, dry_run,
+                                 cache_to, warm), progress)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("-j", "--jobs", type=click.IntRange(min=1))
+@click.option("--progress", type=_PROGRESS, default="auto", show_default=True)
+@click.pass_context
+def service(ctx: click.Context, name: str, jobs: int | None, progress: str) -> None:
+    """Build one service, rebuilding first whatever of its ancestry is stale."""
+    from buildorch.build import BuildOptions
+
+    _run_build(ctx, BuildOptions(names=(name,), jobs=jobs), progress)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Stale images and why, and images missing from the engine."""
+    from buildorch.engine import Engine
+
+    cfg = _config(ctx)
+    engine = Engine.connect()
+    present = engine.present_tags()
+    missing = sorted(n for n in cfg.images if cfg.ref(n) not in present)
+    result = project.plan(cfg, missing=missing)
+    for n in result.notes:
+        _note(n)
+    if as_json:
+        _out(json.dumps({**result.plan.to_json(), "missing": missing}, indent=2))
+        return
+    p = result.plan
+    _out(f"{len(p.fresh)} up to date, {len(p.stale)} stale, {len(missing)} missing from the "
+         "engine")
+    for s in p.stale:
+        _out(f"  {s.name:<24} {'; '.join(s.reasons)}")
 
 
 def main() -> None:

@@ -1,0 +1,380 @@
+"""One `docker buildx build` per image: argv from a frozen spec, rawjson progress -> step events.
+
+Never a shell string. The build runs in its own process group so that a terminal ^C reaches
+only us; we stop it ourselves (INT -> TERM -> KILL) when cancelled or past a time limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from buildorch.events import Event, Step
+
+LABEL_DIGEST = "org.buildorch.digest"
+LABEL_NAME = "org.buildorch.image"
+GRACE_INT_S = 3.0
+GRACE_TERM_S = 2.0
+TAIL_LINES = 25
+
+# A Dockerfile step: "[2/4] RUN ...", "[stage-1 3/5] COPY ..." (FROM steps are resolutions).
+_STEP_RE = re.compile(r"^\[(?:[^\]]*\s)?\d+/\d+\]\s+(?!FROM\b)")
+_TRANSIENT_RE = re.compile(
+    r"(?i)(?:\b50[0-4]\b[^\n]*(?:server error|bad gateway|unavailable|gateway timeout)|"
+    r"connection reset by peer|i/o timeout|tls handshake timeout|failed to do request|"
+    r"unexpected EOF|connection refused|TLS handshake|toomanyrequests|429 Too Many Requests)")
+_BUILD_ERROR_RE = re.compile(r"did not complete successfully|failed to solve: .*dockerfile parse"
+                             r"|failed to compute cache key|not found$", re.M)
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    name: str
+    tags: tuple[str, ...]
+    dockerfile: Path
+    context: Path
+    target: str | None = None
+    platform: str | None = None
+    build_args: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    push: bool = False
+    builder: str | None = None
+    metadata_file: Path | None = None
+
+
+def argv(spec: BuildSpec) -> list[str]:
+    cmd = ["docker", "buildx", "build"]
+    if spec.builder:
+        cmd += ["--builder", spec.builder]
+    cmd += ["--file", str(spec.dockerfile), "--progress=rawjson", "--provenance=false"]
+    for t in spec.tags:
+        cmd += ["--tag", t]
+    if spec.target:
+        cmd += ["--target", spec.target]
+    if spec.platform:
+        cmd += ["--platform", spec.platform]
+    for k, v in spec.build_args:
+        cmd += ["--build-arg", f"{k}={v}"]
+    for k, v in spec.labels:
+        cmd += ["--label", f"{k}={v}"]
+    for c in spec.cache_from:
+        cmd += ["--cache-from", c]
+    for c in spec.cache_to:
+        cmd += ["--cache-to", c]
+    if spec.metadata_file:
+        cmd += ["--metadata-file", str(spec.metadata_file)]
+    cmd += ["--push" if spec.push else "--load", str(spec.context)]
+    return cmd
+
+
+def _ts(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    # BuildKit prints RFC 3339 with nanoseconds; Python takes at most microseconds.
+    m = re.match(r"^(.*?\.\d{1,6})\d*(Z|[+-]\d\d:\d\d)$", value)
+    text = f"{m.group(1)}{m.group(2)}" if m else value
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+@dataclass
+class Progress:
+    """Folds rawjson status lines into step events, a readable log and counts."""
+
+    image: str
+    emit: Callable[[Event], None]
+    log: Callable[[str], None]
+    vertices: dict[str, dict[str, object]] = field(default_factory=dict)
+    numbers: dict[str, int] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    running: dict[str, float] = field(default_factory=dict)   # step name -> local start time
+    steps: int = 0
+    cached_steps: int = 0
+
+    def feed(self, line: str) -> None:
+        try:
+            status = json.loads(line)
+        except ValueError:
+            self.log(line.rstrip("\n"))
+            return
+        if not isinstance(status, dict):
+            return
+        for v in status.get("vertexes") or ():
+            self._vertex(v)
+        for lg in status.get("logs") or ():
+            n = self.numbers.get(str(lg.get("vertex")), 0)
+            with contextlib.suppress(ValueError, TypeError):
+                text = base64.b64decode(lg.get("data") or "").decode("utf-8", "replace")
+                for part in text.splitlines():
+                    self.log(f"#{n} {part}")
+        for w in status.get("warnings") or ():
+            with contextlib.suppress(ValueError, TypeError):
+                msg = base64.b64decode(w.get("short") or "").decode("utf-8", "replace")
+                self.warnings.append(msg)
+                self.log(f"WARNING: {msg}")
+
+    def _vertex(self, v: dict[str, object]) -> None:
+        digest = str(v.get("digest"))
+        prev = self.vertices.setdefault(digest, {})
+        prev.update({k: x for k, x in v.items() if x is not None})
+        name = str(prev.get("name", digest))
+        if digest not in self.numbers:
+            self.numbers[digest] = len(self.numbers) + 1
+            self.log(f"#{self.numbers[digest]} {name}")
+        if prev.get("started") and not prev.get("completed") and digest not in self.running:
+            self.running[digest] = time.monotonic()
+        finished = bool(prev.get("completed")) or bool(prev.get("cached")) or \
+            bool(prev.get("error"))
+        if not finished or digest in self.done:
+            return
+        self.done.add(digest)
+        self.running.pop(digest, None)
+        cached = bool(prev.get("cached"))
+        error = str(prev["error"]) if prev.get("error") else None
+        n = self.numbers[digest]
+        if error:
+            self.errors.append(f"{name}: {error}")
+            self.log(f"#{n} ERROR: {error}")
+        else:
+            self.log(f"#{n} {'CACHED' if cached else 'DONE'}")
+        if _STEP_RE.match(name):
+            self.steps += 1
+            self.cached_steps += cached
+        self.emit(Step(self.image, name=name, started=_ts(prev.get("started")),
+                       completed=_ts(prev.get("completed")), cached=cached, error=error))
+
+    def longest_running(self) -> tuple[str, float] | None:
+        if not self.running:
+            return None
+        digest, since = min(self.running.items(), key=lambda kv: kv[1])
+        return str(self.vertices[digest].get("name", digest)), time.monotonic() - since
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    ok: bool
+    reason: str
+    duration_s: float
+    steps: int
+    cached_steps: int
+    image_id: str | None
+    log_tail: tuple[str, ...]
+    transient: bool = False
+    cancelled: bool = False
+    cache_warnings: tuple[str, ...] = ()
+
+
+def stop_process(p: subprocess.Popen[bytes]) -> None:
+    """INT, then TERM, then KILL the build's process group, each with a short grace."""
+    for sig, grace in ((signal.SIGINT, GRACE_INT_S), (signal.SIGTERM, GRACE_TERM_S),
+                       (signal.SIGKILL, 5.0)):
+        if p.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, sig)
+        try:
+            p.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_build(
+    spec: BuildSpec,
+    *,
+    emit: Callable[[Event], None],
+    cancel: threading.Event,
+    log_path: Path,
+    timeout_s: float | None,
+    step_timeout_s: float | None,
+    env: dict[str, str] | None = None,
+) -> BuildResult:
+    start = time.monotonic()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    log_file = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in finally
+    lock = threading.Lock()
+
+    def log(line: str) -> None:
+        with lock:
+            tail.append(line)
+            log_file.write(line + "\n")
+
+    log(f"$ {' '.join(argv(spec))}")
+    progress = Progress(spec.name, emit, log)
+    if spec.metadata_file:
+        with contextlib.suppress(FileNotFoundError):
+            spec.metadata_file.unlink()
+    full_env = dict(os.environ if env is None else env)
+    full_env.setdefault("BUILDX_NO_DEFAULT_ATTESTATIONS", "1")
+    try:
+        p = subprocess.Popen(argv(spec), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=full_env, start_new_session=True)
+    except FileNotFoundError:
+        log_file.close()
+        return BuildResult(False, "docker CLI not found on PATH: install Docker (see README)",
+                           0.0, 0, 0, None, ())
+
+    def pump(stream: object, parse: bool) -> None:
+        assert hasattr(stream, "readline")
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace")
+            if parse:
+                progress.feed(line)
+            else:
+                log(line.rstrip("\n"))
+
+    readers = [threading.Thread(target=pump, args=(p.stderr, True), daemon=True),
+               threading.Thread(target=pump, args=(p.stdout, False), daemon=True)]
+    for t in readers:
+        t.start()
+    reason = ""
+    cancelled = False
+    try:
+        while p.poll() is None:
+            try:
+                p.wait(0.2)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            elapsed = time.monotonic() - start
+            if cancel.is_set():
+                cancelled, reason = True, "cancelled"
+            elif timeout_s is not None and elapsed > timeout_s:
+                reason = (f"build exceeded its tier timeout of {_dur(timeout_s)} "
+                          f"(ran {_dur(elapsed)}); raise `timeout` for the tier in services.toml")
+            elif step_timeout_s is not None:
+                longest = progress.longest_running()
+                if longest and longest[1] > step_timeout_s:
+                    reason = (f"step '{longest[0]}' exceeded step_timeout {_dur(step_timeout_s)}; "
+                              "raise `step_timeout` for the tier in services.toml")
+            if reason:
+                log(f"buildorch: stopping the build: {reason}")
+                stop_process(p)
+                break
+        p.wait()
+        for t in readers:
+            t.join(5)
+    finally:
+        if p.poll() is None:
+            stop_process(p)
+        log_file.close()
+    duration = time.monotonic() - start
+    image_id = _metadata_image_id(spec.metadata_file)
+    cache_warnings = tuple(w for w in progress.warnings if "cache" in w.lower())
+    if not reason and p.returncode != 0:
+        reason = progress.errors[-1] if progress.errors else \
+            (list(tail)[-1] if tail else f"docker buildx build exited {p.returncode}")
+    ok = not reason and p.returncode == 0
+    text = "\n".join(tail) + "\n" + reason
+    transient = not ok and not cancelled and "timeout" not in reason.split(":")[0] and \
+        bool(_TRANSIENT_RE.search(text)) and not _BUILD_ERROR_RE.search(text)
+    return BuildResult(ok, reason, duration, progress.steps, progress.cached_steps, image_id,
+                       tuple(tail), transient=transient, cancelled=cancelled,
+                       cache_warnings=cache_warnings)
+
+
+def _dur(seconds: float) -> str:
+    if seconds >= 60:
+        m, s = divmod(round(seconds), 60)
+        return f"{m}m{s:02d}s" if s else f"{m}m"
+    return f"{seconds:.1f}s" if seconds < 10 else f"{round(seconds)}s"
+
+
+def _metadata_image_id(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    for key in ("containerimage.digest", "containerimage.config.digest"):
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def gc_local_cache(cache_dir: Path) -> int:
+    """BuildKit's local cache exporter only adds blobs; keep those index.json still reaches.
+    Returns the bytes freed."""
+    index = cache_dir / "index.json"
+    blobs = cache_dir / "blobs" / "sha256"
+    if not index.is_file() or not blobs.is_dir():
+        return 0
+    keep: set[str] = set()
+
+    def visit(doc: object) -> None:
+        if isinstance(doc, dict):
+            digest = doc.get("digest")
+            if isinstance(digest, str) and digest.startswith("sha256:"):
+                h = digest.split(":", 1)[1]
+                if h not in keep:
+                    keep.add(h)
+                    media = str(doc.get("mediaType", ""))
+                    if "json" in media or "manifest" in media or "index" in media:
+                        with contextlib.suppress(OSError, ValueError):
+                            visit(json.loads((blobs / h).read_bytes()))
+            for v in doc.values():
+                if isinstance(v, dict | list):
+                    visit(v)
+        elif isinstance(doc, list):
+            for v in doc:
+                visit(v)
+
+    try:
+        visit(json.loads(index.read_bytes()))
+    except (OSError, ValueError):
+        return 0
+    freed = 0
+    for blob in blobs.iterdir():
+        if blob.name not in keep:
+            with contextlib.suppress(OSError):
+                freed += blob.stat().st_size
+                blob.unlink()
+    return freed
+
+
+def cache_args(kinds_from: Sequence[str], kinds_to: Sequence[str], *, name: str, ref: str,
+               repository: str | None, local_dir: Path, in_actions: bool
+               ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """--cache-from (every configured source, in order) and --cache-to (the writable ones)."""
+    src: list[str] = []
+    dst: list[str] = []
+    for kind in kinds_from:
+        if kind == "local" and (local_dir / "index.json").is_file():
+            src.append(f"type=local,src={local_dir}")
+        elif kind == "registry" and repository:
+            src.append(f"type=registry,ref={repository}:buildcache")
+        elif kind == "gha" and in_actions:
+            src.append(f"type=gha,scope={name}")
+        elif kind == "image":
+            src.append(f"type=registry,ref={ref}")
+    for kind in kinds_to:
+        if kind == "local":
+            dst.append(f"type=local,dest={local_dir},mode=max")
+        elif kind == "registry" and repository:
+            dst.append(f"type=registry,ref={repository}:buildcache,mode=max,ignore-error=true")
+        elif kind == "gha" and in_actions:
+            dst.append(f"type=gha,scope={name},mode=max,ignore-error=true")
+        elif kind == "inline":
+            dst.append("type=inline")
+    return tuple(src), tuple(dst)

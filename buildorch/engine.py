@@ -1,0 +1,71 @@
+"""The Docker Engine edge (docker-py): is it there, which images it holds, cleanup."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from buildorch import proc
+from buildorch.errors import BuildorchError
+
+NO_ENGINE = ("no Docker engine reachable at {where}: start Docker (on a bare Debian machine of "
+             "ours: `bash scripts/engine.sh up`), or set DOCKER_HOST")
+
+
+@dataclass
+class Engine:
+    client: Any   # docker.DockerClient; typed loosely, docker-py's stubs are partial
+
+    @classmethod
+    def connect(cls, timeout: float = 10.0) -> Engine:
+        import docker  # docker-py: the Engine API for everything but builds
+
+        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        try:
+            client = docker.from_env(timeout=int(timeout))
+            client.ping()
+        except Exception as exc:  # docker-py raises several unrelated types here
+            raise BuildorchError(NO_ENGINE.format(where=where)
+                                 + f" ({exc.__class__.__name__})") from None
+        return cls(client)
+
+    def require_buildx(self) -> str:
+        p = proc.run(["docker", "buildx", "version"], check=False)
+        if p.returncode != 0:
+            raise BuildorchError("`docker buildx` is not available: install the buildx plugin "
+                                 "(Debian: docker-buildx; or Docker Desktop)")
+        return p.stdout.decode().strip()
+
+    def present_tags(self) -> set[str]:
+        tags: set[str] = set()
+        for img in self.client.images.list():
+            tags.update(img.tags)
+        return tags
+
+    def image_id(self, ref: str) -> str | None:
+        import docker.errors
+
+        try:
+            return str(self.client.images.get(ref).id)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def emergency_cleanup(self, timeout_s: float = 60.0) -> str:
+        """Stopped build containers and dangling images, bounded in time (seed: 1 minute)."""
+        result: list[str] = []
+
+        def work() -> None:
+            try:
+                c = self.client.containers.prune()
+                i = self.client.images.prune(filters={"dangling": True})
+                freed = (c.get("SpaceReclaimed") or 0) + (i.get("SpaceReclaimed") or 0)
+                result.append(f"emergency cleanup freed {freed / 1e6:.1f} MB")
+            except Exception as exc:  # cleanup must never turn ^C into a traceback
+                result.append(f"emergency cleanup failed: {exc}")
+
+        t = threading.Thread(target=work, daemon=True)
+        t.start()
+        t.join(timeout_s)
+        return result[0] if result else f"emergency cleanup stopped after {timeout_s:.0f}s"

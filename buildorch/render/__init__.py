@@ -1,0 +1,61 @@
+"""Consumers of build events: rich live table, plain prefixed lines, JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable
+from typing import TextIO
+
+from buildorch.events import Event, Failed, Finished, Queued, Skipped, Started, Step, UpToDate
+
+Renderer = Callable[[Event], None]
+
+
+class JsonLines:
+    """One JSON object per line, flushed: other tools parse this; keep it stable."""
+
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+
+    def __call__(self, e: Event) -> None:
+        with self.lock:
+            self.out.write(json.dumps(e.to_json(), separators=(",", ":")) + "\n")
+            self.out.flush()
+
+
+class Plain:
+    """Prefixed lines for CI logs: no cursor movement, one line per thing that happened."""
+
+    def __init__(self, out: TextIO = sys.stdout, steps: bool = True) -> None:
+        self.out = out
+        self.steps = steps
+        self.lock = threading.Lock()
+        self.width = 12
+
+    def _line(self, image: str, text: str) -> None:
+        with self.lock:
+            self.out.write(f"[{image:<{self.width}}] {text}\n")
+            self.out.flush()
+
+    def __call__(self, e: Event) -> None:
+        if isinstance(e, Queued):
+            self.width = max(self.width, len(e.image))
+        elif isinstance(e, Started):
+            self._line(e.image, f"started ({e.tier})")
+        elif isinstance(e, Step) and self.steps and (e.completed or e.cached or e.error):
+            state = "ERROR" if e.error else "CACHED" if e.cached else "done"
+            self._line(e.image, f"{state:<6} {e.name[:100]}")
+        elif isinstance(e, Finished):
+            how = "reused" if e.reused else f"built in {e.duration_s:.1f}s"
+            self._line(e.image, f"{how} ({e.cached_steps}/{e.steps} steps cached)")
+        elif isinstance(e, Failed):
+            self._line(e.image, f"FAILED: {e.reason}")
+            for t in e.log_tail:
+                self._line(e.image, f"  | {t}")
+        elif isinstance(e, Skipped):
+            self._line(e.image, f"skipped: {e.reason}")
+        elif isinstance(e, UpToDate):
+            self._line(e.image, "up to date")

@@ -1,0 +1,90 @@
+"""A rich live table for terminals: image, tier, state, current step, cached steps, elapsed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from buildorch.events import Event, Failed, Finished, Queued, Skipped, Started, Step, UpToDate
+
+_STYLE = {"queued": "dim", "building": "cyan", "built": "green", "reused": "green",
+          "failed": "bold red", "skipped": "yellow", "up to date": "dim green"}
+
+
+@dataclass
+class _Row:
+    tier: str = ""
+    state: str = "queued"
+    step: str = ""
+    steps: int = 0
+    cached: int = 0
+    started: float | None = None
+    ended: float | None = None
+
+
+@dataclass
+class LiveTable:
+    console: Console = field(default_factory=lambda: Console(stderr=False))
+    rows: dict[str, _Row] = field(default_factory=dict)
+    failures: list[Failed] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    live: Live | None = None
+
+    def __enter__(self) -> LiveTable:
+        self.live = Live(get_renderable=self._table, console=self.console,
+                         refresh_per_second=8, transient=False)
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.live:
+            self.live.__exit__(t, e, tb)
+        for f in self.failures:
+            self.console.print(f"[bold red]{f.image} failed:[/] {f.reason}", markup=True,
+                               highlight=False)
+            for line in f.log_tail:
+                self.console.print(f"  [dim]|[/] {line}", markup=True, highlight=False)
+
+    def __call__(self, e: Event) -> None:
+        with self.lock:
+            row = self.rows.setdefault(e.image, _Row())
+            if isinstance(e, Queued):
+                row.tier = e.tier
+            elif isinstance(e, Started):
+                row.state, row.started = "building", time.monotonic()
+            elif isinstance(e, Step):
+                row.step = e.name
+                if e.completed or e.cached:
+                    row.steps += 1
+                    row.cached += e.cached
+            elif isinstance(e, Finished):
+                row.state = "reused" if e.reused else "built"
+                row.steps, row.cached = e.steps, e.cached_steps
+                row.ended, row.step = time.monotonic(), ""
+            elif isinstance(e, Failed):
+                row.state, row.ended = "failed", time.monotonic()
+                self.failures.append(e)
+            elif isinstance(e, Skipped):
+                row.state, row.step = "skipped", e.reason
+            elif isinstance(e, UpToDate):
+                row.state = "up to date"
+
+    def _table(self) -> Table:
+        t = Table(box=None, pad_edge=False, expand=False)
+        for col in ("image", "tier", "state", "step", "cached", "elapsed"):
+            t.add_column(col, no_wrap=True, overflow="ellipsis",
+                         max_width=60 if col == "step" else None)
+        now = time.monotonic()
+        with self.lock:
+            for name, r in self.rows.items():
+                elapsed = "" if r.started is None else f"{(r.ended or now) - r.started:5.1f}s"
+                t.add_row(name, r.tier, f"[{_STYLE.get(r.state, '')}]{r.state}[/]", r.step,
+                          f"{r.cached}/{r.steps}" if r.steps else "", elapsed)
+        return t
