@@ -117,14 +117,21 @@ def _dump(records: Mapping[str, Record], built: Mapping[str, Mapping[str, object
 
 
 def record_built(state_dir: Path, name: str, record: Record, image_id: str | None) -> None:
-    """Add one image to the manifest: read-modify-write under a lock, written atomically."""
+    """Add one image to the manifest (after each successful build)."""
+    record_many(state_dir, {name: (record, image_id)})
+
+
+def record_many(state_dir: Path, built: Mapping[str, tuple[Record, str | None]]) -> None:
+    """Read-modify-write under a lock, written atomically: concurrent builds lose nothing."""
     with _flock(state_dir / "manifest.lock", blocking=True):
         current = load_manifest(state_dir)
         records = dict(current.records)
-        built = dict(current.built)
-        records[name] = record
-        built[name] = {"image_id": image_id, "built_at": time.time()}
-        atomic_write(state_dir / MANIFEST, _dump(records, built))
+        meta = dict(current.built)
+        now = time.time()
+        for name, (record, image_id) in built.items():
+            records[name] = record
+            meta[name] = {"image_id": image_id, "built_at": now}
+        atomic_write(state_dir / MANIFEST, _dump(records, meta))
 
 
 def append_history(state_dir: Path, entry: Mapping[str, object]) -> None:
