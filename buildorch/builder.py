@@ -114,6 +114,8 @@ class Progress:
             status = json.loads(line)
         except ValueError:
             self.log(line.rstrip("\n"))
+            if line.startswith("WARNING:") and "cache" in line:
+                self.warnings.append(line[len("WARNING:"):].strip())
             return
         if not isinstance(status, dict):
             return
@@ -150,6 +152,12 @@ class Progress:
         cached = bool(prev.get("cached"))
         error = str(prev["error"]) if prev.get("error") else None
         n = self.numbers[digest]
+        if error and name.startswith("importing cache"):
+            # A cache source that is not there yet (first build) fails this vertex while the
+            # build goes on: say so in the stats, do not count it as the build's error.
+            self.warnings.append(f"cache import failed: {name}: {error}")
+            self.log(f"#{n} CACHE IMPORT FAILED: {error}")
+            return
         if error:
             self.errors.append(f"{name}: {error}")
             self.log(f"#{n} ERROR: {error}")
@@ -221,6 +229,7 @@ def run_build(
     log(f"$ {' '.join(argv(spec))}")
     progress = Progress(spec.name, emit, log)
     if spec.metadata_file:
+        spec.metadata_file.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             spec.metadata_file.unlink()
     full_env = dict(os.environ if env is None else env)
@@ -234,13 +243,25 @@ def run_build(
                            0.0, 0, 0, None, ())
 
     def pump(stream: object, parse: bool) -> None:
+        # rawjson is pretty-printed: an object runs from a line "{" to a line "}", both at
+        # column 0, with plain text lines (WARNING:, ERROR:, Dockerfile excerpts) in between.
         assert hasattr(stream, "readline")
+        buf: list[str] | None = None
         for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace")
-            if parse:
-                progress.feed(line)
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if not parse:
+                log(line)
+            elif buf is not None:
+                buf.append(line)
+                if line == "}":
+                    progress.feed("\n".join(buf))
+                    buf = None
+            elif line == "{":
+                buf = [line]
             else:
-                log(line.rstrip("\n"))
+                progress.feed(line)
+        if buf:
+            progress.feed("\n".join(buf))
 
     readers = [threading.Thread(target=pump, args=(p.stderr, True), daemon=True),
                threading.Thread(target=pump, args=(p.stdout, False), daemon=True)]

@@ -245,7 +245,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False, prog_name="buildorch")
+        rc = cli.main(standalone_mode=False, prog_name="buildorch")
+        # standalone_mode=False returns the code of a click Exit instead of raising it.
+        sys.exit(rc if isinstance(rc, int) else 0)
     except ConfigError as exc:
         for p in exc.problems:
             click.echo(f"buildorch: error: {p}", err=True)

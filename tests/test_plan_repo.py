@@ -90,7 +90,7 @@ def test_first_plan_is_everything_in_build_order(make_repo: Callable[..., Path])
     p = _cli(r, "plan", "--json")
     assert p.returncode == 0, p.stderr
     data = json.loads(p.stdout)
-    assert [s["name"] for s in data["stale"]] == ["base", "ml", "web", "stt"]
+    assert [s["name"] for s in data["stale"]] == ["base", "ml", "stt", "web"]
     assert data["stale"][0] == {"name": "base", "tier": "base",
                                 "reasons": ["not in the manifest"]}
     assert data["fresh"] == []
@@ -171,8 +171,10 @@ def test_dockerignore_edit_matters_only_through_what_it_changes(repo: Path) -> N
 
 def test_dockerfile_specific_ignore_file_wins(repo: Path) -> None:
     (repo / "services/stt/Dockerfile.dockerignore").write_text("services/stt/app.py\n")
-    assert _plan(repo) == {"stt": ["input removed: services/stt/app.py",
-                                   "input added: services/stt/tests/test_app.py"]}
+    # The ignore file sits in the folder stt copies, so Docker sends it too.
+    assert _plan(repo) == {"stt": ["input added: services/stt/Dockerfile.dockerignore",
+                                   "input added: services/stt/tests/test_app.py",
+                                   "input removed: services/stt/app.py"]}
 
 
 def test_config_edits(repo: Path) -> None:
@@ -220,7 +222,7 @@ def test_plan_one_image_plans_its_stale_ancestry(repo: Path) -> None:
 
 
 def test_all_plans_everything(repo: Path) -> None:
-    assert list(_plan(repo, force_all=True)) == ["base", "ml", "web", "stt"]
+    assert list(_plan(repo, force_all=True)) == ["base", "ml", "stt", "web"]
 
 
 def test_since_ref_includes_staged_unstaged_and_untracked(repo: Path) -> None:

@@ -45,7 +45,8 @@ class Plain:
             self.width = max(self.width, len(e.image))
         elif isinstance(e, Started):
             self._line(e.image, f"started ({e.tier})")
-        elif isinstance(e, Step) and self.steps and (e.completed or e.cached or e.error):
+        elif isinstance(e, Step) and self.steps and (e.completed or e.cached or e.error) \
+                and not e.name.startswith("[internal]"):
             state = "ERROR" if e.error else "CACHED" if e.cached else "done"
             self._line(e.image, f"{state:<6} {e.name[:100]}")
         elif isinstance(e, Finished):
