@@ -1,0 +1,714 @@
+"""Static analysis of a Dockerfile, faithful to BuildKit's dockerfile frontend.
+
+`analyze` answers what a build of one target reads: which stages BuildKit reaches (the
+target, its FROM chain, every stage named by `COPY --from`, `RUN --mount from=` or by ONBUILD
+triggers of a parent stage), the normalized text of their instructions, the images they pull,
+the build args that can change them, and every read of the build context with variables
+expanded the way BuildKit expands them (global ARGs only in FROM, a stage's ARGs and ENVs in
+order, build args over defaults). What cannot be known statically, typically a variable the
+base image sets, is reported in `unresolved`, and the caller then counts the whole context.
+
+The syntax lives in `dockerfile_parser.py`, variable expansion in `shell_lex.py`, matching
+sources against context files in `dockerfile_match.py`. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from buildorch.dockerfile_match import go_clean, match_sources
+from buildorch.dockerfile_parser import (
+    KNOWN_INSTRUCTIONS,
+    Node,
+    parse,
+    parse_error,
+    parse_heredoc_marker,
+)
+from buildorch.errors import BuildorchError
+from buildorch.shell_lex import ShellLex, ShellLexError
+
+__all__ = ["Analysis", "ContextSource", "analyze", "match_sources"]
+
+
+@dataclass(frozen=True)
+class ContextSource:
+    pattern: str        # relative to the context, expanded, path.Clean'ed; '.' = everything
+    instruction: str    # 'COPY' | 'ADD' | 'RUN' (bind mount); 'ONBUILD COPY' etc. for triggers
+    line: int           # 1-based line where the instruction starts
+    parents: bool = False                 # COPY --parents (pattern matched like .dockerignore)
+    excludes: tuple[str, ...] = ()        # COPY/ADD --exclude patterns, as written
+
+
+@dataclass(frozen=True)
+class Analysis:
+    directives: tuple[tuple[str, str], ...]
+    fingerprint: tuple[str, ...]
+    external_images: tuple[str, ...]
+    context_sources: tuple[ContextSource, ...]
+    onbuild_sources: tuple[ContextSource, ...]
+    consumed_args: tuple[str, ...]
+    unresolved: tuple[str, ...]
+    target: str | None
+
+
+# Flags each instruction accepts (instructions/parse.go and its run hooks).
+_FLAGS: dict[str, dict[str, str]] = {
+    "add": {"chown": "string", "chmod": "string", "link": "bool", "keep-git-dir": "bool",
+            "checksum": "string", "unpack": "bool", "exclude": "strings"},
+    "copy": {"chown": "string", "from": "string", "chmod": "string", "link": "bool",
+             "exclude": "strings", "parents": "bool"},
+    "from": {"platform": "string"},
+    "run": {"mount": "strings", "network": "string", "security": "string", "device": "strings"},
+    "healthcheck": {"interval": "string", "timeout": "string", "start-period": "string",
+                    "start-interval": "string", "retries": "string"},
+}
+_STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*\Z")
+_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_MOUNT_TYPES = frozenset({"bind", "cache", "tmpfs", "secret", "ssh"})
+_MOUNT_KEYS = frozenset({"type", "from", "source", "src", "target", "dst", "destination",
+                         "readonly", "ro", "readwrite", "rw", "required", "size", "id",
+                         "sharing", "mode", "uid", "gid", "env"})
+
+Flags = dict[str, "str | bool | list[str]"]
+
+
+# --- values that may depend on what the analysis cannot see -------------------------------
+
+@dataclass(frozen=True)
+class _Value:
+    text: str
+    unknown: str = ""                       # why it is not known ('' = known)
+    deps: frozenset[str] = frozenset()      # global ARGs it derives from
+
+
+@dataclass
+class _Env:
+    """A scope of variables; `open_world` means unset names may be set by a base image."""
+
+    values: dict[str, _Value] = field(default_factory=dict)
+    open_world: bool = False
+
+    def copy(self) -> _Env:
+        return _Env(dict(self.values), self.open_world)
+
+    def expand(self, lex: ShellLex, word: str, line: int) -> _Value:
+        try:
+            res = lex.process(word, {k: v.text for k, v in self.values.items()})
+        except ShellLexError as exc:
+            raise parse_error(line, str(exc)) from None
+        return self.result(res.result, res.matched, res.unmatched)
+
+    def result(self, text: str, matched: set[str], unmatched: set[str]) -> _Value:
+        why = [f"${n} ({self.values[n].unknown})" for n in sorted(matched)
+               if self.values[n].unknown]
+        if self.open_world:
+            why += [f"${n} (which the base image may set)" for n in sorted(unmatched)]
+        deps = frozenset().union(*(self.values[n].deps for n in matched))
+        return _Value(text, "uses " + ", ".join(why) if why else "", deps)
+
+
+# --- instructions -------------------------------------------------------------------------
+
+@dataclass
+class _Stage:
+    index: int
+    name: str                    # lower-cased, '' when unnamed
+    node: Node                   # the FROM line
+    base_name: _Value
+    commands: list[Node]
+    base: _Stage | None = None
+    deps: dict[int, _Stage] = field(default_factory=dict)
+    final_env: _Env | None = None
+    final_config: _Env | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or str(self.index)
+
+    def onbuild_triggers(self) -> list[Node]:
+        return [c.trigger for c in self.commands if c.command == "onbuild" and c.trigger]
+
+
+def _flags(node: Node) -> Flags:
+    """`BFlags.Parse`: every flag must be one the instruction accepts."""
+    spec = _FLAGS.get(node.command, {})
+    if node.command == "healthcheck" and node.args and node.args[0].upper() == "NONE":
+        spec = {}
+    out: Flags = {}
+    for raw in node.flags:
+        name, has_value, value = raw[2:].partition("=")
+        kind = spec.get(name)
+        where = f"{node.keyword.upper()} --{name}"
+        if kind is None:
+            hint = _suggest(name, spec)
+            raise parse_error(node.start_line, f"unknown flag: --{name} for "
+                              f"{node.keyword.upper()}{hint}")
+        if name in out and kind != "strings":
+            raise parse_error(node.start_line, f"duplicate flag specified: {where}")
+        if kind == "bool":
+            if has_value and value.lower() not in ("true", "false"):
+                raise parse_error(node.start_line, f"expecting boolean value for {where}, "
+                                                   f"not: {value}")
+            out[name] = not has_value or value.lower() == "true"
+        elif not has_value:
+            raise parse_error(node.start_line, f"missing a value on flag {where}")
+        elif kind == "strings":
+            values = out.setdefault(name, [])
+            assert isinstance(values, list)
+            values.append(value)
+        else:
+            out[name] = value
+    return out
+
+
+def _suggest(word: str, options: Mapping[str, object] | frozenset[str], upper: bool = False
+             ) -> str:
+    close = difflib.get_close_matches(word.lower(), sorted(options), n=1)
+    if not close:
+        return ""
+    return f" (did you mean {close[0].upper() if upper else close[0]}?)"
+
+
+def _check(node: Node) -> None:
+    """The errors `instructions.ParseInstruction` raises, so a broken file fails here."""
+    cmd, line, kw = node.command, node.start_line, node.keyword.upper()
+    if cmd not in KNOWN_INSTRUCTIONS:
+        raise parse_error(line, f"unknown instruction: {node.keyword}"
+                                f"{_suggest(cmd, KNOWN_INSTRUCTIONS, upper=True)}")
+    _flags(node)
+    n = len(node.args)
+    if cmd == "from":
+        if not (n == 1 or (n == 3 and node.args[1].lower() == "as")):
+            raise parse_error(line, "FROM requires either one or three arguments",
+                              "write FROM <image> [AS <name>]")
+        if n == 3 and not _STAGE_NAME.match(node.args[2].lower()):
+            raise parse_error(line, f"invalid name for build stage: {node.args[2]!r}, name "
+                                    "can't start with a number or contain symbols")
+    elif cmd in ("copy", "add"):
+        if n < 2:
+            raise parse_error(line, f"{kw} requires at least two arguments, but only one was "
+                                    "provided. Destination could not be determined")
+        if parse_heredoc_marker(node.args[-1], line):
+            raise parse_error(line, f"{kw} cannot accept a heredoc as a destination")
+    elif cmd == "onbuild":
+        trigger = node.trigger
+        if trigger is None:
+            raise parse_error(line, "ONBUILD requires at least one argument")
+        if trigger.command in ("onbuild", "from", "maintainer"):
+            raise parse_error(line, f"{trigger.keyword.upper()} isn't allowed as an ONBUILD "
+                                    "trigger")
+    elif cmd in ("workdir", "user", "stopsignal", "maintainer") and n != 1:
+        raise parse_error(line, f"{kw} requires exactly one argument")
+    elif cmd in ("env", "label", "arg", "expose", "volume", "healthcheck") and n == 0:
+        raise parse_error(line, f"{kw} requires at least one argument")
+    elif cmd in ("env", "label") and any(not k for k in node.args[::2]):
+        raise parse_error(line, f"{kw} names can not be blank")
+    elif cmd == "shell" and not node.is_json:
+        raise parse_error(line, "SHELL requires the arguments to be in JSON form")
+    elif cmd == "healthcheck" and node.args[0].upper() not in ("CMD", "NONE"):
+        raise parse_error(line, f"unknown type {node.args[0]!r} in HEALTHCHECK (try CMD)")
+
+
+def _canonical(node: Node) -> str:
+    """One instruction without comments, blank or continuation-line layout, for hashing."""
+    parts = [node.keyword.upper()]
+    if node.flags:
+        parts.append(json.dumps(list(node.flags), ensure_ascii=False))
+    if node.trigger is not None:
+        parts.append(_canonical(node.trigger))
+    else:
+        parts.append(("JSON" if node.is_json else "") + json.dumps(list(node.args),
+                                                                   ensure_ascii=False))
+    for doc in node.heredocs:
+        parts.append(json.dumps([doc.name, doc.chomp, doc.expand, doc.content],
+                                ensure_ascii=False))
+    return " ".join(parts)
+
+
+# --- image references and source kinds ------------------------------------------------------
+
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = (r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+           r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])"
+           r"(?::[0-9]+)?")
+_REFERENCE = re.compile(
+    rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+    r"(?::[0-9A-Za-z_][0-9A-Za-z_.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?\Z")
+
+
+def _check_reference(ref: str, line: int) -> None:
+    """`reference.ParseNormalizedNamed`, which BuildKit applies to every base image name."""
+    slash = ref.find("/")
+    first = ref[:slash] if slash >= 0 else ""
+    if slash < 0 or not ("." in first or ":" in first or first == "localhost"
+                         or first.lower() != first):
+        domain, remainder = "docker.io", ref
+    else:
+        domain, remainder = first, ref[slash + 1:]
+    remote = remainder.split(":", 1)[0]
+    problem = ""
+    if re.fullmatch(r"[a-f0-9]{64}", ref):
+        problem = "cannot specify 64-byte hexadecimal strings"
+    elif remote.lower() != remote:
+        problem = f"repository name ({remote}) must be lowercase"
+    elif not _REFERENCE.match(f"{domain}/{remainder}"):
+        problem = "invalid reference format"
+    if problem:
+        raise parse_error(line, f"{ref!r} is not a valid image reference: {problem}",
+                          "fix the image name (or the ARG it comes from)")
+
+
+_PROTO = re.compile(r"[a-zA-Z0-9]+://")
+_SCP = re.compile(r"(?:[a-zA-Z0-9\-_]+@)?[a-zA-Z0-9\-.]+:(.*?)(?:#.*)?\Z")
+_GO_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:")
+
+
+def _is_git_ref(src: str) -> bool:
+    """`gitutil.ParseGitRef` succeeding on something not also a local path."""
+    if src.startswith(("./", "../", "github.com/")):
+        return False  # github.com/x/y is read as a local path by COPY/ADD
+    proto = _PROTO.match(src)
+    if proto:
+        scheme = proto.group(0)[:-3].lower()
+        if scheme in ("ssh", "git"):
+            return True
+        if scheme in ("http", "https"):
+            return src.split("#", 1)[0].split("?", 1)[0].endswith(".git")
+        return False
+    if not _SCP.match(src):
+        return False
+    # url.Parse must find no scheme, or an opaque part: `host:/abs` has a scheme and no
+    # opaque part, so it is not an scp-style URL
+    found = _GO_SCHEME.match(src)
+    opaque = src[found.end():].split("#", 1)[0] if found else ""
+    return found is None or (bool(opaque) and not opaque.startswith("/"))
+
+
+def _is_url(src: str) -> bool:
+    return src.startswith(("http://", "https://")) and not _is_git_ref(src)
+
+
+# --- platform and build-args --------------------------------------------------------------
+
+_ARCH_ALIASES = {"x86_64": ("amd64", ""), "x86-64": ("amd64", ""), "aarch64": ("arm64", ""),
+                 "armhf": ("arm", "v7"), "armel": ("arm", "v6"), "i386": ("386", "")}
+
+
+def _platform_args(platform: str | None) -> dict[str, _Value]:
+    """The automatic platform ARGs; the build platform is the builder's, never known here."""
+    host = "the builder's platform, not known statically"
+    out = {f"BUILD{k}": _Value(v, host) for k, v in
+           (("PLATFORM", "linux/amd64"), ("OS", "linux"), ("ARCH", "amd64"),
+            ("VARIANT", ""), ("OSVERSION", ""))}
+    if platform is None:
+        why = "the target platform defaults to the builder's; configure a platform"
+        out.update({f"TARGET{k[5:]}": _Value(v.text, why) for k, v in out.items()})
+        return out
+    parts = [*platform.lower().split("/"), "", ""]
+    os_, arch, variant = parts[0], parts[1], parts[2]
+    if arch in _ARCH_ALIASES:
+        arch, default_variant = _ARCH_ALIASES[arch]
+        variant = variant or default_variant
+    if (arch, variant) in (("arm64", "v8"), ("amd64", "v1")):
+        variant = ""  # containerd's platform normalisation
+    if arch == "arm" and not variant:
+        variant = "v7"
+    full = "/".join(p for p in (os_, arch, variant) if p)
+    out.update({"TARGETPLATFORM": _Value(full), "TARGETOS": _Value(os_),
+                "TARGETARCH": _Value(arch), "TARGETVARIANT": _Value(variant),
+                "TARGETOSVERSION": _Value("")})
+    return out
+
+
+# --- the analysis ---------------------------------------------------------------------------
+
+def _split(nodes: tuple[Node, ...]) -> tuple[list[Node], list[tuple[Node, list[Node]]]]:
+    """Global ARGs, then (FROM, commands) per stage; only ARG may come before the first FROM."""
+    global_args: list[Node] = []
+    stages: list[tuple[Node, list[Node]]] = []
+    for node in nodes:
+        if node.command == "from":
+            stages.append((node, []))
+        elif stages:
+            stages[-1][1].append(node)
+        elif node.command == "arg":
+            global_args.append(node)
+        else:
+            raise parse_error(node.start_line, f"{node.keyword.upper()} before the first FROM "
+                              "(no build stage in current context)", "move it after a FROM")
+    if not stages:
+        raise BuildorchError("the Dockerfile has no FROM (dockerfile contains no stages to "
+                             "build); add a FROM line")
+    return global_args, stages
+
+
+def _context_path(src: str, parents: bool) -> str:
+    """A source as BuildKit resolves it: from the context root, cleaned (`../x` is `x`)."""
+    if parents:
+        parent, pivot, rest = src.partition("/./")  # `COPY --parents a/./b`: keep b's parents
+        if pivot:
+            src = f"{parent}/{rest}"
+    cleaned = go_clean("/" + src).lstrip("/")
+    return cleaned or "."
+
+
+def _is_int(text: str) -> bool:
+    return re.fullmatch(r"[+-]?[0-9]+", text) is not None  # Go's strconv.Atoi
+
+
+class _Analyzer:
+    def __init__(self, text: str, build_args: Mapping[str, str], target: str | None,
+                 platform: str | None) -> None:
+        self.target_given = target is not None
+        self.parsed = parse(text)
+        for node in self.parsed.nodes:
+            _check(node)
+        self.lex = ShellLex(self.parsed.escape)
+        self.build_args = dict(build_args)
+        self.images: list[str] = []
+        self.sources: list[ContextSource] = []
+        self.onbuild: list[ContextSource] = []
+        self.consumed: set[str] = set()
+        self.unresolved: list[str] = []
+        global_nodes, stage_nodes = _split(self.parsed.nodes)
+        self.global_nodes = global_nodes
+        stage_name = target.lower() if target else (
+            stage_nodes[-1][0].args[2].lower() if len(stage_nodes[-1][0].args) == 3 else "")
+        self.globals = self._global_scope(global_nodes, platform, stage_name or "default")
+        self.stages, self.by_name = self._stages(stage_nodes)
+        if target is None:
+            self.target = self.stages[-1]
+        elif (found := self.by_name.get(target.lower())) is not None:
+            self.target = found
+        else:
+            names = ", ".join(sorted(self.by_name)) or "none"
+            raise BuildorchError(f"target stage {target!r} could not be found; stages with a "
+                                 f"name: {names}")
+
+    # global scope -----------------------------------------------------------------------
+
+    def _global_scope(self, nodes: list[Node], platform: str | None, stage: str) -> _Env:
+        env = _Env(_platform_args(platform))
+        env.values["TARGETSTAGE"] = _Value(stage)
+        for key, value in list(env.values.items()):
+            given = self.build_args.get(key)
+            env.values[key] = _Value(given, deps=frozenset({key})) if given is not None else (
+                _Value(value.text, value.unknown, frozenset({key})))
+        for node in nodes:
+            for word in node.args:
+                key, has_default, default = word.partition("=")
+                if key in self.build_args:
+                    env.values[key] = _Value(self.build_args[key], deps=frozenset({key}))
+                elif has_default:
+                    v = env.expand(self.lex, default, node.start_line)
+                    env.values[key] = _Value(v.text, v.unknown, v.deps | {key})
+        return env
+
+    # stages and the graph between them ----------------------------------------------------
+
+    def _stages(self, stage_nodes: list[tuple[Node, list[Node]]]
+                ) -> tuple[list[_Stage], dict[str, _Stage]]:
+        stages: list[_Stage] = []
+        by_name: dict[str, _Stage] = {}
+        for index, (node, commands) in enumerate(stage_nodes):
+            base = self.globals.expand(self.lex, node.args[0], node.start_line)
+            if not base.text:
+                raise parse_error(node.start_line, f"base name ({node.args[0]}) should not be "
+                                  "blank", "give the ARG it uses a default or a build arg")
+            platform = _flags(node).get("platform")
+            if isinstance(platform, str):
+                p = self.globals.expand(self.lex, platform, node.start_line)
+                base = _Value(base.text, base.unknown, base.deps | p.deps)
+            name = node.args[2].lower() if len(node.args) == 3 else ""
+            stage = _Stage(index, name, node, base, commands)
+            # BuildKit looks the base up before registering this stage, by the exact
+            # (not lower-cased) name: `FROM Builder` is an image, not stage `builder`
+            stage.base = by_name.get(base.text)
+            if stage.base is None and base.text != "scratch":
+                _check_reference(base.text, node.start_line)
+            if name:
+                by_name[name] = stage
+            stages.append(stage)
+        self.stages, self.by_name = stages, by_name
+        for stage in stages:
+            for cmd in stage.commands:
+                for ref in self._refs(cmd):
+                    if isinstance(ref, _Stage):
+                        stage.deps[ref.index] = ref
+        self._check_cycles(stages)
+        for stage in stages:  # a parent stage's ONBUILD triggers run in this stage
+            for trigger in stage.base.onbuild_triggers() if stage.base else ():
+                _check(trigger)
+                for ref in self._refs(trigger):
+                    if isinstance(ref, _Stage):
+                        stage.deps[ref.index] = ref
+        return stages, by_name
+
+    def _ref(self, value: str, line: int, what: str) -> _Stage | str:
+        """A `--from`: stage index, stage name (any case), else an image reference."""
+        if _is_int(value):
+            index = int(value)
+            if not 0 <= index < len(self.stages):
+                raise parse_error(line, f"invalid stage index {index} in {what}")
+            return self.stages[index]
+        stage = self.by_name.get(value.lower())
+        if stage is not None:
+            return stage
+        _check_reference(value, line)
+        return value
+
+    def _refs(self, node: Node) -> list[_Stage | str]:
+        """Stages and images a COPY --from or RUN --mount from= names (`toCommand`)."""
+        flags = _flags(node)
+        line = node.start_line
+        if node.command == "copy" and isinstance(flags.get("from"), str):
+            value = str(flags["from"])
+            if self.lex.process(value, {}).result != value:
+                raise parse_error(line, "variable expansion is not supported for --from",
+                                  "define a stage with FROM using an ARG from the global scope")
+            return [self._ref(value, line, "COPY --from")]
+        out: list[_Stage | str] = []
+        mounts = flags.get("mount", [])
+        for spec in mounts if isinstance(mounts, list) else ():
+            for key, value in _mount_fields(spec, line):
+                if key == "from":
+                    if re.search(r"\$.", value):
+                        raise parse_error(line, "'from' doesn't support variable expansion",
+                                          "define an alias stage instead")
+                    out.append(self._ref(value, line, "RUN --mount from="))
+        return out
+
+    @staticmethod
+    def _check_cycles(stages: list[_Stage]) -> None:
+        done: set[int] = set()
+
+        def visit(stage: _Stage, path: set[int]) -> None:
+            if stage.index in done:
+                return
+            path.add(stage.index)
+            for dep in stage.deps.values():
+                if dep.index in path:
+                    raise parse_error(stage.node.start_line, "circular dependency detected on "
+                                      f"stage: {stage.label}", "remove the COPY --from cycle")
+                visit(dep, path)
+            path.discard(stage.index)
+            done.add(stage.index)
+
+        for stage in stages:
+            visit(stage, set())
+
+    def reached(self) -> list[_Stage]:
+        seen: set[int] = set()
+        todo = [self.target]
+        while todo:
+            stage = todo.pop()
+            if stage.index in seen:
+                continue
+            seen.add(stage.index)
+            todo.extend(stage.deps.values())
+            if stage.base is not None:
+                todo.append(stage.base)
+        return [s for s in self.stages if s.index in seen]
+
+    # dispatch: what each reached stage reads ----------------------------------------------
+
+    def run(self) -> Analysis:
+        reached = self.reached()
+        for stage in reached:
+            self._dispatch_stage(stage)
+        members = {id(n) for n in self.global_nodes}
+        for stage in reached:
+            members.add(id(stage.node))
+            members.update(id(c) for c in stage.commands)
+        fingerprint = [f"# {k}={v}" for k, v in self.parsed.directives]
+        fingerprint += [_canonical(n) for n in self.parsed.nodes if id(n) in members]
+        return Analysis(
+            directives=self.parsed.directives,
+            fingerprint=tuple(fingerprint),
+            external_images=tuple(dict.fromkeys(self.images)),
+            context_sources=tuple(dict.fromkeys(self.sources)),
+            onbuild_sources=tuple(dict.fromkeys(self.onbuild)),
+            consumed_args=tuple(sorted(self.consumed)),
+            unresolved=tuple(dict.fromkeys(self.unresolved)),
+            target=self.target.name if self.target_given else None,
+        )
+
+    def _dispatch_stage(self, stage: _Stage) -> None:
+        line = stage.node.start_line
+        self.consumed |= stage.base_name.deps
+        if stage.base_name.unknown:
+            self.unresolved.append(f"line {line}: FROM {stage.node.args[0]} "
+                                   f"{stage.base_name.unknown}")
+        triggers: list[Node] = []
+        if stage.base is not None:
+            assert stage.base.final_env is not None and stage.base.final_config is not None
+            env, config = stage.base.final_env.copy(), stage.base.final_config.copy()
+            triggers = stage.base.onbuild_triggers()
+        else:
+            scratch = stage.base_name.text == "scratch"
+            if not scratch:
+                self.images.append(stage.base_name.text)
+            # BuildKit adds a default PATH when the base image has none (scratch has none)
+            env = _Env({"PATH": _Value(_DEFAULT_PATH)} if scratch else {}, not scratch)
+            config = env.copy()
+        for trigger in triggers:
+            self._dispatch(stage, trigger, env, config, "ONBUILD ")
+        for cmd in stage.commands:
+            self._dispatch(stage, cmd, env, config, "")
+        stage.final_env, stage.final_config = env, config
+        if stage is self.target:
+            for cmd in stage.commands:
+                if cmd.command == "onbuild" and cmd.trigger is not None:
+                    self._onbuild_reads(cmd, config)
+
+    def _dispatch(self, stage: _Stage, node: Node, env: _Env, config: _Env,
+                  prefix: str) -> None:
+        cmd, line = node.command, node.start_line
+        if cmd == "arg":
+            for word in node.args:
+                self._arg(word, env, line)
+        elif cmd == "env":
+            pairs = [(env.expand(self.lex, k, line), env.expand(self.lex, v, line))
+                     for k, v in zip(node.args[::2], node.args[1::2], strict=True)]
+            for key, value in pairs:  # all expanded first: `ENV a=1 b=$a` sees the old a
+                env.values[key.text] = config.values[key.text] = value
+        elif cmd in ("copy", "add"):
+            self._copy(stage, node, env, prefix, self.sources)
+        elif cmd == "run":
+            self._mounts(stage, node, env, prefix, self.sources)
+
+    def _arg(self, word: str, env: _Env, line: int) -> None:
+        """`dispatchArg`: build arg, else the default expanded now, else the global value."""
+        key, has_default, default = word.partition("=")
+        self.consumed.add(key)
+        value: _Value | None = None
+        if key in self.build_args:
+            value = _Value(self.build_args[key], deps=frozenset({key}))
+        elif has_default:
+            v = env.expand(self.lex, default, line)
+            value = _Value(v.text, v.unknown, v.deps | {key})
+        elif key in self.globals.values:
+            value = self.globals.values[key]
+        if value is not None:
+            self.consumed |= value.deps
+            env.values[key] = value
+
+    def _copy(self, stage: _Stage, node: Node, env: _Env, prefix: str,
+              out: list[ContextSource]) -> None:
+        flags = _flags(node)
+        label, line = prefix + node.keyword.upper(), node.start_line
+        if isinstance(flags.get("from"), str):
+            self._use_ref(stage, self._ref(str(flags["from"]), line, "COPY --from"), line)
+            return
+        excludes = flags.get("exclude", [])
+        parents = flags.get("parents") is True
+        for raw in node.args[:-1]:
+            if parse_heredoc_marker(raw, line):
+                continue  # a heredoc body is written by the Dockerfile, not read
+            value = env.expand(self.lex, raw, line)
+            if value.unknown:
+                self._unknown(out, f"line {line}: {label} source {raw!r} {value.unknown}",
+                              label, line)
+                continue
+            src = value.text
+            if _is_git_ref(src) or _is_url(src):
+                if node.command == "copy":
+                    kind = "git ref" if _is_git_ref(src) else "URL"
+                    raise parse_error(line, f"source can't be a {kind} for COPY ({src})",
+                                      "use ADD")
+                continue
+            out.append(ContextSource(_context_path(src, parents), label, line, parents,
+                                     tuple(excludes) if isinstance(excludes, list) else ()))
+
+    def _mounts(self, stage: _Stage, node: Node, env: _Env, prefix: str,
+                out: list[ContextSource]) -> None:
+        line, label = node.start_line, prefix + "RUN"
+        mounts = _flags(node).get("mount", [])
+        for spec in mounts if isinstance(mounts, list) else ():
+            mount: dict[str, _Value] = {}
+            for key, raw in _mount_fields(spec, line):
+                if key not in _MOUNT_KEYS:
+                    raise parse_error(line, f"unexpected key {key!r} in --mount={spec}")
+                mount[key] = env.expand(self.lex, raw, line)
+            kind = mount.get("type", _Value("bind"))
+            if not kind.unknown and kind.text.lower() not in _MOUNT_TYPES:
+                raise parse_error(line, f"unsupported mount type {kind.text!r}")
+            source = mount.get("source", mount.get("src", _Value(".")))
+            if "from" in mount:
+                self._use_ref(stage, self._ref(mount["from"].text, line, "RUN --mount"), line)
+            elif kind.unknown or source.unknown:
+                self._unknown(out, f"line {line}: RUN --mount={spec} "
+                              f"{kind.unknown or source.unknown}", label, line)
+            elif kind.text.lower() == "bind":
+                out.append(ContextSource(_context_path(source.text, False), label, line))
+
+    def _unknown(self, out: list[ContextSource], reason: str, label: str, line: int) -> None:
+        if out is self.onbuild:  # a child build's read we cannot narrow: all of its context
+            out.append(ContextSource(".", label, line))
+        else:
+            self.unresolved.append(reason)
+
+    def _use_ref(self, stage: _Stage, ref: _Stage | str, line: int) -> None:
+        if isinstance(ref, str):
+            if ref != "scratch":
+                self.images.append(ref)
+        elif ref.index >= stage.index:
+            raise parse_error(line, f"cannot copy from stage {ref.label!r}, it needs to be "
+                              f"defined before current stage {stage.label!r}")
+
+    def _onbuild_reads(self, node: Node, config: _Env) -> None:
+        """Reads the target's ONBUILD triggers will make in a child build's context."""
+        trigger = node.trigger
+        assert trigger is not None
+        env = config.copy()  # a child sees this image's ENV, not its ARGs
+        label = f"ONBUILD {trigger.keyword.upper()}"
+        shifted = Node(trigger.keyword, trigger.flags, trigger.args, trigger.is_json,
+                       node.heredocs, trigger.original, node.start_line, node.end_line)
+        if trigger.command in ("copy", "add") and "from" not in _flags(trigger):
+            self._copy_onbuild(shifted, env, label)
+        elif trigger.command == "run":
+            self._mounts_onbuild(shifted, env)
+
+    def _copy_onbuild(self, node: Node, env: _Env, label: str) -> None:
+        try:
+            self._copy(self.target, node, env, "ONBUILD ", self.onbuild)
+        except BuildorchError:
+            self.onbuild.append(ContextSource(".", label, node.start_line))
+
+    def _mounts_onbuild(self, node: Node, env: _Env) -> None:
+        try:
+            self._mounts(self.target, node, env, "ONBUILD ", self.onbuild)
+        except BuildorchError:
+            self.onbuild.append(ContextSource(".", "ONBUILD RUN", node.start_line))
+
+
+def _mount_fields(spec: str, line: int) -> list[tuple[str, str]]:
+    """`--mount` is one CSV record of `key=value` fields; bare flags like `ro` are skipped."""
+    try:
+        fields = next(csv.reader([spec]), [])
+    except csv.Error as exc:
+        raise parse_error(line, f"failed to parse csv mounts: {exc}") from None
+    out = []
+    for item in fields:
+        key, has_value, value = item.partition("=")
+        if has_value:
+            out.append((key.lower(), value))
+        elif key.lower() not in ("readonly", "ro", "readwrite", "rw", "required"):
+            raise parse_error(line, f"invalid field {item!r} must be a key=value pair")
+    return out
+
+
+def analyze(text: str, build_args: Mapping[str, str] | None = None,
+            target: str | None = None, platform: str | None = None) -> Analysis:
+    """Analyse the build of `target` (the last stage when None) for `platform` (os/arch[/v]).
+
+    Raises BuildorchError (one line: what, the line, what to do) for a Dockerfile BuildKit
+    would reject before running anything.
+    """
+    return _Analyzer(text, build_args or {}, target, platform).run()
