@@ -188,7 +188,7 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
                 retry=tenacity.retry_if_result(
                     lambda r: r.transient and not cancel_flag.is_set()),
                 retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None,
-                sleep=lambda s: cancel_flag.wait(s) and None,
+                sleep=lambda s: _interruptible_sleep(cancel_flag, s),
             )(attempt)
             entry: dict[str, object] = {
                 "image": job.name, "tier": job.tier, "digest": record.digest, "start": started,
@@ -231,6 +231,10 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
             report.cleanup = engine.emergency_cleanup(60.0)
     report.wall_s = time.monotonic() - t0
     return report
+
+
+def _interruptible_sleep(cancel: threading.Event, seconds: float) -> None:
+    cancel.wait(seconds)
 
 
 def _warm(engine: Engine, cfg: Config, names: set[str]) -> None:

@@ -15,6 +15,7 @@ from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED, BuildorchError, Confi
 
 if TYPE_CHECKING:
     from buildorch.build import BuildOptions, BuildReport
+    from buildorch.config import Config
 
 
 def _out(text: str = "") -> None:
@@ -35,7 +36,7 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = config_path
 
 
-def _config(ctx: click.Context) -> project.Config:
+def _config(ctx: click.Context) -> Config:
     path: Path | None = ctx.find_root().obj
     return project.open_config(path)
 

@@ -11,7 +11,12 @@ import pytest
 from buildorch.digest import Record
 from buildorch.errors import BuildorchError
 from buildorch.state import (
-    SCHEMA_VERSION, append_history, build_lock, load_manifest, read_history, record_built,
+    SCHEMA_VERSION,
+    append_history,
+    build_lock,
+    load_manifest,
+    read_history,
+    record_built,
 )
 
 

@@ -1,0 +1,312 @@
+"""Real BuildKit builds on the real engine, against fixture monorepos whose root image is local.
+
+Each fixture gets its own image namespace under the loopback registry, so tests never see each
+other's images; everything they tag is removed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, write_files
+
+pytestmark = pytest.mark.usefixtures("engine")
+REGISTRY_HOST = "127.0.0.1:5000"
+PREFIX = f"{REGISTRY_HOST}/bo-test-"
+
+
+def _docker(*args: str, check: bool = True) -> str:
+    return subprocess.run(["docker", *args], check=check, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_test_images() -> Iterator[None]:
+    yield
+    tags = [t for t in _docker("images", "--format", "{{.Repository}}:{{.Tag}}",
+                               check=False).split() if t.startswith(PREFIX)]
+    if tags:
+        _docker("rmi", "-f", *tags, check=False)
+
+
+def stack(ns: str, *, tier1_parallel: int = 1, jobs: int = 2, step_timeout: str = "10m",
+          cache_from: str = '["local"]', cache_to: str = '["local"]',
+          extra: dict[str, str] | None = None) -> dict[str, str]:
+    """base -> a, b, c (tier-1) -> svc-a, svc-b; `lone` stands apart. Every RUN sleeps a bit so
+    that overlaps can be seen in event timestamps."""
+    reg = f"{PREFIX}{ns}"
+    files = {
+        "services.toml": f"""
+[project]
+registry = "{reg}"
+jobs = {jobs}
+[cache]
+from = {cache_from}
+to = {cache_to}
+[tiers.foundation]
+[tiers.tier-1]
+max_parallel = {tier1_parallel}
+[tiers.services]
+step_timeout = "{step_timeout}"
+[base.base]
+tier = "foundation"
+dockerfile = "images/base.Dockerfile"
+[base.a]
+tier = "tier-1"
+dockerfile = "images/a.Dockerfile"
+[base.b]
+tier = "tier-1"
+dockerfile = "images/b.Dockerfile"
+[base.c]
+tier = "tier-1"
+dockerfile = "images/c.Dockerfile"
+[services.svc-a]
+tier = "services"
+dockerfile = "services/svc-a/Dockerfile"
+[services.svc-b]
+tier = "services"
+dockerfile = "services/svc-b/Dockerfile"
+[services.lone]
+tier = "services"
+dockerfile = "services/lone/Dockerfile"
+""",
+        "images/base.Dockerfile": f"FROM busybox:1.36\nCOPY base.txt /base.txt\n"
+                                  f"RUN echo {ns} > /ns && sleep 1\n",
+        ".dockerignore": ".git\n.buildorch\n",
+        ".gitignore": ".buildorch/\n",
+        "base.txt": "base\n",
+    }
+    for t in ("a", "b", "c"):
+        files[f"images/{t}.Dockerfile"] = (f"FROM {reg}/base:latest\nCOPY {t}.txt /{t}.txt\n"
+                                           f"RUN cat /{t}.txt && sleep 1\n")
+        files[f"{t}.txt"] = f"{t}\n"
+    for s, parent in (("svc-a", f"{reg}/a:latest"), ("svc-b", f"{reg}/b:latest"),
+                      ("lone", "busybox:1.36")):
+        files[f"services/{s}/Dockerfile"] = (f"FROM {parent}\nCOPY services/{s}/app.txt /app\n"
+                                             "RUN cat /app && sleep 1\n")
+        files[f"services/{s}/app.txt"] = f"{s} {ns}\n"
+    files.update(extra or {})
+    return files
+
+
+@pytest.fixture
+def fixture_repo(make_repo: Callable[..., Path]) -> Callable[..., tuple[Path, str]]:
+    def make(**kw: object) -> tuple[Path, str]:
+        ns = uuid.uuid4().hex[:10]
+        return make_repo(stack(ns, **kw), name=f"repo-{ns}"), f"{PREFIX}{ns}"  # type: ignore[arg-type]
+
+    return make
+
+
+def run_bo(repo: Path, *args: str, timeout: float = 300) -> tuple[int, list[dict[str, object]],
+                                                                   str]:
+    p = subprocess.run([sys.executable, "-m", "buildorch", *args, "--progress", "json"],
+                       cwd=repo, capture_output=True, text=True, timeout=timeout)
+    events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    return p.returncode, events, p.stderr
+
+
+def names(events: list[dict[str, object]], kind: str) -> list[str]:
+    return [str(e["image"]) for e in events if e["event"] == kind]
+
+
+def intervals(events: list[dict[str, object]]) -> dict[str, tuple[float, float]]:
+    start = {e["image"]: e["time"] for e in events if e["event"] == "started"}
+    end = {e["image"]: e["time"] for e in events if e["event"] in ("finished", "failed")}
+    return {str(n): (float(start[n]), float(end[n])) for n in start  # type: ignore[arg-type]
+            if n in end}
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def manifest(repo: Path) -> dict[str, object]:
+    data = json.loads((repo / ".buildorch/manifest.json").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_first_build_everything_in_order_then_nothing(
+        fixture_repo: Callable[..., tuple[Path, str]]) -> None:
+    repo, reg = fixture_repo()
+    rc, ev, err = run_bo(repo, "build")
+    assert rc == 0, err
+    built = names(ev, "finished")
+    assert sorted(built) == ["a", "b", "base", "c", "lone", "svc-a", "svc-b"]
+    span = intervals(ev)
+    for child, parent in (("a", "base"), ("b", "base"), ("c", "base"), ("svc-a", "a"),
+                          ("svc-b", "b")):
+        assert span[child][0] >= span[parent][1], f"{child} started before {parent} ended"
+    finished = {e["image"]: e for e in ev if e["event"] == "finished"}
+    assert all(isinstance(e["duration_s"], float) and int(e["steps"]) >= 2  # type: ignore[call-overload]
+               for e in finished.values())
+    assert set(manifest(repo)["images"]) == set(built)  # type: ignore[arg-type]
+    history = (repo / ".buildorch/history.jsonl").read_text().splitlines()
+    assert len(history) == 7 and all(json.loads(h)["result"] == "built" for h in history)
+    assert (repo / ".buildorch/logs/svc-a.log").read_text().count("RUN cat /app") >= 1
+    # the image carries its digest, and the child really sees its new parent
+    out = _docker("run", "--rm", f"{reg}/svc-a:latest", "cat", "/a.txt", "/ns")
+    assert out.split() == ["a", reg.rsplit("-", 1)[1]]
+    rc, ev, err = run_bo(repo, "build")
+    assert rc == 0 and names(ev, "finished") == [] and len(names(ev, "up-to-date")) == 7
+    p = subprocess.run([sys.executable, "-m", "buildorch", "build", "--progress", "plain"],
+                       cwd=repo, capture_output=True, text=True)
+    assert "nothing to build: 7 image(s) up to date" in p.stdout
+
+
+def test_changes_rebuild_exactly_what_they_reach(
+        fixture_repo: Callable[..., tuple[Path, str]]) -> None:
+    repo, reg = fixture_repo(tier1_parallel=3)
+    assert run_bo(repo, "build")[0] == 0
+    (repo / "services/svc-b/app.txt").write_text("changed\n")
+    rc, ev, _ = run_bo(repo, "build")
+    assert rc == 0 and names(ev, "finished") == ["svc-b"]
+    assert _docker("run", "--rm", f"{reg}/svc-b:latest", "cat", "/app").strip() == "changed"
+    (repo / "a.txt").write_text("a2\n")
+    rc, ev, _ = run_bo(repo, "build")
+    assert rc == 0 and names(ev, "finished") == ["a", "svc-a"]
+    assert _docker("run", "--rm", f"{reg}/svc-a:latest", "cat", "/a.txt").strip() == "a2"
+    # `service NAME`: stale ancestors first, nothing else
+    (repo / "base.txt").write_text("base2\n")
+    rc, ev, _ = run_bo(repo, "service", "svc-b")
+    assert rc == 0 and names(ev, "finished") == ["base", "b", "svc-b"]
+    span = intervals(ev)
+    assert span["base"][1] <= span["b"][0] <= span["b"][1] <= span["svc-b"][0]
+    # an image gone from the engine is stale even though its digest is unchanged
+    _docker("rmi", f"{reg}/lone:latest")
+    rc, ev, _ = run_bo(repo, "build", "lone")
+    assert rc == 0 and names(ev, "finished") == ["lone"]
+
+
+def test_failure_skips_dependents_and_the_rest_go_on(
+        fixture_repo: Callable[..., tuple[Path, str]]) -> None:
+    repo, _ = fixture_repo()
+    df = repo / "images/a.Dockerfile"
+    good = df.read_text()
+    df.write_text(good.replace("RUN cat", "RUN exit 3 && cat"))
+    rc, ev, err = run_bo(repo, "build")
+    assert rc == 1
+    failed = [e for e in ev if e["event"] == "failed"]
+    assert [f["image"] for f in failed] == ["a"]
+    assert "exit code: 3" in str(failed[0]["reason"])
+    assert any("exit 3" in line for line in failed[0]["log_tail"])  # type: ignore[attr-defined]
+    skipped = {e["image"]: e["reason"] for e in ev if e["event"] == "skipped"}
+    assert skipped == {"svc-a": "parent a failed"}
+    assert sorted(names(ev, "finished")) == ["b", "base", "c", "lone", "svc-b"]
+    assert sorted(manifest(repo)["images"]) == ["b", "base", "c", "lone", "svc-b"]  # type: ignore[call-overload]
+    df.write_text(good)
+    rc, ev, _ = run_bo(repo, "build")
+    assert rc == 0 and names(ev, "finished") == ["a", "svc-a"]
+
+
+def test_tier_max_parallel_and_jobs(fixture_repo: Callable[..., tuple[Path, str]]) -> None:
+    repo, _ = fixture_repo(tier1_parallel=1, jobs=2)
+    rc, ev, err = run_bo(repo, "build")
+    assert rc == 0, err
+    span = intervals(ev)
+    tier1 = [span["a"], span["b"], span["c"]]
+    assert not any(overlap(x, y) for i, x in enumerate(tier1) for y in tier1[i + 1:])
+    # with jobs=2, something ran beside the tier-1 chain (lone has no parent to wait for)
+    assert any(overlap(span["lone"], s) for s in [span["base"], *tier1])
+
+
+def test_registry_cache_round_trip(fixture_repo: Callable[..., tuple[Path, str]]) -> None:
+    repo, reg = fixture_repo(cache_from='["registry"]', cache_to='["registry"]')
+    rc, ev, err = run_bo(repo, "build", "lone")
+    assert rc == 0, err
+    first = next(e for e in ev if e["event"] == "finished")
+    assert first["cached_steps"] == 0
+    _docker("rmi", f"{reg}/lone:latest")
+    _docker("builder", "prune", "-af")   # BuildKit's own cache gone: only the registry has it
+    assert not (repo / ".buildorch/cache/lone").exists()
+    rc, ev, err = run_bo(repo, "build", "lone")
+    assert rc == 0, err
+    again = next(e for e in ev if e["event"] == "finished")
+    assert again["steps"] == 2 and again["cached_steps"] == 2, ev
+
+
+def test_step_timeout(fixture_repo: Callable[..., tuple[Path, str]]) -> None:
+    repo, _ = fixture_repo(step_timeout="3s", extra={
+        "services/lone/Dockerfile": "FROM busybox:1.36\nRUN sleep 60\n"})
+    t = time.monotonic()
+    rc, ev, _ = run_bo(repo, "build", "lone")
+    took = time.monotonic() - t
+    assert rc == 1
+    [failed] = [e for e in ev if e["event"] == "failed"]
+    assert "exceeded step_timeout 3.0s" in str(failed["reason"])
+    assert "RUN sleep 60" in str(failed["reason"])
+    assert took < 20, took
+
+
+def _our_buildx(marker: str) -> list[str]:
+    out = subprocess.run(["ps", "-ewwo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "buildx" in line and marker in line]
+
+
+def test_sigint_stops_everything_and_records_what_finished(
+        fixture_repo: Callable[..., tuple[Path, str]]) -> None:
+    repo, reg = fixture_repo(extra={
+        "services/svc-a/Dockerfile": "FROM busybox:1.36\nRUN sleep 120\n"})
+    p = subprocess.Popen([sys.executable, "-m", "buildorch", "build", "--progress", "json"],
+                         cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    events: list[dict[str, object]] = []
+    deadline = time.monotonic() + 120
+    for line in p.stdout:
+        events.append(json.loads(line))
+        if any(e["event"] == "step" and e["image"] == "svc-a" and "sleep" in str(e["name"])
+               for e in events[-1:]) or (events[-1]["event"] == "started"
+                                         and events[-1]["image"] == "svc-a"):
+            break
+        assert time.monotonic() < deadline
+    time.sleep(2)   # let the sleep step really run
+    assert _our_buildx(reg), "the build should be running"
+    t = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    rest, _ = p.communicate(timeout=30)
+    took = time.monotonic() - t
+    events += [json.loads(x) for x in rest.splitlines() if x.startswith("{")]
+    assert p.returncode == 130
+    assert took < 10, took
+    assert _our_buildx(reg) == []
+    finished = set(names(events, "finished"))
+    assert "svc-a" not in finished
+    data = manifest(repo) if (repo / ".buildorch/manifest.json").exists() else {"images": {}}
+    assert set(data["images"]) == finished  # type: ignore[arg-type]
+
+
+def test_demo_stack_scratch_then_no_change_then_one_service(make_repo: Callable[..., Path]
+                                                            ) -> None:
+    """The project's own demo stack, in a fresh repository under a fresh namespace."""
+    root = Path(__file__).resolve().parents[1]
+    ns = f"{PREFIX}demo-{uuid.uuid4().hex[:8]}"
+    files: dict[str, str] = {}
+    for rel in [".dockerignore", "services.toml",
+                *[p.relative_to(root).as_posix() for d in ("Dockerfiles", "services",
+                                                           "requirements")
+                  for p in (root / d).rglob("*") if p.is_file()]]:
+        files[rel] = (root / rel).read_text().replace("127.0.0.1:5000/demo", ns)
+    repo = make_repo(files)
+    rc, ev, err = run_bo(repo, "build")
+    assert rc == 0, err
+    assert len(names(ev, "finished")) == 15
+    rc, ev, _ = run_bo(repo, "build")
+    assert rc == 0 and names(ev, "finished") == []
+    write_files(repo, {"services/stt/app.py": "print('stt, changed')\n"})
+    git(repo, "commit", "-qam", "change stt")
+    rc, ev, _ = run_bo(repo, "build")
+    assert rc == 0 and names(ev, "finished") == ["stt"]
+    out = _docker("run", "--rm", f"{ns}/stt:latest", "cat", "/app/app.py")
+    assert "changed" in out
+    assert os.path.exists(repo / ".buildorch/cache/stt/index.json")
