@@ -14,21 +14,24 @@ sources against context files in `dockerfile_match.py`. Nothing here does I/O.
 
 from __future__ import annotations
 
-import csv
-import difflib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from buildorch.dockerfile_match import go_clean, match_sources
-from buildorch.dockerfile_parser import (
-    KNOWN_INSTRUCTIONS,
-    Node,
-    parse,
-    parse_error,
-    parse_heredoc_marker,
+from buildorch.dockerfile_instructions import (
+    MOUNT_KEYS,
+    MOUNT_TYPES,
+    canonical,
+    check,
+    check_reference,
+    is_git_ref,
+    is_url,
+    mount_fields,
+    parse_flags,
 )
+from buildorch.dockerfile_match import go_clean, match_sources
+from buildorch.dockerfile_parser import Node, parse, parse_error, parse_heredoc_marker
 from buildorch.errors import BuildorchError
 from buildorch.shell_lex import ShellLex, ShellLexError
 
@@ -56,25 +59,7 @@ class Analysis:
     target: str | None
 
 
-# Flags each instruction accepts (instructions/parse.go and its run hooks).
-_FLAGS: dict[str, dict[str, str]] = {
-    "add": {"chown": "string", "chmod": "string", "link": "bool", "keep-git-dir": "bool",
-            "checksum": "string", "unpack": "bool", "exclude": "strings"},
-    "copy": {"chown": "string", "from": "string", "chmod": "string", "link": "bool",
-             "exclude": "strings", "parents": "bool"},
-    "from": {"platform": "string"},
-    "run": {"mount": "strings", "network": "string", "security": "string", "device": "strings"},
-    "healthcheck": {"interval": "string", "timeout": "string", "start-period": "string",
-                    "start-interval": "string", "retries": "string"},
-}
-_STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*\Z")
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_MOUNT_TYPES = frozenset({"bind", "cache", "tmpfs", "secret", "ssh"})
-_MOUNT_KEYS = frozenset({"type", "from", "source", "src", "target", "dst", "destination",
-                         "readonly", "ro", "readwrite", "rw", "required", "size", "id",
-                         "sharing", "mode", "uid", "gid", "env"})
-
-Flags = dict[str, "str | bool | list[str]"]
 
 
 # --- values that may depend on what the analysis cannot see -------------------------------
@@ -132,166 +117,6 @@ class _Stage:
 
     def onbuild_triggers(self) -> list[Node]:
         return [c.trigger for c in self.commands if c.command == "onbuild" and c.trigger]
-
-
-def _flags(node: Node) -> Flags:
-    """`BFlags.Parse`: every flag must be one the instruction accepts."""
-    spec = _FLAGS.get(node.command, {})
-    if node.command == "healthcheck" and node.args and node.args[0].upper() == "NONE":
-        spec = {}
-    out: Flags = {}
-    for raw in node.flags:
-        name, has_value, value = raw[2:].partition("=")
-        kind = spec.get(name)
-        where = f"{node.keyword.upper()} --{name}"
-        if kind is None:
-            hint = _suggest(name, spec)
-            raise parse_error(node.start_line, f"unknown flag: --{name} for "
-                              f"{node.keyword.upper()}{hint}")
-        if name in out and kind != "strings":
-            raise parse_error(node.start_line, f"duplicate flag specified: {where}")
-        if kind == "bool":
-            if has_value and value.lower() not in ("true", "false"):
-                raise parse_error(node.start_line, f"expecting boolean value for {where}, "
-                                                   f"not: {value}")
-            out[name] = not has_value or value.lower() == "true"
-        elif not has_value:
-            raise parse_error(node.start_line, f"missing a value on flag {where}")
-        elif kind == "strings":
-            values = out.setdefault(name, [])
-            assert isinstance(values, list)
-            values.append(value)
-        else:
-            out[name] = value
-    return out
-
-
-def _suggest(word: str, options: Mapping[str, object] | frozenset[str], upper: bool = False
-             ) -> str:
-    close = difflib.get_close_matches(word.lower(), sorted(options), n=1)
-    if not close:
-        return ""
-    return f" (did you mean {close[0].upper() if upper else close[0]}?)"
-
-
-def _check(node: Node) -> None:
-    """The errors `instructions.ParseInstruction` raises, so a broken file fails here."""
-    cmd, line, kw = node.command, node.start_line, node.keyword.upper()
-    if cmd not in KNOWN_INSTRUCTIONS:
-        raise parse_error(line, f"unknown instruction: {node.keyword}"
-                                f"{_suggest(cmd, KNOWN_INSTRUCTIONS, upper=True)}")
-    _flags(node)
-    n = len(node.args)
-    if cmd == "from":
-        if not (n == 1 or (n == 3 and node.args[1].lower() == "as")):
-            raise parse_error(line, "FROM requires either one or three arguments",
-                              "write FROM <image> [AS <name>]")
-        if n == 3 and not _STAGE_NAME.match(node.args[2].lower()):
-            raise parse_error(line, f"invalid name for build stage: {node.args[2]!r}, name "
-                                    "can't start with a number or contain symbols")
-    elif cmd in ("copy", "add"):
-        if n < 2:
-            raise parse_error(line, f"{kw} requires at least two arguments, but only one was "
-                                    "provided. Destination could not be determined")
-        if parse_heredoc_marker(node.args[-1], line):
-            raise parse_error(line, f"{kw} cannot accept a heredoc as a destination")
-    elif cmd == "onbuild":
-        trigger = node.trigger
-        if trigger is None:
-            raise parse_error(line, "ONBUILD requires at least one argument")
-        if trigger.command in ("onbuild", "from", "maintainer"):
-            raise parse_error(line, f"{trigger.keyword.upper()} isn't allowed as an ONBUILD "
-                                    "trigger")
-    elif cmd in ("workdir", "user", "stopsignal", "maintainer") and n != 1:
-        raise parse_error(line, f"{kw} requires exactly one argument")
-    elif cmd in ("env", "label", "arg", "expose", "volume", "healthcheck") and n == 0:
-        raise parse_error(line, f"{kw} requires at least one argument")
-    elif cmd in ("env", "label") and any(not k for k in node.args[::2]):
-        raise parse_error(line, f"{kw} names can not be blank")
-    elif cmd == "shell" and not node.is_json:
-        raise parse_error(line, "SHELL requires the arguments to be in JSON form")
-    elif cmd == "healthcheck" and node.args[0].upper() not in ("CMD", "NONE"):
-        raise parse_error(line, f"unknown type {node.args[0]!r} in HEALTHCHECK (try CMD)")
-
-
-def _canonical(node: Node) -> str:
-    """One instruction without comments, blank or continuation-line layout, for hashing."""
-    parts = [node.keyword.upper()]
-    if node.flags:
-        parts.append(json.dumps(list(node.flags), ensure_ascii=False))
-    if node.trigger is not None:
-        parts.append(_canonical(node.trigger))
-    else:
-        parts.append(("JSON" if node.is_json else "") + json.dumps(list(node.args),
-                                                                   ensure_ascii=False))
-    for doc in node.heredocs:
-        parts.append(json.dumps([doc.name, doc.chomp, doc.expand, doc.content],
-                                ensure_ascii=False))
-    return " ".join(parts)
-
-
-# --- image references and source kinds ------------------------------------------------------
-
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN = (r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-           r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])"
-           r"(?::[0-9]+)?")
-_REFERENCE = re.compile(
-    rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-    r"(?::[0-9A-Za-z_][0-9A-Za-z_.-]{0,127})?"
-    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?\Z")
-
-
-def _check_reference(ref: str, line: int) -> None:
-    """`reference.ParseNormalizedNamed`, which BuildKit applies to every base image name."""
-    slash = ref.find("/")
-    first = ref[:slash] if slash >= 0 else ""
-    if slash < 0 or not ("." in first or ":" in first or first == "localhost"
-                         or first.lower() != first):
-        domain, remainder = "docker.io", ref
-    else:
-        domain, remainder = first, ref[slash + 1:]
-    remote = remainder.split(":", 1)[0]
-    problem = ""
-    if re.fullmatch(r"[a-f0-9]{64}", ref):
-        problem = "cannot specify 64-byte hexadecimal strings"
-    elif remote.lower() != remote:
-        problem = f"repository name ({remote}) must be lowercase"
-    elif not _REFERENCE.match(f"{domain}/{remainder}"):
-        problem = "invalid reference format"
-    if problem:
-        raise parse_error(line, f"{ref!r} is not a valid image reference: {problem}",
-                          "fix the image name (or the ARG it comes from)")
-
-
-_PROTO = re.compile(r"[a-zA-Z0-9]+://")
-_SCP = re.compile(r"(?:[a-zA-Z0-9\-_]+@)?[a-zA-Z0-9\-.]+:(.*?)(?:#.*)?\Z")
-_GO_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:")
-
-
-def _is_git_ref(src: str) -> bool:
-    """`gitutil.ParseGitRef` succeeding on something not also a local path."""
-    if src.startswith(("./", "../", "github.com/")):
-        return False  # github.com/x/y is read as a local path by COPY/ADD
-    proto = _PROTO.match(src)
-    if proto:
-        scheme = proto.group(0)[:-3].lower()
-        if scheme in ("ssh", "git"):
-            return True
-        if scheme in ("http", "https"):
-            return src.split("#", 1)[0].split("?", 1)[0].endswith(".git")
-        return False
-    if not _SCP.match(src):
-        return False
-    # url.Parse must find no scheme, or an opaque part: `host:/abs` has a scheme and no
-    # opaque part, so it is not an scp-style URL
-    found = _GO_SCHEME.match(src)
-    opaque = src[found.end():].split("#", 1)[0] if found else ""
-    return found is None or (bool(opaque) and not opaque.startswith("/"))
-
-
-def _is_url(src: str) -> bool:
-    return src.startswith(("http://", "https://")) and not _is_git_ref(src)
 
 
 # --- platform and build-args --------------------------------------------------------------
@@ -363,12 +188,20 @@ def _is_int(text: str) -> bool:
 
 
 class _Analyzer:
+    """One build (target, platform) of one Dockerfile, in BuildKit's order of work.
+
+    As `dockerfile2llb.toDispatchState`: parse and check every instruction; evaluate the
+    global ARGs; expand each FROM and link stages (FROM, COPY --from, RUN --mount from=,
+    a parent's ONBUILD triggers); refuse cycles; then walk only the stages the target reaches,
+    in file order, tracking each stage's variables to expand what it reads.
+    """
+
     def __init__(self, text: str, build_args: Mapping[str, str], target: str | None,
                  platform: str | None) -> None:
         self.target_given = target is not None
         self.parsed = parse(text)
         for node in self.parsed.nodes:
-            _check(node)
+            check(node)
         self.lex = ShellLex(self.parsed.escape)
         self.build_args = dict(build_args)
         self.images: list[str] = []
@@ -378,10 +211,12 @@ class _Analyzer:
         self.unresolved: list[str] = []
         global_nodes, stage_nodes = _split(self.parsed.nodes)
         self.global_nodes = global_nodes
-        stage_name = target.lower() if target else (
-            stage_nodes[-1][0].args[2].lower() if len(stage_nodes[-1][0].args) == 3 else "")
+        last = stage_nodes[-1][0].args
+        stage_name = target or (last[2].lower() if len(last) == 3 else "")
         self.globals = self._global_scope(global_nodes, platform, stage_name or "default")
-        self.stages, self.by_name = self._stages(stage_nodes)
+        self.stages: list[_Stage] = []
+        self.by_name: dict[str, _Stage] = {}
+        self._link_stages(stage_nodes)
         if target is None:
             self.target = self.stages[-1]
         elif (found := self.by_name.get(target.lower())) is not None:
@@ -412,16 +247,14 @@ class _Analyzer:
 
     # stages and the graph between them ----------------------------------------------------
 
-    def _stages(self, stage_nodes: list[tuple[Node, list[Node]]]
-                ) -> tuple[list[_Stage], dict[str, _Stage]]:
-        stages: list[_Stage] = []
-        by_name: dict[str, _Stage] = {}
+    def _link_stages(self, stage_nodes: list[tuple[Node, list[Node]]]) -> None:
+        stages, by_name = self.stages, self.by_name
         for index, (node, commands) in enumerate(stage_nodes):
             base = self.globals.expand(self.lex, node.args[0], node.start_line)
             if not base.text:
                 raise parse_error(node.start_line, f"base name ({node.args[0]}) should not be "
                                   "blank", "give the ARG it uses a default or a build arg")
-            platform = _flags(node).get("platform")
+            platform = parse_flags(node).get("platform")
             if isinstance(platform, str):
                 p = self.globals.expand(self.lex, platform, node.start_line)
                 base = _Value(base.text, base.unknown, base.deps | p.deps)
@@ -431,11 +264,10 @@ class _Analyzer:
             # (not lower-cased) name: `FROM Builder` is an image, not stage `builder`
             stage.base = by_name.get(base.text)
             if stage.base is None and base.text != "scratch":
-                _check_reference(base.text, node.start_line)
+                check_reference(base.text, node.start_line)
             if name:
                 by_name[name] = stage
             stages.append(stage)
-        self.stages, self.by_name = stages, by_name
         for stage in stages:
             for cmd in stage.commands:
                 for ref in self._refs(cmd):
@@ -444,15 +276,14 @@ class _Analyzer:
         self._check_cycles(stages)
         for stage in stages:  # a parent stage's ONBUILD triggers run in this stage
             for trigger in stage.base.onbuild_triggers() if stage.base else ():
-                _check(trigger)
+                check(trigger)
                 for ref in self._refs(trigger):
                     if isinstance(ref, _Stage):
                         stage.deps[ref.index] = ref
-        return stages, by_name
 
     def _ref(self, value: str, line: int, what: str) -> _Stage | str:
-        """A `--from`: stage index, stage name (any case), else an image reference."""
-        if _is_int(value):
+        """A `--from`: stage name (any case), COPY's stage index, else an image reference."""
+        if what == "COPY --from" and _is_int(value):
             index = int(value)
             if not 0 <= index < len(self.stages):
                 raise parse_error(line, f"invalid stage index {index} in {what}")
@@ -460,28 +291,32 @@ class _Analyzer:
         stage = self.by_name.get(value.lower())
         if stage is not None:
             return stage
-        _check_reference(value, line)
+        check_reference(value, line)
         return value
 
     def _refs(self, node: Node) -> list[_Stage | str]:
         """Stages and images a COPY --from or RUN --mount from= names (`toCommand`)."""
-        flags = _flags(node)
+        flags = parse_flags(node)
         line = node.start_line
         if node.command == "copy" and isinstance(flags.get("from"), str):
             value = str(flags["from"])
-            if self.lex.process(value, {}).result != value:
+            try:
+                expanded = self.lex.process(value, {}).result
+            except ShellLexError:
+                expanded = ""
+            if expanded != value:
                 raise parse_error(line, "variable expansion is not supported for --from",
                                   "define a stage with FROM using an ARG from the global scope")
             return [self._ref(value, line, "COPY --from")]
         out: list[_Stage | str] = []
         mounts = flags.get("mount", [])
         for spec in mounts if isinstance(mounts, list) else ():
-            for key, value in _mount_fields(spec, line):
+            for key, value in mount_fields(spec, line):
                 if key == "from":
                     if re.search(r"\$.", value):
                         raise parse_error(line, "'from' doesn't support variable expansion",
                                           "define an alias stage instead")
-                    out.append(self._ref(value, line, "RUN --mount from="))
+                    out.append(self._ref(value, line, "RUN --mount"))
         return out
 
     @staticmethod
@@ -527,7 +362,7 @@ class _Analyzer:
             members.add(id(stage.node))
             members.update(id(c) for c in stage.commands)
         fingerprint = [f"# {k}={v}" for k, v in self.parsed.directives]
-        fingerprint += [_canonical(n) for n in self.parsed.nodes if id(n) in members]
+        fingerprint += [canonical(n) for n in self.parsed.nodes if id(n) in members]
         return Analysis(
             directives=self.parsed.directives,
             fingerprint=tuple(fingerprint),
@@ -601,7 +436,7 @@ class _Analyzer:
 
     def _copy(self, stage: _Stage, node: Node, env: _Env, prefix: str,
               out: list[ContextSource]) -> None:
-        flags = _flags(node)
+        flags = parse_flags(node)
         label, line = prefix + node.keyword.upper(), node.start_line
         if isinstance(flags.get("from"), str):
             self._use_ref(stage, self._ref(str(flags["from"]), line, "COPY --from"), line)
@@ -609,7 +444,7 @@ class _Analyzer:
         excludes = flags.get("exclude", [])
         parents = flags.get("parents") is True
         for raw in node.args[:-1]:
-            if parse_heredoc_marker(raw, line):
+            if parse_heredoc_marker(raw):
                 continue  # a heredoc body is written by the Dockerfile, not read
             value = env.expand(self.lex, raw, line)
             if value.unknown:
@@ -617,9 +452,9 @@ class _Analyzer:
                               label, line)
                 continue
             src = value.text
-            if _is_git_ref(src) or _is_url(src):
+            if is_git_ref(src) or is_url(src):
                 if node.command == "copy":
-                    kind = "git ref" if _is_git_ref(src) else "URL"
+                    kind = "git ref" if is_git_ref(src) else "URL"
                     raise parse_error(line, f"source can't be a {kind} for COPY ({src})",
                                       "use ADD")
                 continue
@@ -629,19 +464,21 @@ class _Analyzer:
     def _mounts(self, stage: _Stage, node: Node, env: _Env, prefix: str,
                 out: list[ContextSource]) -> None:
         line, label = node.start_line, prefix + "RUN"
-        mounts = _flags(node).get("mount", [])
+        mounts = parse_flags(node).get("mount", [])
         for spec in mounts if isinstance(mounts, list) else ():
             mount: dict[str, _Value] = {}
-            for key, raw in _mount_fields(spec, line):
-                if key not in _MOUNT_KEYS:
+            for key, raw in mount_fields(spec, line):
+                if key not in MOUNT_KEYS:
                     raise parse_error(line, f"unexpected key {key!r} in --mount={spec}")
                 mount[key] = env.expand(self.lex, raw, line)
             kind = mount.get("type", _Value("bind"))
-            if not kind.unknown and kind.text.lower() not in _MOUNT_TYPES:
+            if not kind.unknown and kind.text.lower() not in MOUNT_TYPES:
                 raise parse_error(line, f"unsupported mount type {kind.text!r}")
             source = mount.get("source", mount.get("src", _Value(".")))
             if "from" in mount:
-                self._use_ref(stage, self._ref(mount["from"].text, line, "RUN --mount"), line)
+                if out is not self.onbuild:  # a trigger's from= names the child's stages
+                    self._use_ref(stage, self._ref(mount["from"].text, line, "RUN --mount"),
+                                  line)
             elif kind.unknown or source.unknown:
                 self._unknown(out, f"line {line}: RUN --mount={spec} "
                               f"{kind.unknown or source.unknown}", label, line)
@@ -666,49 +503,42 @@ class _Analyzer:
         """Reads the target's ONBUILD triggers will make in a child build's context."""
         trigger = node.trigger
         assert trigger is not None
-        env = config.copy()  # a child sees this image's ENV, not its ARGs
         label = f"ONBUILD {trigger.keyword.upper()}"
+        # heredoc bodies hang on the ONBUILD line; the trigger runs at its line in the child
         shifted = Node(trigger.keyword, trigger.flags, trigger.args, trigger.is_json,
                        node.heredocs, trigger.original, node.start_line, node.end_line)
-        if trigger.command in ("copy", "add") and "from" not in _flags(trigger):
-            self._copy_onbuild(shifted, env, label)
-        elif trigger.command == "run":
-            self._mounts_onbuild(shifted, env)
-
-    def _copy_onbuild(self, node: Node, env: _Env, label: str) -> None:
+        env = config.copy()  # a child sees this image's ENV, not its ARGs
         try:
-            self._copy(self.target, node, env, "ONBUILD ", self.onbuild)
-        except BuildorchError:
+            if trigger.command in ("copy", "add") and "from" not in parse_flags(trigger):
+                self._copy(self.target, shifted, env, "ONBUILD ", self.onbuild)
+            elif trigger.command == "run":
+                self._mounts(self.target, shifted, env, "ONBUILD ", self.onbuild)
+        except BuildorchError:  # the child's build will fail on it; count all it could read
             self.onbuild.append(ContextSource(".", label, node.start_line))
-
-    def _mounts_onbuild(self, node: Node, env: _Env) -> None:
-        try:
-            self._mounts(self.target, node, env, "ONBUILD ", self.onbuild)
-        except BuildorchError:
-            self.onbuild.append(ContextSource(".", "ONBUILD RUN", node.start_line))
-
-
-def _mount_fields(spec: str, line: int) -> list[tuple[str, str]]:
-    """`--mount` is one CSV record of `key=value` fields; bare flags like `ro` are skipped."""
-    try:
-        fields = next(csv.reader([spec]), [])
-    except csv.Error as exc:
-        raise parse_error(line, f"failed to parse csv mounts: {exc}") from None
-    out = []
-    for item in fields:
-        key, has_value, value = item.partition("=")
-        if has_value:
-            out.append((key.lower(), value))
-        elif key.lower() not in ("readonly", "ro", "readwrite", "rw", "required"):
-            raise parse_error(line, f"invalid field {item!r} must be a key=value pair")
-    return out
 
 
 def analyze(text: str, build_args: Mapping[str, str] | None = None,
             target: str | None = None, platform: str | None = None) -> Analysis:
-    """Analyse the build of `target` (the last stage when None) for `platform` (os/arch[/v]).
+    """Analyse the build of `target` (the last stage when None) for `platform`.
 
+    `platform` is what `docker buildx build --platform` takes: `os/arch[/variant]`, or a
+    comma-separated list, in which case the build reads what any of the platforms reads.
     Raises BuildorchError (one line: what, the line, what to do) for a Dockerfile BuildKit
     would reject before running anything.
     """
-    return _Analyzer(text, build_args or {}, target, platform).run()
+    names: list[str | None] = [p.strip() for p in (platform or "").split(",") if p.strip()]
+    results = [_Analyzer(text, build_args or {}, target, p).run() for p in names or [None]]
+    if len(results) == 1:
+        return results[0]
+    first = results[0]
+    fingerprints = {r.fingerprint for r in results}
+    fingerprint = first.fingerprint if len(fingerprints) == 1 else tuple(
+        line for name, r in zip(names, results, strict=True)
+        for line in (f"# platform={name}", *r.fingerprint))
+
+    def union(field: str) -> tuple[Any, ...]:
+        return tuple(dict.fromkeys(x for r in results for x in getattr(r, field)))
+
+    return Analysis(first.directives, fingerprint, union("external_images"),
+                    union("context_sources"), union("onbuild_sources"),
+                    tuple(sorted(union("consumed_args"))), union("unresolved"), first.target)

@@ -206,8 +206,13 @@ def _heredoc_markers(line: str, number: int) -> list[tuple[str, bool, bool]]:
     return out
 
 
-def parse_heredoc_marker(word: str, number: int = 0) -> tuple[str, bool, bool] | None:
-    """(name, chomp, expand) of a heredoc word such as `<<-"EOF"`, else None."""
+def parse_heredoc_marker(word: str, number: int | None = None
+                         ) -> tuple[str, bool, bool] | None:
+    """(name, chomp, expand) of a heredoc word such as `<<-"EOF"`, else None.
+
+    With a line number a bad terminator is an error (`ParseHeredoc`, used by the parser);
+    without, it is simply not a heredoc (`MustParseHeredoc`, used for COPY arguments).
+    """
     match = _HEREDOC.match(word)
     if match is None or not match.group(3):
         return None
@@ -216,6 +221,8 @@ def parse_heredoc_marker(word: str, number: int = 0) -> tuple[str, bool, bool] |
         plain = ShellLex("\\", skip_unset_env=True).process(rest, {}).words
         raw = ShellLex("\\", raw_quotes=True, skip_unset_env=True).process(rest, {}).words
     except ShellLexError as exc:
+        if number is None:
+            return None
         raise parse_error(number, str(exc)) from None
     if len(plain) != 1 or len(raw) != 1:
         return None

@@ -192,6 +192,12 @@ def test_copy_and_add_sources(case: str, text: str, expected: list[str]) -> None
     assert reads(text) == expected
 
 
+def test_heredoc_lookalikes_in_copy_arguments() -> None:
+    # a JSON-form `<<EOF` is still a (here empty) heredoc; `<<` alone is just a path
+    assert reads('FROM a\nCOPY ["<<EOF", "/x"]\n') == []
+    assert reads('FROM a\nCOPY ["<<", "/x"]\n') == ["<<"]
+
+
 def test_source_fields() -> None:
     a = analyze("FROM a\n\nCOPY --parents --exclude=*.md --exclude=tmp src /d/\n"
                 "RUN --mount=type=bind,source=x,target=/x true\n")
@@ -330,6 +336,13 @@ def test_target_platform_args() -> None:
     assert len(b.unresolved) == 3 and "TARGETARCH" in b.unresolved[0]
 
 
+def test_several_platforms_read_what_any_of_them_reads() -> None:
+    text = "FROM scratch\nARG TARGETARCH\nCOPY bin/$TARGETARCH /b\nCOPY common /c\n"
+    a = analyze(text, platform="linux/amd64, linux/arm64")
+    assert [s.pattern for s in a.context_sources] == ["bin/amd64", "common", "bin/arm64"]
+    assert a.fingerprint == analyze(text, platform="linux/amd64").fingerprint
+
+
 def test_build_platform_is_never_known_statically() -> None:
     a = analyze("FROM scratch\nARG BUILDARCH\nCOPY tools/$BUILDARCH /t\n", platform="linux/amd64")
     assert a.context_sources == () and "BUILDARCH" in a.unresolved[0]
@@ -431,14 +444,27 @@ def test_duplicate_stage_names_from_binds_the_earlier_copy_from_the_last() -> No
 def test_onbuild_triggers_of_the_target_are_for_children() -> None:
     text = ("FROM scratch\nENV APP=srv\nONBUILD COPY $APP/ requirements.txt /app/\n"
             "ONBUILD RUN --mount=target=/ctx make\nONBUILD COPY --from=x /a /a\n"
-            "ONBUILD COPY $UNKNOWN_TO_US /b\n")
+            "ONBUILD COPY $UNKNOWN_TO_US /b\nONBUILD RUN --mount=from=kid,target=/k x\n")
     a = analyze(text)
-    assert a.context_sources == ()
+    assert a.context_sources == () and a.external_images == ()
     assert a.onbuild_sources == (
         ContextSource("srv", "ONBUILD COPY", 3), ContextSource("requirements.txt",
                                                                "ONBUILD COPY", 3),
         ContextSource(".", "ONBUILD RUN", 4), ContextSource(".", "ONBUILD COPY", 6),
     )
+
+
+def test_onbuild_of_a_stage_only_copied_from_runs_nowhere() -> None:
+    text = "FROM a AS lib\nONBUILD COPY x /x\nFROM b\nCOPY --from=lib / /\n"
+    a = analyze(text)
+    assert a.context_sources == () and a.onbuild_sources == ()
+
+
+def test_arg_in_an_executed_trigger_is_consumed() -> None:
+    text = "FROM scratch AS p\nONBUILD ARG V=1\nONBUILD COPY v$V /\nFROM p\n"
+    a = analyze(text, {"V": "2"})
+    assert [s.pattern for s in a.context_sources] == ["v2"]
+    assert a.consumed_args == ("V",)
 
 
 def test_onbuild_triggers_of_a_parent_stage_run_in_the_child() -> None:
