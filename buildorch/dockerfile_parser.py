@@ -3,7 +3,8 @@
 Turns Dockerfile text into one `Node` per instruction, exactly as BuildKit's parser does:
 parser directives at the top, comments, line continuations (the escape token, `\\` or a
 backtick), empty continuation lines, builder flags (`--x=y`), JSON or shell forms and heredoc
-bodies. Meaning (which flags an instruction accepts, stages, variables) is `dockerfile.py`'s.
+bodies. Meaning is elsewhere: what each instruction accepts in `dockerfile_instructions.py`,
+stages and variables in `dockerfile.py`.
 """
 
 from __future__ import annotations
