@@ -138,7 +138,7 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
     engine = Engine.connect()
     engine.require_buildx()
     with state.build_lock(cfg.state_dir):
-        present = engine.present_tags()
+        present = engine.present(cfg.ref(n) for n in cfg.images)
         missing = {n for n in cfg.images if cfg.ref(n) not in present}
         result = project.plan(cfg, since=opts.since, selected=opts.names,
                               force_all=opts.force_all, missing=missing)

@@ -34,7 +34,9 @@ _STEP_RE = re.compile(r"^\[(?:[^\]]*\s)?\d+/\d+\]\s+(?!FROM\b)")
 _TRANSIENT_RE = re.compile(
     r"(?i)(?:\b50[0-4]\b[^\n]*(?:server error|bad gateway|unavailable|gateway timeout)|"
     r"connection reset by peer|i/o timeout|tls handshake timeout|failed to do request|"
-    r"unexpected EOF|connection refused|TLS handshake|toomanyrequests|429 Too Many Requests)")
+    r"unexpected EOF|connection refused|TLS handshake|toomanyrequests|429 Too Many Requests|"
+    # containerd image store under concurrent exports (Engine 26): the retry succeeds.
+    r"failed to prepare extraction snapshot|parent snapshot \S+ does not exist)")
 _BUILD_ERROR_RE = re.compile(r"did not complete successfully|failed to solve: .*dockerfile parse"
                              r"|failed to compute cache key|not found$", re.M)
 

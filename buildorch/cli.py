@@ -229,7 +229,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     cfg = _config(ctx)
     engine = Engine.connect()
-    present = engine.present_tags()
+    present = engine.present(cfg.ref(n) for n in cfg.images)
     missing = sorted(n for n in cfg.images if cfg.ref(n) not in present)
     result = project.plan(cfg, missing=missing)
     for n in result.notes:
@@ -242,6 +242,28 @@ def status(ctx: click.Context, as_json: bool) -> None:
          "engine")
     for s in p.stale:
         _out(f"  {s.name:<24} {'; '.join(s.reasons)}")
+
+
+@cli.group()
+def export() -> None:
+    """Write the graph for other tools."""
+
+
+@export.command("bake")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("docker-bake.json"), show_default=True)
+@click.option("--no-cache", "no_cache", is_flag=True, help="Leave out cache-from/cache-to.")
+@click.pass_context
+def export_bake(ctx: click.Context, output: Path, no_cache: bool) -> None:
+    """A docker-bake.json with every image, parents wired with `contexts`."""
+    from buildorch.ops.bake import bake_file
+    from buildorch.state import atomic_write
+
+    cfg = _config(ctx)
+    snap = project.work_snapshot(cfg)
+    data = bake_file(cfg, snap.graph, cache=not no_cache)
+    atomic_write(output, (json.dumps(data, indent=2) + "\n").encode())
+    _out(f"wrote {output} ({len(snap.graph.order())} targets)")
 
 
 def main() -> None:

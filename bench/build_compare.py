@@ -1,0 +1,124 @@
+"""buildorch build vs docker buildx bake vs a single docker buildx build, on the demo stack.
+
+Side by side in one run (this machine is noisy), alternating, median of --runs:
+  (a) no change:          `buildorch build`  vs  `docker buildx bake` of the same 15 images,
+                          everything cached.                          target: >= 5x faster
+  (b) one-service change: `buildorch build`  vs  the single `docker buildx build` of that
+                          service alone (the floor)  vs  bake of everything.
+                                                                      target: <= 1.15x floor
+The demo stack is copied into a temporary git repository under its own image namespace.
+Usage: python bench/build_compare.py [--runs 5] [--service stt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from buildorch import project  # noqa: E402
+from buildorch.build import BuildOptions, spec_for  # noqa: E402
+from buildorch.builder import argv  # noqa: E402
+from buildorch.ops.bake import bake_file  # noqa: E402
+
+
+RETRIED: list[str] = []
+
+
+def sh(cmd: list[str], cwd: Path, tries: int = 3) -> float:
+    """Wall time of one successful run. Engine 26's containerd store sometimes fails a
+    concurrent export ("parent snapshot ... does not exist"); such a run is retried, counted
+    and reported, never timed."""
+    for _ in range(tries):
+        t = time.perf_counter()
+        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+        took = time.perf_counter() - t
+        if p.returncode == 0:
+            return took
+        RETRIED.append(f"{cmd[0]} {cmd[1]} {cmd[2]}: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+    raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+
+
+def make_repo(tmp: Path, ns: str) -> Path:
+    repo = tmp / "demo"
+    repo.mkdir()
+    for rel in (".dockerignore", "services.toml", "Dockerfiles", "services", "requirements"):
+        src = ROOT / rel
+        if src.is_dir():
+            shutil.copytree(src, repo / rel)
+        else:
+            shutil.copy(src, repo / rel)
+    for p in [repo / "services.toml", *repo.rglob("*Dockerfile")]:
+        p.write_text(p.read_text().replace("127.0.0.1:5000/demo", ns))
+    (repo / ".gitignore").write_text(".buildorch/\ndocker-bake.json\n")
+    env = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], [*env, "commit", "-qm", "demo"]):
+        subprocess.run(["git", *cmd], cwd=repo, check=True, capture_output=True)
+    return repo
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--service", default="stt")
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bo-compare-"))
+    ns = f"127.0.0.1:5000/bench-{uuid.uuid4().hex[:8]}"
+    try:
+        repo = make_repo(tmp, ns)
+        bo = [sys.executable, "-m", "buildorch", "build", "--progress", "plain"]
+        print(f"first build of the demo stack: {sh(bo, repo):.1f}s")
+        cfg = project.open_config(repo / "services.toml")
+        snap = project.work_snapshot(cfg)
+        # Parents come from the engine's image store (all built above): bake's `target:`
+        # contexts with tagged references are not honoured by buildx 0.13's docker driver.
+        bake = bake_file(cfg, snap.graph, contexts=False)
+        (repo / "docker-bake.json").write_text(json.dumps(bake))
+        bake_cmd = ["docker", "buildx", "bake", "-f", "docker-bake.json", "--load",
+                    "--progress=plain", "--provenance=false"]
+        sh(bake_cmd, repo)  # warm: bake's own cache exports
+        app = repo / "services" / a.service / "app.py"
+        nochange_bo, nochange_bake, change_bo, change_floor, change_bake = [], [], [], [], []
+        for i in range(a.runs):
+            nochange_bo.append(sh(bo, repo))
+            nochange_bake.append(sh(bake_cmd, repo))
+            app.write_text(f"print('run {i} buildorch {uuid.uuid4()}')\n")
+            change_bo.append(sh(bo, repo))
+            app.write_text(f"print('run {i} floor {uuid.uuid4()}')\n")
+            snap = project.work_snapshot(cfg)
+            spec = spec_for(cfg, a.service, snap.records[a.service], BuildOptions())
+            change_floor.append(sh(argv(spec), repo))
+            app.write_text(f"print('run {i} bake {uuid.uuid4()}')\n")
+            change_bake.append(sh(bake_cmd, repo))
+        m = statistics.median
+        print(f"runs: {a.runs} (median)")
+        print(f"(a) no change:   buildorch build {m(nochange_bo):6.2f}s   "
+              f"bake (all cached) {m(nochange_bake):6.2f}s   "
+              f"bake/buildorch = {m(nochange_bake) / m(nochange_bo):.1f}x  (target >= 5x)")
+        print(f"(b) one service: buildorch build {m(change_bo):6.2f}s   "
+              f"single buildx build {m(change_floor):6.2f}s   bake all {m(change_bake):6.2f}s")
+        print(f"    buildorch/floor = {m(change_bo) / m(change_floor):.2f}x  (target <= 1.15x)   "
+              f"bake/buildorch = {m(change_bake) / m(change_bo):.1f}x")
+        for r in RETRIED:
+            print(f"retried after an engine error: {r[:160]}")
+    finally:
+        tags = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                              capture_output=True, text=True).stdout.split()
+        mine = [t for t in tags if t.startswith(ns)]
+        if mine:
+            subprocess.run(["docker", "rmi", "-f", *mine], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Day-to-day operations built on the core: bake export, and more."""
