@@ -136,7 +136,6 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
     t0 = time.monotonic()
     cancel = cancel or threading.Event()
     engine = Engine.connect()
-    engine.require_buildx()
     with state.build_lock(cfg.state_dir):
         present = engine.present(cfg.ref(n) for n in cfg.images)
         missing = {n for n in cfg.images if cfg.ref(n) not in present}

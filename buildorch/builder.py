@@ -273,11 +273,11 @@ def run_build(
     cancelled = False
     try:
         while p.poll() is None:
-            try:
-                p.wait(0.2)
+            # The progress reader ends at EOF, the moment buildx exits: join() wakes at once,
+            # where Popen.wait(timeout) would poll with sleeps of up to 50 ms.
+            readers[0].join(0.2)
+            if not readers[0].is_alive():
                 break
-            except subprocess.TimeoutExpired:
-                pass
             elapsed = time.monotonic() - start
             if cancel.is_set():
                 cancelled, reason = True, "cancelled"
@@ -303,6 +303,11 @@ def run_build(
     duration = time.monotonic() - start
     image_id = _metadata_image_id(spec.metadata_file)
     cache_warnings = tuple(w for w in progress.warnings if "cache" in w.lower())
+    if not reason and p.returncode != 0 and any("'buildx' is not a docker command" in t or
+                                                "unknown command: docker buildx" in t
+                                                for t in tail):
+        reason = ("`docker buildx` is not available: install the buildx plugin "
+                  "(Debian: docker-buildx; or Docker Desktop)")
     if not reason and p.returncode != 0:
         reason = progress.errors[-1] if progress.errors else \
             (list(tail)[-1] if tail else f"docker buildx build exited {p.returncode}")

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from buildorch import proc
 from buildorch.errors import BuildorchError
 
 NO_ENGINE = ("no Docker engine reachable at {where}: start Docker (on a bare Debian machine of "
@@ -32,13 +31,6 @@ class Engine:
             raise BuildorchError(NO_ENGINE.format(where=where)
                                  + f" ({exc.__class__.__name__})") from None
         return cls(client)
-
-    def require_buildx(self) -> str:
-        p = proc.run(["docker", "buildx", "version"], check=False)
-        if p.returncode != 0:
-            raise BuildorchError("`docker buildx` is not available: install the buildx plugin "
-                                 "(Debian: docker-buildx; or Docker Desktop)")
-        return p.stdout.decode().strip()
 
     def present(self, refs: Iterable[str]) -> set[str]:
         """Which of `refs` the engine holds. One inspect per ref, several at once: listing
