@@ -292,8 +292,10 @@ def parse_lenient(
         )
 
     images: dict[str, Image] = {}
+    declared: set[str] = set()   # every image table, valid or not: depends_on may name them
     for kind, section in (("base", "base"), ("service", "services")):
         for name, idata in c.table("", section, data.get(section)).items():
+            declared.add(name)
             table = f"[{section}.{name}]"
             if name in images:
                 c.add(table, f"image {name!r} is declared twice (also in "
@@ -308,7 +310,7 @@ def parse_lenient(
 
     for image in images.values():
         for dep in image.depends_on:
-            if dep not in images:
+            if dep not in declared:
                 hint = difflib.get_close_matches(dep, list(images), n=1)
                 c.add(image.table, f"depends_on names {dep!r}, which is not an image here"
                       + (f"; did you mean {hint[0]!r}?" if hint else ""))

@@ -28,15 +28,15 @@ def problems(path: Path | None) -> list[str]:
     for name, image in cfg.images.items():
         try:
             analysis = reader.analysis(image)
-        except BuildorchError as exc:
-            found.append(f"{path.name}: {image.table}: {exc}")
+        except BuildorchError as exc:   # already names the Dockerfile and the table
+            found.append(f"{path.name}: {exc}")
             continue
         if analysis is not None:
             external[name] = analysis.external_images
             try:
                 reader.read(image)
             except BuildorchError as exc:
-                found.append(f"{path.name}: {image.table}: {exc}")
+                found.append(f"{path.name}: {exc}")
     try:
         ImageGraph.build({n: (i.tier, i.kind) for n, i in cfg.images.items()},
                          infer_parents(cfg, external), list(cfg.tiers))
