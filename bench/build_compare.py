@@ -31,7 +31,6 @@ from buildorch.build import BuildOptions, spec_for  # noqa: E402
 from buildorch.builder import argv  # noqa: E402
 from buildorch.ops.bake import bake_file  # noqa: E402
 
-
 RETRIED: list[str] = []
 
 
@@ -45,7 +44,8 @@ def sh(cmd: list[str], cwd: Path, tries: int = 3) -> float:
         took = time.perf_counter() - t
         if p.returncode == 0:
             return took
-        RETRIED.append(f"{cmd[0]} {cmd[1]} {cmd[2]}: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+        last = (p.stderr.strip().splitlines() or ["?"])[-1]
+        RETRIED.append(f"{cmd[0]} {cmd[1]} {cmd[2]}: {last}")
     raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
 
 

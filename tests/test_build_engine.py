@@ -195,7 +195,7 @@ def test_failure_skips_dependents_and_the_rest_go_on(
     df = repo / "images/a.Dockerfile"
     good = df.read_text()
     df.write_text(good.replace("RUN cat", "RUN exit 3 && cat"))
-    rc, ev, err = run_bo(repo, "build")
+    rc, ev, _ = run_bo(repo, "build")
     assert rc == 1
     failed = [e for e in ev if e["event"] == "failed"]
     assert [f["image"] for f in failed] == ["a"]
