@@ -26,7 +26,24 @@ def _note(text: str) -> None:
     click.echo(f"note: {text}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Built-in commands, plus those in buildorch/commands/, imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from buildorch import commands
+
+        return sorted({*super().list_commands(ctx), *commands.names()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None:
+            from buildorch import commands
+
+            found = commands.load(cmd_name)
+        return found
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
               envvar="BUILDORCH_CONFIG", help="services.toml to use (default: found upwards).")
 @click.version_option(package_name="buildorch")
