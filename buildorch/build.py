@@ -9,12 +9,12 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType
 
 import tenacity
 
-from buildorch import project, scheduler, state
+from buildorch import proc, project, scheduler, state
 from buildorch.builder import (
     LABEL_DIGEST,
     LABEL_NAME,
@@ -24,10 +24,11 @@ from buildorch.builder import (
     gc_local_cache,
     run_build,
 )
-from buildorch.config import Config
-from buildorch.digest import Record
+from buildorch.config import Config, Tier
+from buildorch.digest import Record, Snapshot
 from buildorch.engine import Engine
-from buildorch.events import Event, Failed, Finished, Queued, Skipped, UpToDate
+from buildorch.errors import BuildorchError
+from buildorch.events import Event, Failed, Finished, Queued, Skipped, Step, UpToDate
 from buildorch.plan import Plan
 
 MAX_TRIES = 3
@@ -44,12 +45,13 @@ class BuildOptions:
     dry_run: bool = False
     cache_to: tuple[str, ...] = ()     # extra cache destinations (docker-build-enhanced)
     warm: bool = False                 # pull previous images first (cache warming)
+    no_reuse: bool = False             # never pull a bo-<digest> image instead of building
 
 
 @dataclass
 class ImageReport:
     name: str
-    result: str                      # built | up-to-date | failed | skipped | cancelled
+    result: str                      # built | reused | up-to-date | failed | skipped | cancelled
     duration_s: float = 0.0
     steps: int = 0
     cached_steps: int = 0
@@ -131,8 +133,158 @@ def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions) -> Buil
     )
 
 
+def reuse_ref(cfg: Config, name: str, digest: str) -> str:
+    """The tag that names exactly these inputs: whoever built them, anywhere, pushed it."""
+    return f"{cfg.repository(name)}:bo-{digest[:12]}"
+
+
+def check_builders(cfg: Config, tiers: set[str]) -> dict[str, str]:
+    """Named buildx builders of the tiers about to build: they must exist before the run
+    starts. Returns builder -> driver."""
+    drivers: dict[str, str] = {}
+    for tier in sorted(tiers):
+        name = cfg.tiers[tier].builder
+        if not name or name in drivers:
+            continue
+        p = proc.run(["docker", "buildx", "inspect", name], check=False)
+        if p.returncode != 0:
+            raise BuildorchError(
+                f"[tiers.{tier}]: buildx builder {name!r} does not exist; create it "
+                f"(`docker buildx create --name {name} ...`) or remove `builder` from the tier")
+        driver = "docker"
+        for line in p.stdout.decode("utf-8", "replace").splitlines():
+            if line.strip().startswith("Driver:"):
+                driver = line.split(":", 1)[1].strip()
+                break
+        drivers[name] = driver
+    return drivers
+
+
+@dataclass
+class _Run:
+    """One build run: the state shared by the per-image build functions (worker threads)."""
+
+    cfg: Config
+    opts: BuildOptions
+    engine: Engine
+    snap: Snapshot
+    report: BuildReport
+    emit: Callable[[Event], None]
+    drivers: dict[str, str]
+    guard: Callable[[Tier], str | None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def history(self, entry: dict[str, object]) -> None:
+        state.append_history(self.cfg.state_dir, entry)
+
+    def build_one(self, job: scheduler.Job, cancel: threading.Event) -> scheduler.Outcome:
+        cfg, record = self.cfg, self.snap.records[job.name]
+        tier = cfg.tiers[job.tier]
+        entry: dict[str, object] = {"image": job.name, "tier": job.tier,
+                                    "digest": record.digest, "start": time.time()}
+        if self.guard is not None:
+            try:
+                note = self.guard(tier)
+            except BuildorchError as exc:
+                return self._failed(job.name, entry, str(exc), 0.0)
+            if note:
+                self.emit(Step(job.name, name=f"disk guard: {note}", started=None,
+                               completed=time.time(), cached=False, error=None))
+        if self._reuse(job.name, record, entry):
+            return scheduler.Outcome(True)
+        spec = spec_for(cfg, job.name, record, self.opts)
+        if spec.builder and self.drivers.get(spec.builder, "docker") != "docker":
+            # Other drivers keep results in their own store: children read them from the
+            # registry, so these images are pushed.
+            spec = replace(spec, push=True)
+        if cfg.registry and "registry" in (*cfg.cache_to, *self.opts.cache_to):
+            spec = replace(spec, tags=(*spec.tags, reuse_ref(cfg, job.name, record.digest)))
+        log_path = cfg.state_dir / "logs" / f"{job.name}.log"
+        with contextlib.suppress(FileNotFoundError):
+            log_path.unlink()
+
+        def attempt() -> BuildResult:
+            return run_build(spec, emit=self.emit, cancel=cancel, log_path=log_path,
+                             timeout_s=tier.timeout, step_timeout_s=tier.step_timeout)
+
+        res: BuildResult = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(MAX_TRIES),
+            wait=tenacity.wait_exponential(multiplier=1, max=10),
+            retry=tenacity.retry_if_result(lambda r: r.transient and not cancel.is_set()),
+            retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None,
+            sleep=lambda s: _interruptible_sleep(cancel, s),
+        )(attempt)
+        entry.update({"duration_s": round(res.duration_s, 3), "steps": res.steps,
+                      "cached_steps": res.cached_steps, "cache_from": list(spec.cache_from),
+                      "cache_warnings": list(res.cache_warnings)})
+        if not res.ok:
+            return self._failed(job.name, entry, res.reason, res.duration_s,
+                                cancelled=res.cancelled, tail=res.log_tail[-15:], res=res)
+        if len(spec.tags) > 1 and not spec.push:
+            with contextlib.suppress(BuildorchError, Exception):
+                self.engine.push(spec.tags[-1])   # so that teammates and CI can reuse it
+        state.record_built(cfg.state_dir, job.name, record, res.image_id)
+        gc_local_cache(cfg.state_dir / "cache" / job.name)
+        entry["result"] = "built"
+        self.history(entry)
+        with self.lock:
+            self.report.images[job.name] = ImageReport(job.name, "built", res.duration_s,
+                                                       res.steps, res.cached_steps)
+        self.emit(Finished(job.name, duration_s=res.duration_s, steps=res.steps,
+                           cached_steps=res.cached_steps, image_id=res.image_id))
+        return scheduler.Outcome(True)
+
+    def _reuse(self, name: str, record: Record, entry: dict[str, object]) -> bool:
+        """A teammate or CI already built these exact inputs: pull and retag, don't build."""
+        cfg = self.cfg
+        if not cfg.registry or self.opts.no_reuse or self.opts.push:
+            return False
+        src = reuse_ref(cfg, name, record.digest)
+        t = time.monotonic()
+        if not self.engine.registry_has(src):
+            return False
+        try:
+            image_id = self.engine.pull_as(src, cfg.ref(name))
+        except Exception:  # a failed pull only costs a build
+            return False
+        took = time.monotonic() - t
+        state.record_built(cfg.state_dir, name, record, image_id)
+        entry.update({"duration_s": round(took, 3), "steps": 0, "cached_steps": 0,
+                      "result": "reused", "reused_from": src})
+        self.history(entry)
+        with self.lock:
+            self.report.images[name] = ImageReport(name, "reused", took)
+        self.emit(Finished(name, duration_s=took, steps=0, cached_steps=0, image_id=image_id,
+                           reused=True))
+        return True
+
+    def _failed(self, name: str, entry: dict[str, object], reason: str, duration: float, *,
+                cancelled: bool = False, tail: tuple[str, ...] = (),
+                res: BuildResult | None = None) -> scheduler.Outcome:
+        kind = "cancelled" if cancelled else "failed"
+        entry.update({"result": kind, "reason": reason})
+        entry.setdefault("duration_s", round(duration, 3))
+        self.history(entry)
+        with self.lock:
+            self.report.images[name] = ImageReport(
+                name, kind, duration, res.steps if res else 0, res.cached_steps if res else 0,
+                reason)
+        self.emit(Failed(name, reason=reason, duration_s=duration,
+                         log_tail=() if cancelled else tail))
+        return scheduler.Outcome(False, reason)
+
+    def on_event(self, e: Event) -> None:
+        if isinstance(e, Skipped):
+            with self.lock:
+                self.report.images[e.image] = ImageReport(e.image, "skipped", reason=e.reason)
+        self.emit(e)
+
+
 def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
-          cancel: threading.Event | None = None) -> BuildReport:
+          cancel: threading.Event | None = None,
+          guard: Callable[[Tier], str | None] | None = None) -> BuildReport:
+    """`guard(tier)` runs before an image of that tier builds (the disk guard): a note of what
+    it did, or BuildorchError to fail the image."""
     t0 = time.monotonic()
     cancel = cancel or threading.Event()
     engine = Engine.connect()
@@ -158,6 +310,7 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
                 emit(Skipped(s.name, "dry run: " + "; ".join(s.reasons)))
             report.wall_s = time.monotonic() - t0
             return report
+        drivers = check_builders(cfg, {s.tier for s in result.plan.stale})
         if opts.warm:
             _warm(engine, cfg, stale)
         jobs = [scheduler.Job(s.name, s.tier,
@@ -167,63 +320,10 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
             jobs=opts.jobs or cfg.jobs,
             tier_max_parallel={t.name: t.max_parallel for t in cfg.tiers.values()
                                if t.max_parallel})
-
-        def build_one(job: scheduler.Job, cancel_flag: threading.Event) -> scheduler.Outcome:
-            record = snap.records[job.name]
-            spec = spec_for(cfg, job.name, record, opts)
-            tier = cfg.tiers[job.tier]
-            started = time.time()
-            log_path = cfg.state_dir / "logs" / f"{job.name}.log"
-            with contextlib.suppress(FileNotFoundError):
-                log_path.unlink()
-
-            def attempt() -> BuildResult:
-                return run_build(spec, emit=emit, cancel=cancel_flag, log_path=log_path,
-                                 timeout_s=tier.timeout, step_timeout_s=tier.step_timeout)
-
-            res: BuildResult = tenacity.Retrying(
-                stop=tenacity.stop_after_attempt(MAX_TRIES),
-                wait=tenacity.wait_exponential(multiplier=1, max=10),
-                retry=tenacity.retry_if_result(
-                    lambda r: r.transient and not cancel_flag.is_set()),
-                retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None,
-                sleep=lambda s: _interruptible_sleep(cancel_flag, s),
-            )(attempt)
-            entry: dict[str, object] = {
-                "image": job.name, "tier": job.tier, "digest": record.digest, "start": started,
-                "duration_s": round(res.duration_s, 3), "steps": res.steps,
-                "cached_steps": res.cached_steps,
-                "cache_from": list(spec.cache_from), "cache_warnings": list(res.cache_warnings),
-            }
-            if res.ok:
-                state.record_built(cfg.state_dir, job.name, record, res.image_id)
-                local = cfg.state_dir / "cache" / job.name
-                gc_local_cache(local)
-                entry["result"] = "built"
-                state.append_history(cfg.state_dir, entry)
-                report.images[job.name] = ImageReport(job.name, "built", res.duration_s,
-                                                      res.steps, res.cached_steps)
-                emit(Finished(job.name, duration_s=res.duration_s, steps=res.steps,
-                              cached_steps=res.cached_steps, image_id=res.image_id))
-                return scheduler.Outcome(True)
-            result_kind = "cancelled" if res.cancelled else "failed"
-            entry["result"] = result_kind
-            entry["reason"] = res.reason
-            state.append_history(cfg.state_dir, entry)
-            report.images[job.name] = ImageReport(job.name, result_kind, res.duration_s,
-                                                  res.steps, res.cached_steps, res.reason)
-            emit(Failed(job.name, reason=res.reason, duration_s=res.duration_s,
-                        log_tail=() if res.cancelled else res.log_tail[-15:]))
-            return scheduler.Outcome(False, res.reason)
-
-        def on_event(e: Event) -> None:
-            if isinstance(e, Skipped):
-                report.images[e.image] = ImageReport(e.image, "skipped", reason=e.reason)
-            emit(e)
-
+        runner = _Run(cfg, opts, engine, snap, report, emit, drivers, guard)
         with _signals_cancel(cancel):
-            run = scheduler.run(jobs, build_one, limits, emit=on_event, cancel=cancel,
-                                fail_fast=opts.fail_fast,
+            run = scheduler.run(jobs, runner.build_one, limits, emit=runner.on_event,
+                                cancel=cancel, fail_fast=opts.fail_fast,
                                 weights=_weights(state.read_history(cfg.state_dir)))
         if run.cancelled:
             report.cancelled = True

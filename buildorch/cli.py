@@ -164,12 +164,14 @@ def _renderer(progress: str) -> tuple[object, contextlib.AbstractContextManager[
 
 def _summary(report: BuildReport) -> None:
     err = sys.stdout
-    rows = [r for r in report.images.values() if r.result in ("built", "failed", "cancelled")]
+    rows = [r for r in report.images.values()
+            if r.result in ("built", "reused", "failed", "cancelled")]
     for r in rows:
         rate = f"{100 * r.cached_steps / r.steps:.0f}%" if r.steps else "-"
         click.echo(f"  {r.name:<24} {r.result:<9} {r.duration_s:6.1f}s  cache hits "
                    f"{r.cached_steps}/{r.steps} ({rate})", file=err)
-    parts = [f"{report.count('built')} built", f"{report.count('up-to-date')} up to date",
+    parts = [f"{report.count('built')} built", f"{report.count('reused')} reused",
+             f"{report.count('up-to-date')} up to date",
              f"{report.count('failed')} failed", f"{report.count('skipped')} skipped"]
     if report.count("cancelled"):
         parts.append(f"{report.count('cancelled')} cancelled")
@@ -213,16 +215,19 @@ _PROGRESS = click.Choice(["auto", "rich", "plain", "json"])
               type=click.Choice(["local", "registry", "gha", "inline"]),
               help="Also export the cache there (repeatable).")
 @click.option("--warm", is_flag=True, help="Pull the previous images first (cache warming).")
+@click.option("--no-reuse", is_flag=True,
+              help="Build even when the registry has an image of the same inputs.")
 @click.option("--progress", type=_PROGRESS, default="auto", show_default=True)
 @click.pass_context
 def build(ctx: click.Context, images: tuple[str, ...], force_all: bool, since: str | None,
           jobs: int | None, push: bool, fail_fast: bool, dry_run: bool,
-          cache_to: tuple[str, ...], warm: bool, progress: str) -> None:
+          cache_to: tuple[str, ...], warm: bool, no_reuse: bool, progress: str) -> None:
     """Build the stale images (or IMAGES and their stale ancestry), parents first."""
     from buildorch.build import BuildOptions
 
-    _run_build(ctx, BuildOptions(images, force_all, since, jobs, push, fail_fast, dry_run,
-                                 cache_to, warm), progress)
+    _run_build(ctx, BuildOptions(names=images, force_all=force_all, since=since, jobs=jobs,
+                                 push=push, fail_fast=fail_fast, dry_run=dry_run,
+                                 cache_to=cache_to, warm=warm, no_reuse=no_reuse), progress)
 
 
 @cli.command()

@@ -56,6 +56,32 @@ class Engine:
         except docker.errors.ImageNotFound:
             return None
 
+    def registry_has(self, ref: str) -> bool:
+        """Does the registry hold `ref`? (asked through the engine: its credentials apply)"""
+        try:
+            self.client.api.inspect_distribution(ref)
+            return True
+        except Exception:  # not found, unauthorized, unreachable: all mean "build it"
+            return False
+
+    def pull_as(self, src: str, dst: str) -> str:
+        """Pull `src` and tag it `dst`; returns the image id."""
+        repo, _, tag = src.rpartition(":")
+        image = self.client.images.pull(repo, tag=tag)
+        drepo, _, dtag = dst.rpartition(":")
+        image.tag(drepo, dtag)
+        return str(image.id)
+
+    def push(self, ref: str) -> None:
+        repo, _, tag = ref.rpartition(":")
+        for line in self.client.api.push(repo, tag=tag, stream=True, decode=True):
+            if isinstance(line, dict) and line.get("error"):
+                raise BuildorchError(f"push {ref}: {line['error']}")
+
+    def tag(self, src: str, dst: str) -> None:
+        repo, _, tag = dst.rpartition(":")
+        self.client.api.tag(src, repo, tag)
+
     def emergency_cleanup(self, timeout_s: float = 60.0) -> str:
         """Stopped build containers and dangling images, bounded in time (seed: 1 minute)."""
         result: list[str] = []

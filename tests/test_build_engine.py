@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -310,3 +311,39 @@ def test_demo_stack_scratch_then_no_change_then_one_service(make_repo: Callable[
     out = _docker("run", "--rm", f"{ns}/stt:latest", "cat", "/app/app.py")
     assert "changed" in out
     assert os.path.exists(repo / ".buildorch/cache/stt/index.json")
+
+
+def test_reuse_across_machines(fixture_repo: Callable[..., tuple[Path, str]]) -> None:
+    """A fresh machine (empty engine, no .buildorch) pulls what was built before, builds none."""
+    repo, reg = fixture_repo(cache_to='["local", "registry"]')
+    rc, ev, err = run_bo(repo, "build")
+    assert rc == 0, err
+    assert len(names(ev, "finished")) == 7
+    tags = [t for t in _docker("images", "--format", "{{.Repository}}:{{.Tag}}").split()
+            if t.startswith(reg)]
+    assert any(":bo-" in t for t in tags)
+    _docker("rmi", "-f", *tags)
+    shutil.rmtree(repo / ".buildorch")
+    rc, ev, err = run_bo(repo, "build")
+    assert rc == 0, err
+    finished = [e for e in ev if e["event"] == "finished"]
+    assert len(finished) == 7 and all(e["reused"] for e in finished), finished
+    assert not any(e["event"] == "step" for e in ev), "nothing may be built"
+    assert _docker("run", "--rm", f"{reg}/svc-a:latest", "cat", "/a.txt").strip() == "a"
+    # --no-reuse builds instead
+    _docker("rmi", f"{reg}/lone:latest")
+    rc, ev, _ = run_bo(repo, "build", "--no-reuse", "lone")
+    assert rc == 0 and [e["reused"] for e in ev if e["event"] == "finished"] == [False]
+
+
+def test_unknown_tier_builder_stops_before_the_run(
+        fixture_repo: Callable[..., tuple[Path, str]]) -> None:
+    repo, _ = fixture_repo()
+    toml = repo / "services.toml"
+    toml.write_text(toml.read_text().replace("[tiers.foundation]",
+                                             '[tiers.foundation]\nbuilder = "no-such-builder"'))
+    rc, ev, err = run_bo(repo, "build")
+    assert rc == 1 and not any(e["event"] == "started" for e in ev)
+    assert err.strip() == ("buildorch: error: [tiers.foundation]: buildx builder "
+                           "'no-such-builder' does not exist; create it (`docker buildx create "
+                           "--name no-such-builder ...`) or remove `builder` from the tier")
