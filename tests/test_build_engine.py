@@ -231,7 +231,7 @@ def test_registry_cache_round_trip(fixture_repo: Callable[..., tuple[Path, str]]
     _docker("rmi", f"{reg}/lone:latest")
     _docker("builder", "prune", "-af")   # BuildKit's own cache gone: only the registry has it
     assert not (repo / ".buildorch/cache/lone").exists()
-    rc, ev, err = run_bo(repo, "build", "lone")
+    rc, ev, err = run_bo(repo, "build", "--no-reuse", "lone")  # build, from the registry cache
     assert rc == 0, err
     again = next(e for e in ev if e["event"] == "finished")
     assert again["steps"] == 2 and again["cached_steps"] == 2, ev
