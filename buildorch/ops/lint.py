@@ -1,0 +1,239 @@
+"""Dockerfile cache hygiene: text in, findings out (`buildorch lint` renders them).
+
+Rules, each a finding with the line where its instruction starts:
+
+- `pip-no-cache-mount` / `apt-no-cache-mount`: a `pip install` or `apt(-get) install` in a RUN
+  with no `--mount=type=cache` on the tool's cache folder: every build downloads again.
+- `pip-cache-disabled`: `PIP_NO_CACHE_DIR` (ENV or inline) or `--no-cache-dir` where a pip
+  cache mount is used: pip then never reads nor writes the mount, silently.
+- `copy-before-install`: `COPY . …` or a copy of the service's whole folder before a dependency
+  install later in the same stage: any source edit re-runs the install.
+- `apt-update-separate`: `apt-get update` in another RUN than its `apt-get install`: the update
+  layer stays cached while the install layer changes, so the install uses stale lists.
+- `unpinned-base`: `FROM image` or `FROM image:latest` of an image not built here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from buildorch.dockerfile_instructions import mount_fields, parse_flags
+from buildorch.dockerfile_match import go_clean
+from buildorch.dockerfile_parser import Node, parse
+from buildorch.errors import BuildorchError
+from buildorch.inputs import repository_of
+from buildorch.shell_lex import ShellLex, ShellLexError
+
+RULES = ("pip-no-cache-mount", "apt-no-cache-mount", "pip-cache-disabled",
+         "copy-before-install", "apt-update-separate", "unpinned-base", "parse-error")
+
+# A command starts at the line start or after a shell separator; `sudo`/env assignments allowed.
+_CMD = r"(?:^|[;&|(\n]|\bthen\b|\bdo\b)\s*(?:sudo\s+)?(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*"
+_PIP_INSTALL = re.compile(
+    _CMD + r"(?:\S*/)?(?:pip[0-9.]*|python[0-9.]*\s+-m\s+pip|uv\s+pip)\s+(?:-\S+\s+)*install\b")
+_APT_INSTALL = re.compile(_CMD + r"(?:\S*/)?apt(?:-get)?\s+(?:-\S+\s+)*install\b")
+_APT_UPDATE = re.compile(_CMD + r"(?:\S*/)?apt(?:-get)?\s+(?:-\S+\s+)*update\b")
+_NPM_INSTALL = re.compile(_CMD + r"(?:\S*/)?(?:npm\s+(?:install|ci|i)|yarn(?:\s+install)?|"
+                          r"pnpm\s+install)\b")
+_NO_CACHE_DIR = re.compile(r"(?<![\w-])--no-cache-dir\b")
+_INLINE_NO_CACHE = re.compile(r"\bPIP_NO_CACHE_DIR=")
+_PIP_TARGETS = ("/root/.cache/pip",)
+_APT_TARGETS = ("/var/cache/apt", "/var/lib/apt")
+
+
+@dataclass(frozen=True)
+class Finding:
+    file: str
+    line: int
+    rule: str
+    message: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "rule": self.rule,
+                "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.rule}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One Dockerfile to lint, with what the project knows about it."""
+
+    file: str                               # as shown in findings (repository-relative)
+    text: str
+    built_here: Collection[str] = ()        # repositories of the configured images
+    build_args: Mapping[str, str] | None = None
+    service_dir: str | None = None          # the Dockerfile's folder relative to its context
+
+
+def _script(node: Node) -> str:
+    """What a RUN executes: its command and heredoc bodies."""
+    parts = [" ".join(node.args)]
+    parts.extend(doc.content for doc in node.heredocs)
+    return "\n".join(parts)
+
+
+def _under(target: str, roots: tuple[str, ...]) -> bool:
+    clean = go_clean("/" + target.strip())
+    return any(clean == r or clean.startswith(r + "/") for r in roots)
+
+
+def _cache_mounts(node: Node) -> list[str]:
+    """Targets of the RUN's cache mounts."""
+    mounts = parse_flags(node).get("mount", [])
+    targets = []
+    for spec in mounts if isinstance(mounts, list) else ():
+        fields = dict(mount_fields(spec, node.start_line))
+        if fields.get("type", "bind").lower() != "cache":
+            continue
+        target = fields.get("target", fields.get("dst", fields.get("destination", "")))
+        if target:
+            targets.append(target)
+    return targets
+
+
+def _expand(lex: ShellLex, word: str, env: Mapping[str, str]) -> str | None:
+    try:
+        res = lex.process(word, dict(env))
+    except ShellLexError:
+        return None
+    return None if res.unmatched else res.result
+
+
+def _unpinned(ref: str) -> bool:
+    if "@" in ref:
+        return False
+    slash, colon = ref.rfind("/"), ref.rfind(":")
+    return colon <= slash or ref[colon + 1:] == "latest"
+
+
+class _Linter:
+    def __init__(self, src: Source) -> None:
+        self.src = src
+        self.out: list[Finding] = []
+        self.built_here = {repository_of(r) for r in src.built_here}
+
+    def add(self, line: int, rule: str, message: str) -> None:
+        self.out.append(Finding(self.src.file, line, rule, message))
+
+    def run(self) -> list[Finding]:
+        try:
+            parsed = parse(self.src.text)
+        except BuildorchError as exc:
+            self.add(1, "parse-error", f"cannot parse: {exc}")
+            return self.out
+        lex = ShellLex(parsed.escape, skip_unset_env=True)
+        global_args: dict[str, str] = {}
+        stages: list[tuple[Node, list[Node]]] = []
+        for node in parsed.nodes:
+            if node.command == "from":
+                stages.append((node, []))
+            elif stages:
+                stages[-1][1].append(node)
+            elif node.command == "arg":
+                for word in node.args:
+                    key, _, default = word.partition("=")
+                    given = (self.src.build_args or {}).get(key)
+                    global_args[key] = given if given is not None else default
+        names: set[str] = set()
+        for from_node, commands in stages:
+            self._from(lex, from_node, global_args, names)
+            if len(from_node.args) >= 3 and from_node.args[1].lower() == "as":
+                names.add(from_node.args[2].lower())
+            try:
+                self._stage(commands)
+            except BuildorchError as exc:
+                self.add(from_node.start_line, "parse-error", f"cannot read the stage: {exc}")
+        return self.out
+
+    def _from(self, lex: ShellLex, node: Node, global_args: Mapping[str, str],
+              stage_names: set[str]) -> None:
+        if not node.args:
+            return
+        ref = _expand(lex, node.args[0], global_args)
+        if ref is None or not ref or ref.lower() in stage_names or ref == "scratch":
+            return
+        if repository_of(ref) in self.built_here or not _unpinned(ref):
+            return
+        self.add(node.start_line, "unpinned-base",
+                 f"FROM {ref} is not pinned and not built here: pin a version tag or digest "
+                 "so cached layers are not silently rebuilt on a new upstream image")
+
+    def _stage(self, commands: list[Node]) -> None:
+        no_cache_env: int | None = None        # line of ENV PIP_NO_CACHE_DIR in this stage
+        whole_copies: list[Node] = []
+        pending_update: Node | None = None
+        for node in commands:
+            cmd = node.command
+            if cmd == "env":
+                keys = node.args[0::2]
+                if "PIP_NO_CACHE_DIR" in keys:
+                    no_cache_env = node.start_line
+            elif cmd == "copy" and "from" not in parse_flags(node):
+                if self._copies_whole(node):
+                    whole_copies.append(node)
+            elif cmd == "run":
+                script = _script(node)
+                installs = [kind for kind, rx in (("pip", _PIP_INSTALL), ("apt", _APT_INSTALL),
+                                                  ("npm", _NPM_INSTALL)) if rx.search(script)]
+                self._run(node, script, no_cache_env)
+                if installs:
+                    for copy in whole_copies:
+                        self.add(copy.start_line, "copy-before-install",
+                                 f"{copy.keyword.upper()} {' '.join(copy.args[:-1])} comes "
+                                 f"before the {installs[0]} install at line {node.start_line}: "
+                                 "every source edit re-runs the install; copy only the "
+                                 "dependency files (requirements.txt…) first")
+                    whole_copies = []
+                if _APT_UPDATE.search(script):
+                    pending_update = None if "apt" in installs else node
+                elif "apt" in installs and pending_update is not None:
+                    self.add(pending_update.start_line, "apt-update-separate",
+                             f"apt-get update here and apt-get install at line "
+                             f"{node.start_line} are separate RUNs: the cached update layer "
+                             "goes stale; run `apt-get update && apt-get install` in one RUN")
+                    pending_update = None
+
+    def _copies_whole(self, node: Node) -> bool:
+        if node.is_json or node.heredocs or len(node.args) < 2:
+            return False
+        whole = {"."}
+        if self.src.service_dir not in (None, "", "."):
+            whole.add(go_clean(self.src.service_dir or "."))
+        return any(go_clean("/" + s).lstrip("/") in whole or s in (".", "./")
+                   for s in node.args[:-1])
+
+    def _run(self, node: Node, script: str, no_cache_env: int | None) -> None:
+        targets = _cache_mounts(node)
+        pip_mount = any(_under(t, _PIP_TARGETS) for t in targets)
+        apt_mount = any(_under(t, _APT_TARGETS) for t in targets)
+        line = node.start_line
+        if _PIP_INSTALL.search(script) and not pip_mount:
+            self.add(line, "pip-no-cache-mount",
+                     "pip install without a pip cache mount: add "
+                     "--mount=type=cache,id=pip,target=/root/.cache/pip,sharing=locked")
+        if _APT_INSTALL.search(script) and not apt_mount:
+            self.add(line, "apt-no-cache-mount",
+                     "apt install without an apt cache mount: add "
+                     "--mount=type=cache,id=apt,target=/var/cache/apt,sharing=locked")
+        if not pip_mount:
+            return
+        if no_cache_env is not None:
+            self.add(line, "pip-cache-disabled",
+                     f"PIP_NO_CACHE_DIR (ENV at line {no_cache_env}) disables this RUN's pip "
+                     "cache mount: remove it from the ENV")
+        if _INLINE_NO_CACHE.search(script):
+            self.add(line, "pip-cache-disabled",
+                     "PIP_NO_CACHE_DIR disables this RUN's pip cache mount: remove it")
+        if _NO_CACHE_DIR.search(script):
+            self.add(line, "pip-cache-disabled",
+                     "--no-cache-dir disables this RUN's pip cache mount: remove it")
+
+
+def lint(src: Source) -> list[Finding]:
+    """Every finding in one Dockerfile, in line order. Never raises for a bad Dockerfile: a
+    file that does not parse is a `parse-error` finding."""
+    return sorted(_Linter(src).run(), key=lambda f: (f.line, f.rule))
