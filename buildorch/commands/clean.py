@@ -1,0 +1,29 @@
+"""`buildorch clean`: run one cleanup policy by hand."""
+
+from __future__ import annotations
+
+import click
+
+from buildorch.engine import Engine
+from buildorch.ops import disk
+
+
+@click.command("clean")
+@click.option("--policy", type=click.Choice(disk.POLICIES), default="basic", show_default=True,
+              help="basic: dangling images, stopped containers; standard: + build cache beyond "
+                   "a keep size; conservative: + unused anonymous volumes; emergency: basic "
+                   "within 60s.")
+@click.option("--dry-run", is_flag=True, help="Delete nothing; list what would go.")
+@click.option("--label", metavar="KEY=VALUE",
+              help="Only containers, images and volumes with this label (build cache is "
+                   "then left alone).")
+def command(policy: str, dry_run: bool, label: str | None) -> None:
+    """Free disk space in the engine. Never removes tagged images, images in use or the
+    protected pip-cache volume."""
+    engine = Engine.connect()
+    before, where = disk.free_bytes(engine)
+    res = disk.clean(engine, policy, dry_run, label=label)
+    click.echo(f"{policy}{' (dry run)' if dry_run else ''}: {res.summary()}")
+    if not dry_run:
+        after, _ = disk.free_bytes(engine)
+        click.echo(f"free in {where}: {disk.human(before)} -> {disk.human(after)}")

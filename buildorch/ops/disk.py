@@ -1,0 +1,287 @@
+"""Disk guard and cleanup tiers (seed: "Disk Space Management").
+
+Free space is measured where the engine keeps its data. Cleanup policies grow from `basic` to
+`conservative`; none of them ever removes a tagged image, an image a container uses, or a
+protected volume (the shared pip cache).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from buildorch.config import Tier
+from buildorch.engine import Engine
+from buildorch.errors import BuildorchError
+
+POLICIES = ("basic", "standard", "conservative", "emergency")
+PROTECT_LABEL = "org.buildorch.protect"
+PIP_CACHE_VOLUME = "pip-cache"
+ANONYMOUS_LABEL = "com.docker.volume.anonymous"  # what `docker volume prune` removes by default
+KEEP_BUILD_CACHE = 5 * 10**9                     # standard keeps this much build cache
+EMERGENCY_TIMEOUT_S = 60.0
+STOPPED = ("exited", "created", "dead")
+
+
+def human(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    freed_bytes: int
+    actions: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        verb = "would free" if self.dry_run else "freed"
+        what = "; ".join(self.actions) if self.actions else "nothing to remove"
+        return f"{verb} {human(self.freed_bytes)} ({what})"
+
+
+# -- where the engine keeps its data ----------------------------------------------------------
+
+def _is_local(engine: Engine) -> bool:
+    url = str(getattr(engine.client.api, "base_url", ""))
+    return url.startswith(("http+docker://localhost", "http+docker://localnpipe", "unix://"))
+
+
+def free_bytes(engine: Engine) -> tuple[int, str]:
+    """Free bytes in the engine's data root and where that was measured. A remote engine does
+    not report free space through its API: there it is measured inside a throwaway container
+    (its root filesystem lives in the data root), and the note says so."""
+    info = engine.client.info()
+    root = str(info.get("DockerRootDir") or "/var/lib/docker")
+    if _is_local(engine) and os.path.isdir(root):
+        st = os.statvfs(root)
+        return st.f_bavail * st.f_frsize, root
+    out = _df_in_container(engine)
+    if out is None:
+        raise BuildorchError(f"cannot measure free space of the engine at "
+                             f"{urllib.parse.unquote(str(engine.client.api.base_url))} "
+                             f"(its data root {root} is not on this machine and busybox:1.36 "
+                             "is not there to measure it): pull busybox:1.36 or set min_free = 0")
+    return out, f"{root} on the remote engine (measured in a container)"
+
+
+def _df_in_container(engine: Engine) -> int | None:
+    try:
+        raw = engine.client.containers.run("busybox:1.36", ["df", "-k", "/"], remove=True,
+                                           network_disabled=True)
+        fields = bytes(raw).decode().splitlines()[-1].split()
+        return int(fields[3]) * 1024
+    except Exception:  # image missing, engine refusing: the caller says what to do
+        return None
+
+
+def engine_df(engine: Engine, tries: int = 4) -> dict[str, Any]:
+    """The engine's disk usage report. On the containerd image store it fails now and then
+    while another client deletes an image ("content digest ...: not found"): ask again."""
+    import docker.errors
+
+    for attempt in range(tries):
+        try:
+            return dict(engine.client.df())
+        except docker.errors.APIError as exc:
+            if attempt == tries - 1:
+                raise BuildorchError(f"the engine could not report its disk usage: "
+                                     f"{exc.explanation or exc}; try again") from None
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+# -- cleanup ----------------------------------------------------------------------------------
+
+def _filters(base: Mapping[str, object], label: str | None) -> dict[str, object]:
+    f = dict(base)
+    if label:
+        f["label"] = [label]
+    return f
+
+
+def _protected(vol: Mapping[str, Any]) -> bool:
+    labels = vol.get("Labels") or {}
+    return vol.get("Name") == PIP_CACHE_VOLUME or str(labels.get(PROTECT_LABEL, "")).lower() \
+        in ("true", "1", "yes")
+
+
+def _dangling_images(engine: Engine, label: str | None) -> list[dict[str, Any]]:
+    imgs = engine.client.api.images(filters=_filters({"dangling": True}, label))
+    return [i for i in imgs if not [t for t in (i.get("RepoTags") or []) if t != "<none>:<none>"]]
+
+
+def _stopped_containers(engine: Engine, label: str | None) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for status in STOPPED:
+        out += engine.client.api.containers(all=True, filters=_filters({"status": status}, label))
+    return out
+
+
+def _unused_volumes(engine: Engine, label: str | None) -> list[dict[str, Any]]:
+    res = engine.client.api.volumes(filters=_filters({"dangling": True}, label))
+    vols: list[dict[str, Any]] = (res or {}).get("Volumes") or []
+    return [v for v in vols if ANONYMOUS_LABEL in (v.get("Labels") or {}) and not _protected(v)]
+
+
+def _basic(engine: Engine, dry_run: bool, label: str | None, acts: list[str]) -> int:
+    freed = 0
+    cons = _stopped_containers(engine, label)
+    if dry_run:
+        if cons:
+            acts.append(f"{len(cons)} stopped container(s): "
+                        + ", ".join(str(c.get("Names", ["?"])[0]).lstrip("/") for c in cons[:5]))
+    elif cons:
+        r = engine.client.api.prune_containers(filters=_filters({}, label))
+        n = len(r.get("ContainersDeleted") or [])
+        freed += int(r.get("SpaceReclaimed") or 0)
+        acts.append(f"{n} stopped container(s)")
+    imgs = _dangling_images(engine, label)
+    if dry_run:
+        size = sum(int(i.get("Size") or 0) for i in imgs)
+        freed += size
+        if imgs:
+            acts.append(f"{len(imgs)} dangling image(s) ({human(size)}): "
+                        + ", ".join(str(i["Id"]).split(":")[-1][:12] for i in imgs[:5]))
+    elif imgs:
+        r = engine.client.api.prune_images(filters=_filters({"dangling": True}, label))
+        n = len([d for d in (r.get("ImagesDeleted") or []) if d.get("Deleted")])
+        freed += int(r.get("SpaceReclaimed") or 0)
+        acts.append(f"{len(imgs)} dangling image(s)" + (f" ({n} layer(s))" if n else ""))
+    return freed
+
+
+def _standard(engine: Engine, dry_run: bool, label: str | None, acts: list[str],
+              keep: int) -> int:
+    if label:
+        # Build cache records carry no labels: a scoped clean must not touch anyone's cache.
+        acts.append("build cache left alone (scoped by label)")
+        return 0
+    records = engine_df(engine).get("BuildCache") or []
+    total = sum(int(r.get("Size") or 0) for r in records)
+    idle = sum(int(r.get("Size") or 0) for r in records if not r.get("InUse"))
+    if dry_run:
+        over = min(idle, max(0, total - keep))
+        if over:
+            acts.append(f"build cache beyond {human(keep)} (holds {human(total)}, "
+                        f"{human(idle)} idle): ~{human(over)}")
+        return over
+    r = engine.client.api.prune_builds(keep_storage=keep)
+    freed = int(r.get("SpaceReclaimed") or 0)
+    if freed:
+        acts.append(f"build cache beyond {human(keep)}: {len(r.get('CachesDeleted') or [])} "
+                    f"record(s)")
+    return freed
+
+
+def _conservative(engine: Engine, dry_run: bool, label: str | None, acts: list[str]) -> int:
+    vols = _unused_volumes(engine, label)
+    if not vols:
+        return 0
+    names = [str(v["Name"]) for v in vols]
+    if dry_run:
+        acts.append(f"{len(vols)} unused anonymous volume(s): " + ", ".join(n[:12] for n in
+                                                                           names[:5]))
+        return 0
+    removed = 0
+    for n in names:   # one by one, not prune: a protected volume can never be in the list
+        try:
+            engine.client.api.remove_volume(n)
+            removed += 1
+        except Exception:  # in use since listed: leave it
+            pass
+    if removed:
+        acts.append(f"{removed} unused anonymous volume(s)")
+    return 0
+
+
+def clean(engine: Engine, policy: str, dry_run: bool = False, *, label: str | None = None,
+          keep_build_cache: int = KEEP_BUILD_CACHE) -> CleanupResult:
+    """Run a cleanup policy. `label` ("key=value") limits it to containers, images and volumes
+    carrying that label (and then leaves the build cache alone)."""
+    if policy not in POLICIES:
+        raise BuildorchError(f"unknown cleanup policy {policy!r}: use one of {', '.join(POLICIES)}")
+    if policy == "emergency":
+        return _bounded(lambda: clean(engine, "basic", dry_run, label=label), EMERGENCY_TIMEOUT_S)
+    acts: list[str] = []
+    freed = _basic(engine, dry_run, label, acts)
+    if policy in ("standard", "conservative"):
+        freed += _standard(engine, dry_run, label, acts, keep_build_cache)
+    if policy == "conservative":
+        freed += _conservative(engine, dry_run, label, acts)
+    return CleanupResult(freed, acts, dry_run)
+
+
+def _bounded(work: Callable[[], CleanupResult], timeout_s: float) -> CleanupResult:
+    box: list[CleanupResult | BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(work())
+        except BaseException as exc:  # reported below, never a traceback after ^C
+            box.append(exc)
+
+    t = threading.Thread(target=run, daemon=True, name="emergency-cleanup")
+    t.start()
+    t.join(timeout_s)
+    if not box:
+        return CleanupResult(0, [f"stopped after {timeout_s:.0f}s"])
+    if isinstance(box[0], BaseException):
+        return CleanupResult(0, [f"failed: {box[0]}"])
+    return box[0]
+
+
+# -- the guard --------------------------------------------------------------------------------
+
+@dataclass
+class DiskGuard:
+    """Checked before a tier starts: below its min_free, run its cleanup policy and check
+    again; still below, stop with one line. At most once per tier per run; thread-safe."""
+
+    engine: Engine
+    label: str | None = None             # scope cleanup (tests)
+    measure: Callable[[Engine], tuple[int, str]] = free_bytes
+    _done: dict[str, str | BuildorchError | None] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def check(self, tier: Tier) -> str | None:
+        with self._lock:
+            if tier.name in self._done:
+                prior = self._done[tier.name]
+                if isinstance(prior, BuildorchError):
+                    raise prior
+                return None       # the note went out with the first image of the tier
+            try:
+                note = self._check(tier)
+            except BuildorchError as exc:
+                self._done[tier.name] = exc
+                raise
+            self._done[tier.name] = note
+            return note
+
+    def _check(self, tier: Tier) -> str | None:
+        if tier.min_free <= 0:
+            return None
+        free, where = self.measure(self.engine)
+        if free >= tier.min_free:
+            return None
+        policy = tier.cleanup if tier.cleanup in POLICIES else None
+        done = "nothing (cleanup = \"none\")"
+        if policy:
+            res = clean(self.engine, policy, label=self.label)
+            done = f"{policy} cleanup {res.summary()}"
+            free, where = self.measure(self.engine)
+            if free >= tier.min_free:
+                return f"{human(free)} free in {where} after {done}"
+        raise BuildorchError(
+            f"tier {tier.name}: {human(free)} free in {where}, {human(tier.min_free)} needed; "
+            f"already ran {done}; free space (docker image prune -a, docker builder prune, "
+            f"docker volume prune), or lower min_free in [tiers.{tier.name}]")

@@ -1,0 +1,192 @@
+"""Cache analytics from `.buildorch/history.jsonl` (one object per image per run, written by
+the build): builds, durations, step cache hit rates, up-to-date skips, cache sources and
+failed cache imports, per image and per tier. Pure functions over the history rows."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+
+SCHEMA = 1
+RESULTS = ("built", "up-to-date", "reused", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class Row:
+    """Statistics of one image or one tier."""
+
+    name: str
+    tier: str
+    runs: int
+    built: int
+    up_to_date: int
+    reused: int
+    failed: int
+    cancelled: int
+    median_s: float | None       # over built runs
+    last_s: float | None         # the last built run
+    steps: int                   # over built runs
+    cached_steps: int
+    hit_rate: float | None       # cached_steps / steps, None when nothing was built
+    cache_sources: tuple[str, ...]   # kinds: local, registry, gha, ...
+    cache_refs: tuple[str, ...]      # every configured source, in full
+    import_failures: int         # built runs where BuildKit reported a failed cache import
+    last_warning: str | None
+
+    @property
+    def up_to_date_rate(self) -> float | None:
+        return self.up_to_date / self.runs if self.runs else None
+
+
+@dataclass(frozen=True)
+class Stats:
+    images: tuple[Row, ...]
+    tiers: tuple[Row, ...]
+    total: Row
+
+    def to_json(self) -> dict[str, object]:
+        def row(r: Row) -> dict[str, object]:
+            d = asdict(r)
+            d["cache_sources"] = list(r.cache_sources)
+            d["cache_refs"] = list(r.cache_refs)
+            d["up_to_date_rate"] = r.up_to_date_rate
+            return d
+
+        return {"schema": SCHEMA, "images": [row(r) for r in self.images],
+                "tiers": [row(r) for r in self.tiers], "total": row(self.total)}
+
+
+def source_label(spec: str) -> str:
+    """`type=local,src=/x/.buildorch/cache/stt` -> `local`; registry refs keep their ref."""
+    fields = dict(p.split("=", 1) for p in spec.split(",") if "=" in p)
+    kind = fields.get("type", spec)
+    if kind == "registry" and "ref" in fields:
+        return f"registry {fields['ref']}"
+    if kind == "gha":
+        return f"gha {fields.get('scope', '')}".strip()
+    return kind
+
+
+def _num(v: object) -> float:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0.0
+
+
+def _strs(v: object) -> list[str]:
+    return [str(x) for x in v] if isinstance(v, list) else []
+
+
+def summarize(name: str, tier: str, rows: list[Mapping[str, object]]) -> Row:
+    by: dict[str, list[Mapping[str, object]]] = {k: [] for k in RESULTS}
+    for r in rows:
+        by.setdefault(str(r.get("result")), []).append(r)
+    built = sorted(by["built"], key=lambda r: _num(r.get("start")))
+    durations = [_num(r.get("duration_s")) for r in built]
+    steps = sum(int(_num(r.get("steps"))) for r in built)
+    cached = sum(int(_num(r.get("cached_steps"))) for r in built)
+    sources: dict[str, None] = {}
+    refs: dict[str, None] = {}
+    for r in rows:
+        for s in _strs(r.get("cache_from")):
+            refs.setdefault(source_label(s))
+            sources.setdefault(source_label(s).split()[0])
+    warned = [r for r in built if _strs(r.get("cache_warnings"))]
+    last_warning = _strs(warned[-1].get("cache_warnings"))[0] if warned else None
+    return Row(
+        name=name, tier=tier, runs=len(rows), built=len(built),
+        up_to_date=len(by["up-to-date"]), reused=len(by["reused"]), failed=len(by["failed"]),
+        cancelled=len(by["cancelled"]),
+        median_s=statistics.median(durations) if durations else None,
+        last_s=durations[-1] if durations else None,
+        steps=steps, cached_steps=cached, hit_rate=cached / steps if steps else None,
+        cache_sources=tuple(sources), cache_refs=tuple(refs),
+        import_failures=len(warned), last_warning=last_warning)
+
+
+def compute(history: Iterable[Mapping[str, object]],
+            tier_order: Iterable[str] = ()) -> Stats:
+    rows = [h for h in history if "image" in h]
+    per_image: dict[str, list[Mapping[str, object]]] = {}
+    per_tier: dict[str, list[Mapping[str, object]]] = {}
+    tier_of: dict[str, str] = {}
+    for r in rows:
+        img, tier = str(r["image"]), str(r.get("tier", "?"))
+        per_image.setdefault(img, []).append(r)
+        per_tier.setdefault(tier, []).append(r)
+        tier_of[img] = tier
+    order = {t: i for i, t in enumerate(tier_order)}
+
+    def key(t: str) -> tuple[int, str]:
+        return order.get(t, len(order)), t
+
+    images = tuple(summarize(n, tier_of[n], per_image[n])
+                   for n in sorted(per_image, key=lambda n: (key(tier_of[n]), n)))
+    tiers = tuple(summarize(t, t, per_tier[t]) for t in sorted(per_tier, key=key))
+    return Stats(images, tiers, summarize("all", "", rows))
+
+
+# -- text -------------------------------------------------------------------------------------
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
+def secs(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}s"
+
+
+HIT_COLUMNS = ("image", "tier", "built", "steps", "cached", "hit rate", "up to date",
+               "cache from", "import failed")
+TIME_COLUMNS = ("image", "tier", "runs", "built", "reused", "failed", "median", "last")
+
+
+def _drop_tier(t: tuple[str, ...]) -> tuple[str, ...]:
+    return ("tier", *t[2:]) if t[0] == "image" else (t[0], *t[2:])
+
+
+def table(kind: str, rows: Iterable[Row], *, tiers: bool = False
+          ) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """Header and cells of the "hits" or "times" table, per image or (tiers=True) per tier."""
+    header = HIT_COLUMNS if kind == "hits" else TIME_COLUMNS
+    cells = hit_rows(rows) if kind == "hits" else time_rows(rows)
+    if tiers:
+        return _drop_tier(header), [_drop_tier(c) for c in cells]
+    return header, cells
+
+
+def hit_rows(rows: Iterable[Row]) -> list[tuple[str, ...]]:
+    return [(r.name, r.tier, str(r.built), str(r.steps), str(r.cached_steps),
+             pct(r.hit_rate), f"{r.up_to_date}/{r.runs}",
+             ", ".join(r.cache_sources) or "-",
+             str(r.import_failures) if r.import_failures else "-") for r in rows]
+
+
+def time_rows(rows: Iterable[Row]) -> list[tuple[str, ...]]:
+    return [(r.name, r.tier, str(r.runs), str(r.built), str(r.reused),
+             str(r.failed + r.cancelled), secs(r.median_s), secs(r.last_s)) for r in rows]
+
+
+_NUMERIC = re.compile(r"^[-\d./%s]+$")
+
+
+def plain_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        out = [c.rjust(w) if i and _NUMERIC.match(c) else c.ljust(w)
+               for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        return "  ".join(out).rstrip()
+
+    return "\n".join([title, line(header), *(line(r) for r in rows)])
+
+
+def warnings(stats: Stats) -> list[str]:
+    """Failed cache imports, said plainly: one line per image, at most five, then a count."""
+    failed = [r for r in stats.images if r.import_failures]
+    out = [f"{r.name}: cache import failed in {r.import_failures} of {r.built} build(s): "
+           f"{r.last_warning}" for r in failed[:5]]
+    if len(failed) > 5:
+        out.append(f"... and {len(failed) - 5} more image(s) with failed cache imports "
+                   "(see --json)")
+    return out
