@@ -1,0 +1,90 @@
+"""`buildorch hook …`: the git pre-push hook that builds what a push makes stale."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from buildorch import project
+from buildorch.config import Config
+from buildorch.errors import EXIT_ERROR, BuildorchError
+
+
+@click.group("hook")
+def command() -> None:
+    """Git pre-push hook: build what a push makes stale; a failed build blocks the push."""
+
+
+def _config_arg(ctx: click.Context) -> str | None:
+    """The services.toml to name in the hook, relative to the top level (where git runs
+    hooks), or None when it is the one found from there anyway."""
+    cfg = project.open_config(ctx.find_root().obj)
+    rel = cfg.path.relative_to(cfg.root).as_posix()
+    return None if rel == "services.toml" else rel
+
+
+@command.command("install")
+@click.option("--force", is_flag=True, help="Replace a hook not written by buildorch "
+              "(kept as pre-push.buildorch-backup).")
+@click.pass_context
+def install(ctx: click.Context, force: bool) -> None:
+    """Write the pre-push hook (honours core.hooksPath)."""
+    from buildorch.ops import hook
+
+    click.echo(hook.install(Path.cwd(), force=force, config=_config_arg(ctx)))
+
+
+@command.command("uninstall")
+def uninstall() -> None:
+    """Remove the pre-push hook; restore the one it replaced, if any."""
+    from buildorch.ops import hook
+
+    click.echo(hook.uninstall(Path.cwd()))
+
+
+def _build_in(cfg: Config, since: str | None) -> str | None:
+    from buildorch.build import BuildOptions, build
+    from buildorch.render import Plain
+
+    try:
+        report = build(cfg, BuildOptions(since=since, force_all=since is None),
+                       Plain(sys.stderr, steps=False))
+    except BuildorchError as exc:
+        return str(exc).splitlines()[0]
+    for n in report.notes:
+        click.echo(f"note: {n}", err=True)
+    if report.cancelled:
+        return "build interrupted"
+    bad = [r for r in report.images.values() if r.result == "failed"]
+    if bad:
+        first = bad[0]
+        reason = first.reason.splitlines()[0] if first.reason else "build failed"
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        return f"{first.name} failed: {reason}{more}"
+    if not report.ok:
+        return "some images were not built"
+    click.echo(f"buildorch: {report.count('built')} built, {report.count('reused')} reused "
+               f"in {report.wall_s:.1f}s", err=True)
+    return None
+
+
+@command.command("run-pre-push")
+@click.argument("remote", required=False, default="")
+@click.argument("url", required=False, default="")
+@click.pass_context
+def run_pre_push(ctx: click.Context, remote: str, url: str) -> None:
+    """What the hook runs: reads git's ref lines on stdin and builds the pushed commits."""
+    from buildorch.ops import hook
+
+    hook.scrub_git_env()
+    cfg = project.open_config(ctx.find_root().obj)
+    lines = [] if sys.stdin.isatty() else sys.stdin.read().splitlines()
+    if not any(line.strip() for line in lines):
+        lines = hook.pre_commit_refs(dict(os.environ))
+    rc = hook.run_pre_push(cfg, remote or url or "remote", lines,
+                           lambda s: click.echo(s, err=True), _build_in)
+    if rc:
+        raise click.exceptions.Exit(EXIT_ERROR)

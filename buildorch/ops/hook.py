@@ -1,0 +1,235 @@
+"""The pre-push hook: install/uninstall the script git runs, and what it runs.
+
+What is built is the pushed commit, never the working tree: the plan compares the pushed
+commit's tree with the remote's (both read from git objects, no engine, so "nothing stale" is
+quick). When something is stale it is built in the repository itself if the pushed commit is
+HEAD and the working tree is clean (the caches and the manifest there are reused); otherwise in
+a temporary `git worktree` of the pushed commit, removed afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from buildorch import proc, project
+from buildorch.config import Config
+from buildorch.digest import Record, snapshot
+from buildorch.errors import BuildorchError
+from buildorch.plan import Plan, make_plan
+from buildorch.tree import CommitTree
+
+SIGNATURE = "# buildorch-managed pre-push hook (buildorch hook install / uninstall)"
+HOOK = "pre-push"
+BACKUP = "pre-push.buildorch-backup"
+ZERO = "0" * 40
+
+
+def hooks_dir(cwd: Path) -> Path:
+    """Where git looks for hooks here: honours core.hooksPath and worktrees."""
+    out = proc.git(cwd, "rev-parse", "--git-path", "hooks").decode().strip()
+    path = Path(out)
+    return path if path.is_absolute() else (cwd / path).resolve()
+
+
+def script(python: str, config: str | None) -> str:
+    opts = f" --config {shlex.quote(config)}" if config else ""
+    return (
+        "#!/bin/sh\n"
+        f"{SIGNATURE}\n"
+        "# Skip with BUILDORCH_SKIP=1 or `git push --no-verify`.\n"
+        '[ "${BUILDORCH_SKIP:-}" = 1 ] && exit 0\n'
+        f'exec {shlex.quote(python)} -m buildorch{opts} hook run-pre-push "$@"\n'
+    )
+
+
+def _ours(path: Path) -> bool:
+    try:
+        return SIGNATURE in path.read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def install(cwd: Path, *, force: bool = False, config: str | None = None,
+            python: str = sys.executable) -> str:
+    """Write the hook; a foreign one is moved to pre-push.buildorch-backup only with `force`."""
+    d = hooks_dir(cwd)
+    hook, backup = d / HOOK, d / BACKUP
+    note = ""
+    if hook.exists() and not _ours(hook):
+        if not force:
+            raise BuildorchError(f"{hook} exists and was not written by buildorch; "
+                                 "pass --force to replace it (it is kept as " f"{BACKUP})")
+        if backup.exists():
+            raise BuildorchError(f"{backup} already exists; move it away first, then "
+                                 "`buildorch hook install --force`")
+        hook.replace(backup)
+        note = f" (previous hook kept as {backup})"
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = hook.with_name(HOOK + ".tmp")
+    tmp.write_text(script(python, config))
+    tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    tmp.replace(hook)
+    return f"installed {hook}{note}"
+
+
+def uninstall(cwd: Path) -> str:
+    d = hooks_dir(cwd)
+    hook, backup = d / HOOK, d / BACKUP
+    if hook.exists() and not _ours(hook):
+        raise BuildorchError(f"{hook} was not written by buildorch; left alone")
+    if not hook.exists() and not backup.exists():
+        return f"no buildorch hook in {d}"
+    hook.unlink(missing_ok=True)
+    if backup.exists():
+        backup.replace(hook)
+        return f"removed the buildorch hook; restored the previous one to {hook}"
+    return f"removed {hook}"
+
+
+@dataclass(frozen=True)
+class PushedRef:
+    local_ref: str
+    local_sha: str
+    remote_ref: str
+    remote_sha: str
+
+
+def parse_refs(lines: Iterable[str]) -> list[PushedRef]:
+    """git's pre-push stdin: `<local ref> <local sha> <remote ref> <remote sha>` per line."""
+    refs = []
+    for line in lines:
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 4:
+            raise BuildorchError(f"pre-push: unexpected line from git: {line.strip()!r}")
+        refs.append(PushedRef(*parts))
+    return refs
+
+
+def _is_commit(root: Path, sha: str) -> bool:
+    return proc.run(["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=root,
+                    env=proc.git_env(), check=False).returncode == 0
+
+
+def baseline_for(root: Path, ref: PushedRef) -> tuple[str | None, str]:
+    """The commit to compare the pushed one with (None: everything), and why that one."""
+    if ref.remote_sha != ZERO:
+        if _is_commit(root, ref.remote_sha):
+            return ref.remote_sha, f"{ref.remote_ref} on the remote ({ref.remote_sha[:10]})"
+        return None, (f"the remote's {ref.remote_ref} ({ref.remote_sha[:10]}) is not here "
+                      "(git fetch?): planning every image")
+    p = proc.run(["git", "merge-base", ref.local_sha, "HEAD@{upstream}"], cwd=root,
+                 env=proc.git_env(), check=False)
+    if p.returncode == 0 and p.stdout.strip():
+        sha = p.stdout.decode().strip()
+        return sha, f"the merge-base with the upstream ({sha[:10]})"
+    return None, "a new branch with no upstream: planning every image"
+
+
+def plan_push(cfg: Config, local_sha: str, since: str | None) -> tuple[Plan, list[str]]:
+    """What is stale in `local_sha` compared with `since` (every image when None): from git
+    objects only, whatever the working tree holds."""
+    new_tree = CommitTree.at(cfg.root, local_sha)
+    new_cfg, note = project.config_at(cfg, new_tree)
+    notes = [note] if note else []
+    now = snapshot(new_cfg, new_tree)
+    baseline: dict[str, Record] = {}
+    what = "nothing"
+    if since is not None:
+        old_tree = CommitTree.at(cfg.root, since)
+        old_cfg, note = project.config_at(new_cfg, old_tree)
+        if note:
+            notes.append(note)
+        try:
+            baseline = dict(snapshot(old_cfg, old_tree).records)
+        except BuildorchError as exc:
+            notes.append(f"cannot analyse {old_tree.label} ({exc}); every image counts as "
+                         "changed")
+        what = since[:10]
+    return make_plan(now, baseline, what=what, force_all=since is None), notes
+
+
+def _clean_head(root: Path, sha: str) -> bool:
+    head = proc.git(root, "rev-parse", "HEAD").decode().strip()
+    return head == sha and not proc.git(root, "status", "--porcelain").strip()
+
+
+@contextmanager
+def checkout_of(cfg: Config, sha: str) -> Iterator[tuple[Config, str]]:
+    """The config of a tree holding exactly `sha`: the repository when it is HEAD and clean,
+    else a temporary worktree (removed on exit). Also says which."""
+    if _clean_head(cfg.root, sha):
+        yield cfg, "building the working tree (it is the pushed commit, clean)"
+        return
+    with tempfile.TemporaryDirectory(prefix="buildorch-push-") as tmp:
+        wt = Path(tmp) / "wt"
+        proc.git(cfg.root, "worktree", "add", "--detach", "--quiet", str(wt), sha)
+        try:
+            rel = cfg.path.relative_to(cfg.root)
+            yield (project.open_config(wt / rel),
+                   f"building {sha[:10]} in a temporary worktree (the working tree is not "
+                   "the pushed commit)")
+        finally:
+            proc.git(cfg.root, "worktree", "remove", "--force", str(wt), check=False)
+            proc.git(cfg.root, "worktree", "prune", check=False)
+
+
+def run_pre_push(cfg: Config, remote: str, lines: Iterable[str],
+                 say: Callable[[str], None],
+                 build_in: Callable[[Config, str | None], str | None]) -> int:
+    """For every pushed ref, build what it makes stale. `build_in(cfg, since)` builds in that
+    checkout (everything when `since` is None) and returns a one-line failure reason, or None.
+    0 lets the push go, 1 blocks it."""
+    done: set[tuple[str, str | None]] = set()
+    for ref in parse_refs(lines):
+        if ref.local_sha == ZERO:
+            continue
+        since, why = baseline_for(cfg.root, ref)
+        if (ref.local_sha, since) in done:
+            continue
+        done.add((ref.local_sha, since))
+        plan, notes = plan_push(cfg, ref.local_sha, since)
+        for n in notes:
+            say(f"note: {n}")
+        if not plan.stale:
+            say(f"buildorch: nothing to build for {ref.local_ref} -> {remote}: "
+                f"{len(plan.fresh)} image(s) unchanged since {why}")
+            continue
+        say(f"buildorch: {len(plan.stale)} image(s) stale in {ref.local_ref} since {why}: "
+            + ", ".join(plan.names))
+        with checkout_of(cfg, ref.local_sha) as (here, how):
+            say(f"buildorch: {how}")
+            failure = build_in(here, since)
+        if failure:
+            say(f"buildorch: push blocked: {failure} "
+                "(skip with BUILDORCH_SKIP=1 or git push --no-verify)")
+            return 1
+    return 0
+
+
+def pre_commit_refs(env: dict[str, str]) -> list[str]:
+    """Under the pre-commit framework git's stdin is not passed on; it exports the range as
+    PRE_COMMIT_FROM_REF / PRE_COMMIT_TO_REF instead (FROM unset: a new branch)."""
+    to = env.get("PRE_COMMIT_TO_REF")
+    if not to:
+        return []
+    frm = env.get("PRE_COMMIT_FROM_REF") or ZERO
+    branch = env.get("PRE_COMMIT_LOCAL_BRANCH") or "HEAD"
+    remote = env.get("PRE_COMMIT_REMOTE_BRANCH") or branch
+    return [f"{branch} {to} {remote} {frm}"]
+
+
+def scrub_git_env() -> None:
+    """git exports GIT_DIR & co. to hooks; they would point our git calls (and those in a
+    temporary worktree) at the wrong repository."""
+    for k in [k for k in os.environ if k.startswith("GIT_")]:
+        os.environ.pop(k, None)
