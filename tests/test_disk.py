@@ -67,20 +67,22 @@ class Scope:
 
 
 def volume_exists(name: str) -> bool:
-    return subprocess.run(["docker", "volume", "inspect", name], capture_output=True).returncode == 0
+    p = subprocess.run(["docker", "volume", "inspect", name], capture_output=True)
+    return p.returncode == 0
 
 
 def image_exists(ref: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode == 0
+    p = subprocess.run(["docker", "image", "inspect", ref], capture_output=True)
+    return p.returncode == 0
 
 
 @pytest.fixture
 def scope(tmp_path: Path) -> Iterator[Scope]:
     s = Scope(tmp_path)
     yield s
-    for ids in (s.dangling(),):
-        if ids:
-            subprocess.run(["docker", "rmi", "-f", *ids], capture_output=True)
+    ids = s.dangling()
+    if ids:
+        subprocess.run(["docker", "rmi", "-f", *ids], capture_output=True)
     if s.tags:
         subprocess.run(["docker", "rmi", "-f", *s.tags], capture_output=True)
     if s.volumes:
