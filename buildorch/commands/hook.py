@@ -45,12 +45,12 @@ def uninstall() -> None:
     click.echo(hook.uninstall(Path.cwd()))
 
 
-def _build_in(cfg: Config, since: str | None) -> str | None:
+def _build_in(cfg: Config, since: str | None, names: tuple[str, ...]) -> str | None:
     from buildorch.build import BuildOptions, build
     from buildorch.render import Plain
 
     try:
-        report = build(cfg, BuildOptions(since=since, force_all=since is None),
+        report = build(cfg, BuildOptions(names=names, since=since, force_all=since is None),
                        Plain(sys.stderr, steps=False))
     except BuildorchError as exc:
         return str(exc).splitlines()[0]

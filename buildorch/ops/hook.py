@@ -185,10 +185,10 @@ def checkout_of(cfg: Config, sha: str) -> Iterator[tuple[Config, str]]:
 
 def run_pre_push(cfg: Config, remote: str, lines: Iterable[str],
                  say: Callable[[str], None],
-                 build_in: Callable[[Config, str | None], str | None]) -> int:
-    """For every pushed ref, build what it makes stale. `build_in(cfg, since)` builds in that
-    checkout (everything when `since` is None) and returns a one-line failure reason, or None.
-    0 lets the push go, 1 blocks it."""
+                 build_in: Callable[[Config, str | None, tuple[str, ...]], str | None]) -> int:
+    """For every pushed ref, build what it makes stale. `build_in(cfg, since, names)` builds
+    those images (and whatever of their ancestry is stale or missing) in that checkout and
+    returns a one-line failure reason, or None. 0 lets the push go, 1 blocks it."""
     done: set[tuple[str, str | None]] = set()
     for ref in parse_refs(lines):
         if ref.local_sha == ZERO:
@@ -208,7 +208,7 @@ def run_pre_push(cfg: Config, remote: str, lines: Iterable[str],
             + ", ".join(plan.names))
         with checkout_of(cfg, ref.local_sha) as (here, how):
             say(f"buildorch: {how}")
-            failure = build_in(here, since)
+            failure = build_in(here, since, tuple(plan.names))
         if failure:
             say(f"buildorch: push blocked: {failure} "
                 "(skip with BUILDORCH_SKIP=1 or git push --no-verify)")

@@ -1,0 +1,211 @@
+"""The pre-push hook on real git repositories, pushing to a local bare remote, building on the
+real engine: a failing build blocks the push, a clean one goes through, nothing stale is quick."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from buildorch.ops.hook import BACKUP, SIGNATURE
+from tests.conftest import GIT_ENV, git
+from tests.test_build_engine import _remove_test_images, stack
+
+__all__ = ["_remove_test_images"]  # session fixture: removes the images these tests tag
+
+FOREIGN = "#!/bin/sh\necho foreign hook\n"
+
+
+def bo(repo: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "buildorch", *args], cwd=repo, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def push(repo: Path, *args: str, env: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if k != "BUILDORCH_SKIP"}
+    full.update({**GIT_ENV, **(env or {})})
+    return subprocess.run(["git", "push", *args], cwd=repo, env=full, capture_output=True,
+                          text=True, timeout=300)
+
+
+def remote_sha(remote: Path) -> str:
+    return git(remote, "rev-parse", "refs/heads/main").strip()
+
+
+def head(repo: Path) -> str:
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def buildorch_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if "buildorch" in line]
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., Path]) -> Path:
+    return make_repo(stack(uuid.uuid4().hex[:10]))
+
+
+@pytest.fixture
+def pushed(repo: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The repository with the hook installed, already pushed (--no-verify) to a bare remote
+    that is its upstream."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    assert bo(repo, "hook", "install").returncode == 0
+    p = push(repo, "--no-verify", "-u", "origin", "main")
+    assert p.returncode == 0, p.stderr
+    assert not buildorch_lines(p.stderr + p.stdout)   # --no-verify: the hook did not run
+    assert remote_sha(remote) == head(repo)
+    return repo, remote
+
+
+def commit(repo: Path, files: dict[str, str], msg: str) -> str:
+    for rel, text in files.items():
+        (repo / rel).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", msg)
+    return head(repo)
+
+
+# -- install / uninstall (no engine) ---------------------------------------------------------
+
+def test_install_writes_an_executable_signed_hook(repo: Path) -> None:
+    p = bo(repo, "hook", "install")
+    assert p.returncode == 0, p.stderr
+    hook = repo / ".git/hooks/pre-push"
+    text = hook.read_text()
+    assert text.startswith("#!/bin/sh\n") and SIGNATURE in text
+    assert f"{sys.executable} -m buildorch hook run-pre-push" in text
+    assert os.access(hook, os.X_OK)
+    assert bo(repo, "hook", "install").returncode == 0   # ours: reinstall is fine
+
+
+def test_install_refuses_a_foreign_hook_without_force_and_keeps_it_with(repo: Path) -> None:
+    hook = repo / ".git/hooks/pre-push"
+    hook.write_text(FOREIGN)
+    p = bo(repo, "hook", "install")
+    assert p.returncode == 1
+    assert "not written by buildorch" in p.stderr and "--force" in p.stderr
+    assert hook.read_text() == FOREIGN
+    p = bo(repo, "hook", "install", "--force")
+    assert p.returncode == 0, p.stderr
+    assert BACKUP in p.stdout
+    assert (repo / ".git/hooks" / BACKUP).read_text() == FOREIGN
+    assert SIGNATURE in hook.read_text()
+
+    p = bo(repo, "hook", "uninstall")
+    assert p.returncode == 0, p.stderr
+    assert hook.read_text() == FOREIGN
+    assert not (repo / ".git/hooks" / BACKUP).exists()
+
+
+def test_uninstall_removes_ours_and_leaves_a_foreign_one(repo: Path) -> None:
+    assert bo(repo, "hook", "install").returncode == 0
+    assert bo(repo, "hook", "uninstall").returncode == 0
+    hook = repo / ".git/hooks/pre-push"
+    assert not hook.exists()
+    hook.write_text(FOREIGN)
+    p = bo(repo, "hook", "uninstall")
+    assert p.returncode == 1 and "left alone" in p.stderr
+    assert hook.read_text() == FOREIGN
+
+
+def test_install_honours_core_hooks_path(repo: Path) -> None:
+    git(repo, "config", "core.hooksPath", "githooks")
+    assert bo(repo, "hook", "install").returncode == 0
+    assert SIGNATURE in (repo / "githooks/pre-push").read_text()
+    assert not (repo / ".git/hooks/pre-push").exists()
+
+
+def test_skip_env_exits_before_running_anything(repo: Path) -> None:
+    assert bo(repo, "hook", "install").returncode == 0
+    p = subprocess.run([str(repo / ".git/hooks/pre-push"), "origin", "x"], cwd=repo,
+                       input="garbage that would fail\n", capture_output=True, text=True,
+                       env={**os.environ, "BUILDORCH_SKIP": "1"})
+    assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
+
+
+def test_no_change_is_quick_and_one_line(repo: Path) -> None:
+    sha = head(repo)
+    t0 = time.monotonic()
+    p = bo(repo, "hook", "run-pre-push", "origin", "url",
+           stdin=f"refs/heads/main {sha} refs/heads/main {sha}\n")
+    elapsed = time.monotonic() - t0
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == ""
+    assert len(p.stderr.splitlines()) == 1
+    assert p.stderr.startswith("buildorch: nothing to build for refs/heads/main")
+    assert elapsed < 2.0   # python start-up included; the check itself reads git objects only
+
+
+def test_deleting_a_branch_builds_nothing(repo: Path) -> None:
+    p = bo(repo, "hook", "run-pre-push", "origin", "url",
+           stdin=f"(delete) {'0' * 40} refs/heads/old {head(repo)}\n")
+    assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
+
+
+# -- pushes through the real hook, real builds ------------------------------------------------
+
+@pytest.mark.usefixtures("engine")
+def test_push_of_unrelated_change_is_quick_and_one_line(pushed: tuple[Path, Path]) -> None:
+    repo, remote = pushed
+    sha = commit(repo, {"README.md": "not read by any image\n"}, "docs")
+    t0 = time.monotonic()
+    p = push(repo)
+    elapsed = time.monotonic() - t0
+    assert p.returncode == 0, p.stderr
+    lines = buildorch_lines(p.stderr)
+    assert len(lines) == 1 and "nothing to build" in lines[0], p.stderr
+    assert remote_sha(remote) == sha
+    assert elapsed < 3.0
+
+
+@pytest.mark.usefixtures("engine")
+def test_hook_blocks_a_broken_push_and_lets_a_clean_one_through(
+        pushed: tuple[Path, Path]) -> None:
+    repo, remote = pushed
+    before = remote_sha(remote)
+
+    good = commit(repo, {"services/svc-a/app.txt": "changed\n"}, "svc-a change")
+    p = push(repo)
+    assert p.returncode == 0, p.stderr
+    assert "1 image(s) stale in refs/heads/main" in p.stderr and "svc-a" in p.stderr
+    assert "building the working tree" in p.stderr
+    assert remote_sha(remote) == good != before
+
+    broken = commit(repo, {"services/lone/Dockerfile": "FROM busybox:1.36\nRUN exit 3\n"},
+                    "break lone")
+    p = push(repo)
+    assert p.returncode != 0
+    blocked = [line for line in p.stderr.splitlines() if "push blocked" in line]
+    assert len(blocked) == 1 and "lone failed" in blocked[0], p.stderr
+    assert remote_sha(remote) == good
+
+    # The pushed commit is what is built, not the working tree: fixing the file without
+    # committing it does not let the broken commit through.
+    fixed = "FROM busybox:1.36\nRUN echo fixed\n"
+    (repo / "services/lone/Dockerfile").write_text(fixed)
+    p = push(repo)
+    assert p.returncode != 0 and "push blocked" in p.stderr
+    assert "temporary worktree" in p.stderr
+    assert remote_sha(remote) == good
+    assert "buildorch-push-" not in git(repo, "worktree", "list")
+
+    p = push(repo, env={"BUILDORCH_SKIP": "1"})
+    assert p.returncode == 0, p.stderr
+    assert not buildorch_lines(p.stderr)
+    assert remote_sha(remote) == broken
+
+    fixed_sha = commit(repo, {"services/lone/Dockerfile": fixed}, "fix lone")
+    p = push(repo)
+    assert p.returncode == 0, p.stderr
+    assert "lone" in p.stderr
+    assert remote_sha(remote) == fixed_sha
