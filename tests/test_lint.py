@@ -204,3 +204,19 @@ def test_demo_stack_is_clean(make_repo: Callable[..., Path]) -> None:
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == "0 finding(s) in 15 Dockerfile(s)"
+
+
+def test_pip_no_cache_dir_inherited_from_a_parent_built_here(
+        make_repo: Callable[..., Path]) -> None:
+    """The seed's trap: the base image sets PIP_NO_CACHE_DIR, every child's mount is dead."""
+    base = "FROM python:3.11-slim\nENV PIP_NO_CACHE_DIR=1\n"
+    repo = make_repo({"services.toml": TOML, "base/Dockerfile": base,
+                      "services/app/Dockerfile": CLEAN_APP,
+                      "services/app/requirements.txt": ""})
+    proc = subprocess.run([sys.executable, "-m", "buildorch", "lint", "--json"], cwd=repo,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    found = json.loads(proc.stdout)["findings"]
+    assert [(f["file"], f["line"], f["rule"]) for f in found] == [
+        ("services/app/Dockerfile", 3, "pip-cache-disabled")]
+    assert "parent image base in base/Dockerfile:2" in found[0]["message"]

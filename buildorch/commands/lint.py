@@ -10,15 +10,26 @@ import click
 from buildorch import project
 from buildorch.config import Config
 from buildorch.errors import EXIT_ERROR, BuildorchError
-from buildorch.ops.lint import Finding, Source, lint
+from buildorch.ops.lint import Finding, Source, check
+
+
+def _order(cfg: Config) -> list[str]:
+    """Parents first, so a child knows whether its parent disables the pip cache; by name
+    when the graph cannot be made (lint still reports what it can)."""
+    try:
+        return project.work_snapshot(cfg).graph.order()
+    except BuildorchError:
+        return sorted(cfg.images)
 
 
 def findings(cfg: Config) -> list[Finding]:
     """Findings over every configured Dockerfile; one Dockerfile shared by several images is
-    linted once per distinct set of build args (they can change its FROM lines)."""
+    linted once per image (args and target can change what it does), findings deduplicated."""
     built_here = [cfg.repository(n) for n in cfg.images]
+    no_cache: dict[str, str] = {}     # repository -> where its image sets PIP_NO_CACHE_DIR
     seen: dict[tuple[str, int, str, str], Finding] = {}
-    for image in sorted(cfg.images.values(), key=lambda i: i.dockerfile):
+    for name in _order(cfg):
+        image = cfg.images[name]
         path = cfg.root / image.dockerfile
         try:
             text = path.read_bytes().decode("utf-8", "replace")
@@ -28,9 +39,15 @@ def findings(cfg: Config) -> list[Finding]:
         folder = posixpath.dirname(image.dockerfile) or "."
         service_dir = (folder if image.context == "." else
                        posixpath.relpath(folder, image.context))
-        src = Source(image.dockerfile, text, built_here, dict(image.args),
-                     None if service_dir.startswith("..") else service_dir)
-        for f in lint(src):
+        report = check(Source(image.dockerfile, text, built_here, dict(image.args),
+                              None if service_dir.startswith("..") else service_dir,
+                              image.target, no_cache))
+        if report.no_cache_dir is not None:
+            where = report.no_cache_dir
+            if where.startswith("ENV at line "):
+                where = f"set by parent image {name} in {image.dockerfile}:{where[12:]}"
+            no_cache[cfg.repository(name)] = where
+        for f in report.findings:
             seen.setdefault((f.file, f.line, f.rule, f.message), f)
     return sorted(seen.values(), key=lambda f: (f.file, f.line, f.rule))
 

@@ -67,6 +67,16 @@ class Source:
     built_here: Collection[str] = ()        # repositories of the configured images
     build_args: Mapping[str, str] | None = None
     service_dir: str | None = None          # the Dockerfile's folder relative to its context
+    target: str | None = None               # the stage built (the last when None)
+    # repository of an image built here -> where it sets PIP_NO_CACHE_DIR (its children
+    # inherit the ENV, and with it a disabled pip cache)
+    inherited_no_cache: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    findings: tuple[Finding, ...]
+    no_cache_dir: str | None     # where the built stage's PIP_NO_CACHE_DIR comes from, if set
 
 
 def _script(node: Node) -> str:
@@ -115,6 +125,9 @@ class _Linter:
         self.src = src
         self.out: list[Finding] = []
         self.built_here = {repository_of(r) for r in src.built_here}
+        self.inherited = {repository_of(k): v
+                          for k, v in (src.inherited_no_cache or {}).items()}
+        self.final: str | None = None
 
     def add(self, line: int, rule: str, message: str) -> None:
         self.out.append(Finding(self.src.file, line, rule, message))
@@ -138,32 +151,43 @@ class _Linter:
                     key, _, default = word.partition("=")
                     given = (self.src.build_args or {}).get(key)
                     global_args[key] = given if given is not None else default
-        names: set[str] = set()
-        for from_node, commands in stages:
-            self._from(lex, from_node, global_args, names)
-            if len(from_node.args) >= 3 and from_node.args[1].lower() == "as":
-                names.add(from_node.args[2].lower())
+        names: dict[str, str | None] = {}     # stage name -> its PIP_NO_CACHE_DIR origin
+        for index, (from_node, commands) in enumerate(stages):
+            ref = self._from(lex, from_node, global_args, names)
+            no_cache = None
+            if ref is not None:
+                no_cache = (names[ref.lower()] if ref.lower() in names else
+                            self.inherited.get(repository_of(ref)))
+            name = (from_node.args[2].lower() if len(from_node.args) >= 3
+                    and from_node.args[1].lower() == "as" else "")
             try:
-                self._stage(commands)
+                no_cache = self._stage(commands, no_cache)
             except BuildorchError as exc:
                 self.add(from_node.start_line, "parse-error", f"cannot read the stage: {exc}")
+            if name:
+                names[name] = no_cache
+            target = (self.src.target or "").lower()
+            if (name and name == target) or (not target and index == len(stages) - 1):
+                self.final = no_cache
         return self.out
 
     def _from(self, lex: ShellLex, node: Node, global_args: Mapping[str, str],
-              stage_names: set[str]) -> None:
+              stage_names: Collection[str]) -> str | None:
+        """The base the stage starts from (None when it cannot be known)."""
         if not node.args:
-            return
+            return None
         ref = _expand(lex, node.args[0], global_args)
         if ref is None or not ref or ref.lower() in stage_names or ref == "scratch":
-            return
+            return ref or None
         if repository_of(ref) in self.built_here or not _unpinned(ref):
-            return
+            return ref
         self.add(node.start_line, "unpinned-base",
                  f"FROM {ref} is not pinned and not built here: pin a version tag or digest "
                  "so cached layers are not silently rebuilt on a new upstream image")
+        return ref
 
-    def _stage(self, commands: list[Node]) -> None:
-        no_cache_env: int | None = None        # line of ENV PIP_NO_CACHE_DIR in this stage
+    def _stage(self, commands: list[Node], no_cache_env: str | None) -> str | None:
+        """Lint a stage's instructions; returns where PIP_NO_CACHE_DIR is set at its end."""
         whole_copies: list[Node] = []
         pending_update: Node | None = None
         for node in commands:
@@ -171,7 +195,7 @@ class _Linter:
             if cmd == "env":
                 keys = node.args[0::2]
                 if "PIP_NO_CACHE_DIR" in keys:
-                    no_cache_env = node.start_line
+                    no_cache_env = f"ENV at line {node.start_line}"
             elif cmd == "copy" and "from" not in parse_flags(node):
                 if self._copies_whole(node):
                     whole_copies.append(node)
@@ -196,6 +220,7 @@ class _Linter:
                              f"{node.start_line} are separate RUNs: the cached update layer "
                              "goes stale; run `apt-get update && apt-get install` in one RUN")
                     pending_update = None
+        return no_cache_env
 
     def _copies_whole(self, node: Node) -> bool:
         if node.is_json or node.heredocs or len(node.args) < 2:
@@ -206,7 +231,7 @@ class _Linter:
         return any(go_clean("/" + s).lstrip("/") in whole or s in (".", "./")
                    for s in node.args[:-1])
 
-    def _run(self, node: Node, script: str, no_cache_env: int | None) -> None:
+    def _run(self, node: Node, script: str, no_cache_env: str | None) -> None:
         targets = _cache_mounts(node)
         pip_mount = any(_under(t, _PIP_TARGETS) for t in targets)
         apt_mount = any(_under(t, _APT_TARGETS) for t in targets)
@@ -223,8 +248,8 @@ class _Linter:
             return
         if no_cache_env is not None:
             self.add(line, "pip-cache-disabled",
-                     f"PIP_NO_CACHE_DIR (ENV at line {no_cache_env}) disables this RUN's pip "
-                     "cache mount: remove it from the ENV")
+                     f"PIP_NO_CACHE_DIR ({no_cache_env}) disables this RUN's pip "
+                     "cache mount: remove it from that ENV")
         if _INLINE_NO_CACHE.search(script):
             self.add(line, "pip-cache-disabled",
                      "PIP_NO_CACHE_DIR disables this RUN's pip cache mount: remove it")
@@ -233,7 +258,14 @@ class _Linter:
                      "--no-cache-dir disables this RUN's pip cache mount: remove it")
 
 
+def check(src: Source) -> Report:
+    """Every finding in one Dockerfile, in line order, and whether the image it builds sets
+    PIP_NO_CACHE_DIR. Never raises for a bad Dockerfile: a file that does not parse is a
+    `parse-error` finding."""
+    linter = _Linter(src)
+    found = sorted(linter.run(), key=lambda f: (f.line, f.rule))
+    return Report(tuple(found), linter.final)
+
+
 def lint(src: Source) -> list[Finding]:
-    """Every finding in one Dockerfile, in line order. Never raises for a bad Dockerfile: a
-    file that does not parse is a `parse-error` finding."""
-    return sorted(_Linter(src).run(), key=lambda f: (f.line, f.rule))
+    return list(check(src).findings)
