@@ -163,7 +163,7 @@ def _standard(engine: Engine, dry_run: bool, label: str | None, acts: list[str],
               keep: int) -> int:
     if label:
         # Build cache records carry no labels: a scoped clean must not touch anyone's cache.
-        acts.append("build cache left alone (scoped by label)")
+        acts.append("build cache left alone: scoped by label")
         return 0
     records = engine_df(engine).get("BuildCache") or []
     total = sum(int(r.get("Size") or 0) for r in records)
@@ -283,5 +283,6 @@ class DiskGuard:
                 return f"{human(free)} free in {where} after {done}"
         raise BuildorchError(
             f"tier {tier.name}: {human(free)} free in {where}, {human(tier.min_free)} needed; "
-            f"already ran {done}; free space (docker image prune -a, docker builder prune, "
-            f"docker volume prune), or lower min_free in [tiers.{tier.name}]")
+            f"already ran {done}; to go on, free space (`docker image prune -a`, "
+            f"`docker builder prune -a`, `docker volume prune`) or lower min_free in "
+            f"[tiers.{tier.name}] of services.toml")
