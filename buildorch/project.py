@@ -48,22 +48,24 @@ class PlanResult:
 
 def plan(cfg: Config, *, since: str | None = None, selected: Iterable[str] = (),
          force_all: bool = False, missing: Collection[str] = ()) -> PlanResult:
-    now = work_snapshot(cfg)
+    tree = WorkTree.scan(cfg.root)   # git status runs while the manifest is read
+    manifest = load_manifest(cfg.state_dir) if since is None else None
+    now = snapshot(cfg, tree)
     notes: list[str] = []
     baseline: dict[str, Record]
     if since is not None:
-        tree = CommitTree.at(cfg.root, since)
-        old_cfg, note = config_at(cfg, tree)
+        then = CommitTree.at(cfg.root, since)
+        old_cfg, note = config_at(cfg, then)
         if note:
             notes.append(note)
         try:
-            baseline = dict(snapshot(old_cfg, tree).records)
+            baseline = dict(snapshot(old_cfg, then).records)
         except BuildorchError as exc:
-            notes.append(f"cannot analyse {tree.label} ({exc}); every image counts as changed")
+            notes.append(f"cannot analyse {then.label} ({exc}); every image counts as changed")
             baseline = {}
         what = since
     else:
-        manifest = load_manifest(cfg.state_dir)
+        assert manifest is not None
         if manifest.warning:
             notes.append(manifest.warning)
         baseline = dict(manifest.records)

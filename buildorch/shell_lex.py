@@ -48,6 +48,11 @@ class ShellLex:
     skip_unset_env: bool = False     # leave references to unset names as written
 
     def process(self, word: str, env: Mapping[str, str]) -> LexResult:
+        if word and word.isascii() and not any(
+                c in word for c in ("$", "'", '"', self.escape_token, *_LATIN1_SPACES)):
+            # One plain word with nothing to expand, unquote, unescape or split: the lexer
+            # would return it as is (the common case; the loop below costs ~0.1 ms a word).
+            return LexResult(word, [word], set(), set())
         state = _Word(self, word, env)
         try:
             result, words = state.stop_on(None, self.raw_escapes)

@@ -14,6 +14,7 @@ import hashlib
 import os
 import posixpath
 import stat
+import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,38 +79,54 @@ class WorkTree:
     _paths: list[str] = field(default_factory=list)
     _ids: dict[str, str] = field(default_factory=dict)
 
+    _status: subprocess.Popen[bytes] | None = None
+    _files: set[str] = field(default_factory=set)
+
     @classmethod
     def scan(cls, root: Path) -> WorkTree:
+        """Starts `git status` (the slow part, ~0.1 s on 50,000 files) in the background; the
+        listing completes when first needed, so callers can read Dockerfiles meanwhile."""
         tree = cls(root=root)
         if (root / ".git").exists():
-            tree._scan_git()
+            tree._start_git()
         else:
-            tree._scan_disk()
+            tree._paths = sorted(tree._walk("."))
         return tree
 
-    def _scan_git(self) -> None:
-        out = proc.git(self.root, "ls-files", "-s", "-z")
+    def _start_git(self) -> None:
+        # -uall lists every untracked file; --ignored=matching lists an ignored directory once,
+        # and _finish walks it (Docker sends ignored files too).
+        self._status = subprocess.Popen(
+            ["git", "status", "--porcelain=v1", "-z", "-uall", "--ignored=matching",
+             "--no-renames"], cwd=self.root, env=proc.git_env(), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        text = proc.git(self.root, "ls-files", "-s", "-z").decode("utf-8", "surrogateescape")
         index: dict[str, str] = {}
-        for rec in out.split(b"\0"):
+        for rec in text.split("\0"):
             if not rec:
                 continue
-            meta, _, raw = rec.partition(b"\t")
-            mode, blob, stage = meta.decode().split(" ")
-            path = raw.decode("utf-8", "surrogateescape")
-            if mode == "160000" or _hidden(path):
+            meta, path = rec.split("\t", 1)
+            mode, blob, stage = meta.split(" ")
+            if mode == "160000" or (path[0] == "." and _hidden(path)):
                 continue  # submodule: Docker sends its files but git does not list them
             index[path] = f"{mode}:{blob}" if stage == "0" else ""
-        # -uall lists every untracked file; --ignored=matching lists an ignored directory once
-        # instead of everything below it, so a .venv costs one line until an image reads it.
-        status = proc.git(self.root, "status", "--porcelain=v1", "-z", "-uall",
-                          "--ignored=matching", "--no-renames")
-        files = set(index)
+        self._index = index
+        self._files = set(index)
+
+    def _finish(self) -> None:
+        p, self._status = self._status, None
+        if p is None:
+            return
+        out, err = p.communicate()
+        if p.returncode != 0:
+            raise proc.CalledProcessError(["git", "status"], p.returncode, out, err)
+        files, index = self._files, self._index
         ignored_dirs: list[str] = []
-        for rec in status.split(b"\0"):
+        for rec in out.decode("utf-8", "surrogateescape").split("\0"):
             if len(rec) < 4:
                 continue
-            xy, path = rec[:2].decode(), rec[3:].decode("utf-8", "surrogateescape")
-            if _hidden(path):
+            xy, path = rec[:2], rec[3:]
+            if path[0] == "." and _hidden(path):
                 continue
             if xy in ("??", "!!"):
                 if path.endswith("/"):
@@ -128,9 +145,7 @@ class WorkTree:
             files.update(self._walk(d))
         self._index = {p: i for p, i in index.items() if i}
         self._paths = sorted(files)
-
-    def _scan_disk(self) -> None:
-        self._paths = sorted(self._walk("."))
+        self._files = set()
 
     def _walk(self, rel: str) -> Iterator[str]:
         base = self.root if rel == "." else self.root / rel
@@ -148,12 +163,15 @@ class WorkTree:
                     yield f"{prefix}{d}{n}"
 
     def paths(self) -> Sequence[str]:
+        self._finish()
         return self._paths
 
     def under(self, prefix: str) -> Sequence[str]:
+        self._finish()
         return _slice(self._paths, prefix)
 
     def file_id(self, path: str) -> str:
+        self._finish()
         known = self._index.get(path) or self._ids.get(path)
         if known:
             return known
