@@ -283,11 +283,15 @@ class _Run:
 def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
           cancel: threading.Event | None = None,
           guard: Callable[[Tier], str | None] | None = None) -> BuildReport:
-    """`guard(tier)` runs before an image of that tier builds (the disk guard): a note of what
-    it did, or BuildorchError to fail the image."""
+    """`guard(tier)` runs before an image of that tier builds (default: the disk guard, once
+    per tier): a note of what it cleaned, or BuildorchError to fail the image with that line."""
     t0 = time.monotonic()
     cancel = cancel or threading.Event()
     engine = Engine.connect()
+    if guard is None:
+        from buildorch.ops.disk import DiskGuard
+
+        guard = DiskGuard(engine).check
     with state.build_lock(cfg.state_dir):
         present = engine.present(cfg.ref(n) for n in cfg.images)
         missing = {n for n in cfg.images if cfg.ref(n) not in present}

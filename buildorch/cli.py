@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -189,6 +190,10 @@ def _run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
         report = build(cfg, opts, render)  # type: ignore[arg-type]
     for n in report.notes:
         _note(n)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        from buildorch.ops.ci import write_step_summary
+
+        write_step_summary(report)
     if progress != "json":
         if not report.plan.stale:
             click.echo(f"nothing to build: {len(report.plan.fresh)} image(s) up to date")

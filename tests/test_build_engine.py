@@ -347,3 +347,19 @@ def test_unknown_tier_builder_stops_before_the_run(
     assert err.strip() == ("buildorch: error: [tiers.foundation]: buildx builder "
                            "'no-such-builder' does not exist; create it (`docker buildx create "
                            "--name no-such-builder ...`) or remove `builder` from the tier")
+
+
+def test_disk_guard_stops_a_tier_that_cannot_get_its_space(
+        fixture_repo: Callable[..., tuple[Path, str]]) -> None:
+    repo, _ = fixture_repo()
+    toml = repo / "services.toml"
+    toml.write_text(toml.read_text().replace(
+        '[tiers.services]\n', '[tiers.services]\nmin_free = "100TB"\ncleanup = "basic"\n'))
+    rc, ev, err = run_bo(repo, "build")
+    assert rc == 1, err
+    failed = {e["image"]: str(e["reason"]) for e in ev if e["event"] == "failed"}
+    assert set(failed) == {"lone", "svc-a", "svc-b"}
+    reason = failed["lone"]
+    assert "\n" not in reason and "100" in reason and "free" in reason, reason
+    # the other tiers had room and were built
+    assert sorted(names(ev, "finished")) == ["a", "b", "base", "c"]
