@@ -331,7 +331,9 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
                                 weights=_weights(state.read_history(cfg.state_dir)))
         if run.cancelled:
             report.cancelled = True
-            report.cleanup = engine.emergency_cleanup(60.0)
+            from buildorch.ops.disk import clean
+
+            report.cleanup = "emergency cleanup: " + clean(engine, "emergency").summary()
     report.wall_s = time.monotonic() - t0
     return report
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,14 +47,6 @@ class Engine:
         with ThreadPoolExecutor(max_workers=8) as pool:
             return {r for r, ok in zip(wanted, pool.map(has, wanted), strict=True) if ok}
 
-    def image_id(self, ref: str) -> str | None:
-        import docker.errors
-
-        try:
-            return str(self.client.images.get(ref).id)
-        except docker.errors.ImageNotFound:
-            return None
-
     def registry_has(self, ref: str) -> bool:
         """Does the registry hold `ref`? (asked through the engine: its credentials apply)"""
         try:
@@ -77,25 +68,3 @@ class Engine:
         for line in self.client.api.push(repo, tag=tag, stream=True, decode=True):
             if isinstance(line, dict) and line.get("error"):
                 raise BuildorchError(f"push {ref}: {line['error']}")
-
-    def tag(self, src: str, dst: str) -> None:
-        repo, _, tag = dst.rpartition(":")
-        self.client.api.tag(src, repo, tag)
-
-    def emergency_cleanup(self, timeout_s: float = 60.0) -> str:
-        """Stopped build containers and dangling images, bounded in time (seed: 1 minute)."""
-        result: list[str] = []
-
-        def work() -> None:
-            try:
-                c = self.client.containers.prune()
-                i = self.client.images.prune(filters={"dangling": True})
-                freed = (c.get("SpaceReclaimed") or 0) + (i.get("SpaceReclaimed") or 0)
-                result.append(f"emergency cleanup freed {freed / 1e6:.1f} MB")
-            except Exception as exc:  # cleanup must never turn ^C into a traceback
-                result.append(f"emergency cleanup failed: {exc}")
-
-        t = threading.Thread(target=work, daemon=True)
-        t.start()
-        t.join(timeout_s)
-        return result[0] if result else f"emergency cleanup stopped after {timeout_s:.0f}s"
