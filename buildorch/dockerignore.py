@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from buildorch.dockerfile_match import go_clean
 from buildorch.errors import BuildorchError
 
 __all__ = ["DockerIgnore", "ignore_file_for", "read_patterns"]
@@ -43,28 +44,6 @@ _MAX_LINE_BYTES = 64 * 1024 - 1
 
 def _trim_space(s: str) -> str:
     return s.strip(_GO_SPACE)
-
-
-def _clean(p: str) -> str:
-    """Go's path.Clean (posixpath.normpath differs: it keeps a leading '//')."""
-    if not p:
-        return "."
-    rooted = p.startswith("/")
-    out: list[str] = []
-    for part in p.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if out and out[-1] != "..":
-                out.pop()
-            elif not rooted:
-                out.append("..")
-            continue
-        out.append(part)
-    joined = "/".join(out)
-    if rooted:
-        return "/" + joined
-    return joined or "."
 
 
 # --- ignorefile.ReadAll -----------------------------------------------------------------------
@@ -94,7 +73,7 @@ def read_patterns(text: str) -> tuple[str, ...]:
         if invert:
             pattern = _trim_space(pattern[1:])
         if pattern:
-            pattern = _clean(pattern)
+            pattern = go_clean(pattern)
             if len(pattern) > 1 and pattern[0] == "/":
                 pattern = pattern[1:]
         patterns.append("!" + pattern if invert else pattern)
@@ -564,7 +543,7 @@ def _new_rule(pattern: str) -> _Rule | None:
         return None
     try:
         # New cleans *before* looking at '!': "!/" becomes "!", which is rejected below.
-        p = _clean(p)
+        p = go_clean(p)
         exclusion = p[0] == "!"
         if exclusion:
             if len(p) == 1:
@@ -689,13 +668,13 @@ def ignore_file_for(dockerfile: str, context: str, exists: Callable[[str], bool]
     *empty* `<Dockerfile>.dockerignore` also falls back depends on how the frontend's file read
     returns empty data; existence is taken as the rule here.)
     """
-    dockerfile = _clean(dockerfile)
+    dockerfile = go_clean(dockerfile)
     specific = posixpath.join(
         posixpath.dirname(dockerfile), posixpath.basename(dockerfile) + ".dockerignore"
     )
     if exists(specific):
         return specific
-    root = _clean(posixpath.join(context, ".dockerignore"))
+    root = go_clean(posixpath.join(context, ".dockerignore"))
     if exists(root):
         return root
     return None
