@@ -23,6 +23,7 @@ from buildorch.builder import (
     cache_args,
     gc_local_cache,
     run_build,
+    trim_local_caches,
 )
 from buildorch.config import Config, Tier
 from buildorch.digest import Record, Snapshot
@@ -225,6 +226,8 @@ class _Run:
                 self.engine.push(spec.tags[-1])   # so that teammates and CI can reuse it
         state.record_built(cfg.state_dir, job.name, record, res.image_id)
         gc_local_cache(cfg.state_dir / "cache" / job.name)
+        with self.lock:   # one trimmer at a time: they walk the same folders
+            trim_local_caches(cfg.state_dir / "cache", cfg.local_cache_max, keep=job.name)
         entry["result"] = "built"
         self.history(entry)
         with self.lock:

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -379,6 +380,36 @@ def gc_local_cache(cache_dir: Path) -> int:
                 freed += blob.stat().st_size
                 blob.unlink()
     return freed
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for p in path.rglob("*"):
+        with contextlib.suppress(OSError):
+            if p.is_file():
+                total += p.stat().st_size
+    return total
+
+
+def trim_local_caches(cache_root: Path, max_bytes: int, keep: str) -> list[str]:
+    """Keep all images' local caches under `max_bytes` ([cache] local_max_size): drop whole
+    per-image caches, least recently written first, never `keep` (just written). Returns the
+    names dropped."""
+    if max_bytes <= 0 or not cache_root.is_dir():
+        return []
+    dirs = [d for d in cache_root.iterdir() if d.is_dir()]
+    sizes = {d.name: _tree_size(d) for d in dirs}
+    total = sum(sizes.values())
+    dropped: list[str] = []
+    for d in sorted(dirs, key=lambda d: d.stat().st_mtime):
+        if total <= max_bytes:
+            break
+        if d.name == keep:
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        total -= sizes[d.name]
+        dropped.append(d.name)
+    return dropped
 
 
 def cache_args(kinds_from: Sequence[str], kinds_to: Sequence[str], *, name: str, ref: str,
