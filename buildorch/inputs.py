@@ -7,8 +7,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import pathspec
-
 from buildorch.config import Config, Image
 from buildorch.dockerfile import Analysis, analyze, match_sources
 from buildorch.dockerignore import DockerIgnore, ignore_file_for
@@ -92,6 +90,9 @@ class Reader:
             read, match_notes = match_sources(analysis.context_sources, sent)
             notes.extend(match_notes)
         paths = {_context_rel(image.context, p) for p in read}
+        if image.inputs or image.ignore:
+            import pathspec  # gitignore syntax, only for images that use inputs/ignore
+
         if image.inputs:
             spec = pathspec.GitIgnoreSpec.from_lines(image.inputs)
             paths.update(p for p in self.tree.paths() if spec.match_file(p))
