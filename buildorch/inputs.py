@@ -54,14 +54,21 @@ class Reader:
                     raise BuildorchError(f"{path}: {exc}") from None
         return self._ignores[path]
 
+    def _context_all(self, context: str) -> list[str]:
+        """Every file under the context, relative to it, sorted (before .dockerignore)."""
+        key = (context, "\0all")
+        if key not in self._filtered:
+            cut = 0 if context == "." else len(context) + 1
+            self._filtered[key] = [p[cut:] for p in self.tree.under(context)]
+        return self._filtered[key]
+
     def context_files(self, context: str, ignore_path: str | None) -> list[str]:
         """Files Docker sends for this context, relative to the context, sorted."""
         key = (context, ignore_path)
         if key not in self._filtered:
-            cut = 0 if context == "." else len(context) + 1
-            rel = [p[cut:] for p in self.tree.under(context)]
             ignore = self._dockerignore(ignore_path)
-            self._filtered[key] = ignore.filter(rel) if ignore else rel
+            everything = self._context_all(context)
+            self._filtered[key] = ignore.filter(everything) if ignore else everything
         return self._filtered[key]
 
     def analysis(self, image: Image) -> Analysis | None:
@@ -81,13 +88,18 @@ class Reader:
             return ImageInputs(image.name, image.dockerfile, "", (), image.target, platform, {},
                                (), (f"{image.dockerfile} not in {self.tree.label}",), True)
         ignore_path = ignore_file_for(image.dockerfile, image.context, self.tree.is_file)
-        sent = self.context_files(image.context, ignore_path)
         notes: list[str] = []
         if analysis.unresolved:
-            read: Sequence[str] | set[str] = sent
+            read: Sequence[str] | set[str] = self.context_files(image.context, ignore_path)
             notes.extend(f"whole context counts: {r}" for r in analysis.unresolved)
         else:
-            read, match_notes = match_sources(analysis.context_sources, sent)
+            # Whether a file is read depends on its own path only (a source names it or a
+            # folder above it), so select first and apply .dockerignore to the few selected:
+            # the same set as filtering the whole context first, at a fraction of the cost.
+            selected, match_notes = match_sources(analysis.context_sources,
+                                                  self._context_all(image.context))
+            ignore = self._dockerignore(ignore_path)
+            read = ignore.filter(sorted(selected)) if ignore else selected
             notes.extend(match_notes)
         paths = {_context_rel(image.context, p) for p in read}
         if image.inputs or image.ignore:

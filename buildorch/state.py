@@ -16,6 +16,9 @@ from buildorch.digest import Record
 from buildorch.errors import BuildorchError
 
 SCHEMA_VERSION = 1
+# Read once, at import (single-threaded): os.umask can only be read by setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 MANIFEST = "manifest.json"
 HISTORY = "history.jsonl"
 
@@ -32,6 +35,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)   # mkstemp makes 0600; a state file is an ordinary file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
