@@ -116,8 +116,11 @@ def _dump(records: Mapping[str, Record], built: Mapping[str, Mapping[str, object
         d = records[name].to_json()
         d.update(built.get(name, {}))
         images[name] = d
-    return json.dumps({"schema_version": SCHEMA_VERSION, "images": images},
-                      indent=1, sort_keys=True).encode()
+    # One image per line: readable in a diff, and compact where it is big (the file maps).
+    lines = [f" {json.dumps(n)}: {json.dumps(d, sort_keys=True, separators=(',', ':'))}"
+             for n, d in images.items()]
+    return (f'{{"schema_version": {SCHEMA_VERSION}, "images": {{\n'
+            + ",\n".join(lines) + "\n}}\n").encode()
 
 
 def record_built(state_dir: Path, name: str, record: Record, image_id: str | None) -> None:
