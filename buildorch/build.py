@@ -296,10 +296,11 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
 
         guard = DiskGuard(engine).check
     with state.build_lock(cfg.state_dir):
-        present = engine.present(cfg.ref(n) for n in cfg.images)
-        missing = {n for n in cfg.images if cfg.ref(n) not in present}
+        held = engine.held(cfg.ref(n) for n in cfg.images)
         result = project.plan(cfg, since=opts.since, selected=opts.names,
-                              force_all=opts.force_all, missing=missing)
+                              force_all=opts.force_all,
+                              engine={n: held[cfg.ref(n)] for n in cfg.images
+                                      if cfg.ref(n) in held})
         report = BuildReport(result.plan, result.notes)
         snap = result.snapshot
         stale = {s.name for s in result.plan.stale}

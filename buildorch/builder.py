@@ -24,7 +24,7 @@ from pathlib import Path
 
 from buildorch.events import Event, Step
 
-LABEL_DIGEST = "org.buildorch.digest"
+LABEL_DIGEST = "org.buildorch.digest"   # on every image built: the digest of its inputs
 LABEL_NAME = "org.buildorch.image"
 GRACE_INT_S = 3.0
 GRACE_TERM_S = 2.0

@@ -256,9 +256,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     cfg = _config(ctx)
     engine = Engine.connect()
-    present = engine.present(cfg.ref(n) for n in cfg.images)
-    missing = sorted(n for n in cfg.images if cfg.ref(n) not in present)
-    result = project.plan(cfg, missing=missing)
+    held = engine.held(cfg.ref(n) for n in cfg.images)
+    missing = sorted(n for n in cfg.images if cfg.ref(n) not in held)
+    result = project.plan(cfg, engine={n: held[cfg.ref(n)] for n in cfg.images
+                                       if cfg.ref(n) in held})
     for n in result.notes:
         _note(n)
     if as_json:

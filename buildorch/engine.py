@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from buildorch.builder import LABEL_DIGEST
 from buildorch.errors import BuildorchError
 
 NO_ENGINE = ("no Docker engine reachable at {where}: start Docker (on a bare Debian machine of "
@@ -31,21 +32,24 @@ class Engine:
                                  + f" ({exc.__class__.__name__})") from None
         return cls(client)
 
-    def present(self, refs: Iterable[str]) -> set[str]:
-        """Which of `refs` the engine holds. One inspect per ref, several at once: listing
+    def held(self, refs: Iterable[str]) -> dict[str, str | None]:
+        """The refs the engine holds, each with the buildorch digest label of the image it
+        names (None: not built by buildorch). One inspect per ref, several at once: listing
         every image is far slower on the containerd image store (it sizes each one)."""
         import docker.errors
 
-        def has(ref: str) -> bool:
+        def label(ref: str) -> tuple[bool, str | None]:
             try:
-                self.client.api.inspect_image(ref)
-                return True
+                info = self.client.api.inspect_image(ref)
             except docker.errors.ImageNotFound:
-                return False
+                return False, None
+            labels = (info.get("Config") or {}).get("Labels") or {}
+            return True, labels.get(LABEL_DIGEST)
 
         wanted = list(refs)
         with ThreadPoolExecutor(max_workers=8) as pool:
-            return {r for r, ok in zip(wanted, pool.map(has, wanted), strict=True) if ok}
+            return {r: d for r, (ok, d) in zip(wanted, pool.map(label, wanted), strict=True)
+                    if ok}
 
     def registry_has(self, ref: str) -> bool:
         """Does the registry hold `ref`? (asked through the engine: its credentials apply)"""

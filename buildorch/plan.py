@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from buildorch.digest import Record, Snapshot
@@ -79,10 +79,11 @@ def make_plan(
     what: str,
     selected: Iterable[str] = (),
     force_all: bool = False,
-    missing: Collection[str] = (),
+    engine: Mapping[str, str | None] | None = None,
 ) -> Plan:
     """`what` names the baseline in reasons ("the manifest", "HEAD~1"). `selected` narrows the
-    plan to those images and their ancestry; `missing` are images gone from the engine."""
+    plan to those images and their ancestry. `engine`, when known: the images the engine
+    holds, each with the digest label of the image (None when buildorch did not build it)."""
     graph = snap.graph
     names = graph.order()
     chosen = set(names)
@@ -103,15 +104,19 @@ def make_plan(
             continue
         now = snap.records[n]
         reasons = own_reasons(now, baseline.get(n), what)
-        if n in missing:
-            reasons.append("image missing locally")
+        prior = baseline.get(n)
+        if engine is not None:
+            if n not in engine:
+                reasons.append("image missing locally")
+            elif prior is not None and engine[n] != prior.digest and not reasons:
+                # Someone else (compose, bake, a pull) put another image under this tag.
+                reasons.append("image in the engine is not the one buildorch built")
         for p in graph.parents(n):
             if p in stale:
                 reasons.append(f"parent {p} rebuilt")
             elif baseline.get(n) is not None and p in now.parents and \
                     baseline[n].parents.get(p, now.parents[p]) != now.parents[p]:
                 reasons.append(f"parent {p} changed since {n} was built")
-        prior = baseline.get(n)
         if not reasons and prior is not None and prior.digest != now.digest:
             reasons.append("inputs changed")
         if force_all and not reasons:

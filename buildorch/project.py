@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +47,9 @@ class PlanResult:
 
 
 def plan(cfg: Config, *, since: str | None = None, selected: Iterable[str] = (),
-         force_all: bool = False, missing: Collection[str] = ()) -> PlanResult:
+         force_all: bool = False, engine: Mapping[str, str | None] | None = None
+         ) -> PlanResult:
+    """`engine`: image name -> digest label of what the engine holds under its tag."""
     tree = WorkTree.scan(cfg.root)   # git status runs while the manifest is read
     manifest = load_manifest(cfg.state_dir) if since is None else None
     now = snapshot(cfg, tree)
@@ -73,5 +75,5 @@ def plan(cfg: Config, *, since: str | None = None, selected: Iterable[str] = (),
     for name, ins in now.inputs.items():
         notes.extend(f"{name}: {n}" for n in ins.notes)
     result = make_plan(now, baseline, what=what, selected=selected, force_all=force_all,
-                       missing=missing)
+                       engine=engine)
     return PlanResult(result, now, tuple(notes))

@@ -363,3 +363,13 @@ def test_disk_guard_stops_a_tier_that_cannot_get_its_space(
     assert "\n" not in reason and "100" in reason and "free" in reason, reason
     # the other tiers had room and were built
     assert sorted(names(ev, "finished")) == ["a", "b", "base", "c"]
+
+
+def test_an_image_replaced_under_its_tag_is_stale(
+        fixture_repo: Callable[..., tuple[Path, str]]) -> None:
+    repo, reg = fixture_repo()
+    assert run_bo(repo, "build")[0] == 0
+    _docker("tag", "busybox:1.36", f"{reg}/lone:latest")   # e.g. a compose build or a pull
+    rc, ev, _ = run_bo(repo, "build")
+    assert rc == 0 and names(ev, "finished") == ["lone"]
+    assert _docker("run", "--rm", f"{reg}/lone:latest", "cat", "/app").startswith("lone")

@@ -117,8 +117,13 @@ def test_missing_image_and_all_flag() -> None:
     now = _snap(parents, {"base": "B", "a": "A"})
     base = dict(now.records)
     assert make_plan(now, base, what="m").names == []
-    p = make_plan(now, base, what="m", missing={"base"})
+    held = {"a": "A"}   # base is gone from the engine
+    p = make_plan(now, base, what="m", engine=held)
     assert [s.reasons for s in p.stale] == [("image missing locally",), ("parent base rebuilt",)]
+    p = make_plan(now, base, what="m", engine={"base": "B", "a": None})
+    assert p.to_json()["stale"] == [{"name": "a", "tier": "services", "reasons": [
+        "image in the engine is not the one buildorch built"]}]
+    assert make_plan(now, base, what="m", engine={"base": "B", "a": "A"}).names == []
     assert make_plan(now, base, what="m", force_all=True).stale[0].reasons == ("--all requested",)
 
 
