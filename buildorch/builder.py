@@ -38,8 +38,15 @@ _TRANSIENT_RE = re.compile(
     r"unexpected EOF|connection refused|TLS handshake|toomanyrequests|429 Too Many Requests|"
     # containerd image store under concurrent exports (Engine 26): the retry succeeds.
     r"failed to prepare extraction snapshot|parent snapshot \S+ does not exist)")
-_BUILD_ERROR_RE = re.compile(r"did not complete successfully|failed to solve: .*dockerfile parse"
-                             r"|failed to compute cache key|not found$", re.M)
+_BUILD_ERROR_RE = re.compile(r"did not complete successfully|dockerfile parse error"
+                             r"|failed to compute cache key")
+
+
+def is_transient(output: str) -> bool:
+    """A fault worth another try (registry 5xx, resets, TLS/i/o timeouts, a failed request,
+    the containerd store's snapshot race) and not a build error (a RUN that failed, a
+    Dockerfile that does not parse), which a retry would only repeat."""
+    return bool(_TRANSIENT_RE.search(output)) and not _BUILD_ERROR_RE.search(output)
 
 
 @dataclass(frozen=True)
@@ -315,7 +322,7 @@ def run_build(
     ok = not reason and p.returncode == 0
     text = "\n".join(tail) + "\n" + reason
     transient = not ok and not cancelled and "timeout" not in reason.split(":")[0] and \
-        bool(_TRANSIENT_RE.search(text)) and not _BUILD_ERROR_RE.search(text)
+        is_transient(text)
     return BuildResult(ok, reason, duration, progress.steps, progress.cached_steps, image_id,
                        tuple(tail), transient=transient, cancelled=cancelled,
                        cache_warnings=cache_warnings)

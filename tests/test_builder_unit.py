@@ -1,0 +1,72 @@
+"""Pure parts of the builder: argv from a spec, transient-fault classification, rawjson."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from buildorch.builder import BuildSpec, Progress, argv, is_transient
+from buildorch.events import Event, Step
+
+
+@pytest.mark.parametrize("output", [
+    "ERROR: failed to solve: failed to do request: Head \"https://r/v2/x/manifests/1\": EOF",
+    "failed to push 127.0.0.1:5000/x: 503 Service Unavailable",
+    "read tcp 10.0.0.1:4431->1.2.3.4:443: read: connection reset by peer",
+    "net/http: TLS handshake timeout",
+    "dial tcp: i/o timeout",
+    "failed to prepare extraction snapshot \"extract-1\": parent snapshot sha256:ab does not "
+    "exist: not found",
+])
+def test_transient_faults_are_retried(output: str) -> None:
+    assert is_transient(output)
+
+
+@pytest.mark.parametrize("output", [
+    "process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3",
+    # a RUN that fails because of the network is still the Dockerfile's failure
+    "connection reset by peer\nprocess \"/bin/sh -c pip install x\" did not complete "
+    "successfully: exit code: 1",
+    "failed to compute cache key: \"/missing.txt\": not found",
+    "ERROR: failed to solve: dockerfile parse error on line 2: unknown instruction: COPYY",
+])
+def test_build_errors_are_never_retried(output: str) -> None:
+    assert not is_transient(output)
+
+
+def test_argv_is_a_list_built_from_the_spec(tmp_path: Path) -> None:
+    spec = BuildSpec(name="stt", tags=("r/stt:latest",), dockerfile=tmp_path / "Dockerfile",
+                     context=tmp_path, target="runtime", build_args=(("A", "1 2"),),
+                     labels=(("k", "v"),), cache_from=("type=local,src=/c",),
+                     cache_to=("type=local,dest=/c,mode=max",),
+                     metadata_file=tmp_path / "m.json")
+    cmd = argv(spec)
+    assert cmd[:3] == ["docker", "buildx", "build"]
+    assert cmd[cmd.index("--build-arg") + 1] == "A=1 2"   # one argv item, no shell quoting
+    assert cmd[cmd.index("--target") + 1] == "runtime"
+    assert "--load" in cmd and "--push" not in cmd and cmd[-1] == str(tmp_path)
+    assert "--progress=rawjson" in cmd and "--provenance=false" in cmd
+
+
+def test_rawjson_objects_become_step_events() -> None:
+    events: list[Event] = []
+    log: list[str] = []
+    p = Progress("stt", events.append, log.append)
+    p.feed('{"vertexes":[{"digest":"sha256:a","name":"[2/3] RUN make",'
+           '"started":"2026-11-27T18:31:12.199176551Z"}]}')
+    p.feed('{"vertexes":[{"digest":"sha256:a","name":"[2/3] RUN make",'
+           '"started":"2026-11-27T18:31:12.199176551Z",'
+           '"completed":"2026-11-27T18:31:13.5Z","cached":true}]}')
+    p.feed('{"vertexes":[{"digest":"sha256:c","name":"importing cache manifest from r:bc",'
+           '"error":"r:bc: not found"}]}')
+    p.feed('{"vertexes":[{"digest":"sha256:b","name":"[3/3] RUN exit 3",'
+           '"error":"exit code: 3"}]}')
+    steps = [e for e in events if isinstance(e, Step)]
+    assert [(s.name, s.cached, s.error) for s in steps] == [
+        ("[2/3] RUN make", True, None), ("[3/3] RUN exit 3", False, "exit code: 3")]
+    assert steps[0].completed is not None and steps[0].started is not None
+    assert steps[0].completed - steps[0].started == pytest.approx(1.3008, abs=1e-3)
+    assert (p.steps, p.cached_steps) == (2, 1)
+    assert p.errors == ["[3/3] RUN exit 3: exit code: 3"]   # a failed cache import is no error
+    assert any("cache import failed" in w for w in p.warnings)
