@@ -164,21 +164,21 @@ def _renderer(progress: str) -> tuple[object, contextlib.AbstractContextManager[
 
 
 def _summary(report: BuildReport) -> None:
-    err = sys.stdout
     rows = [r for r in report.images.values()
             if r.result in ("built", "reused", "failed", "cancelled")]
     for r in rows:
         rate = f"{100 * r.cached_steps / r.steps:.0f}%" if r.steps else "-"
-        click.echo(f"  {r.name:<24} {r.result:<9} {r.duration_s:6.1f}s  cache hits "
-                   f"{r.cached_steps}/{r.steps} ({rate})", file=err)
+        how = ("pulled: same inputs built elsewhere" if r.result == "reused"
+               else f"cache hits {r.cached_steps}/{r.steps} ({rate})")
+        click.echo(f"  {r.name:<24} {r.result:<9} {r.duration_s:6.1f}s  {how}")
     parts = [f"{report.count('built')} built", f"{report.count('reused')} reused",
              f"{report.count('up-to-date')} up to date",
              f"{report.count('failed')} failed", f"{report.count('skipped')} skipped"]
     if report.count("cancelled"):
         parts.append(f"{report.count('cancelled')} cancelled")
-    click.echo(f"{', '.join(parts)} in {report.wall_s:.1f}s", file=err)
+    click.echo(f"{', '.join(parts)} in {report.wall_s:.1f}s")
     if report.cleanup:
-        click.echo(report.cleanup, file=err)
+        click.echo(report.cleanup)
 
 
 def _run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
