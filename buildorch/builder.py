@@ -42,6 +42,11 @@ _BUILD_ERROR_RE = re.compile(r"did not complete successfully|dockerfile parse er
                              r"|failed to compute cache key")
 
 
+def is_dockerfile_step(name: str) -> bool:
+    """A vertex for a Dockerfile instruction (not FROM, not [internal], not an export)."""
+    return bool(_STEP_RE.match(name))
+
+
 def is_transient(output: str) -> bool:
     """A fault worth another try (registry 5xx, resets, TLS/i/o timeouts, a failed request,
     the containerd store's snapshot race) and not a build error (a RUN that failed, a
@@ -173,7 +178,7 @@ class Progress:
             self.log(f"#{n} ERROR: {error}")
         else:
             self.log(f"#{n} {'CACHED' if cached else 'DONE'}")
-        if _STEP_RE.match(name):
+        if is_dockerfile_step(name):
             self.steps += 1
             self.cached_steps += cached
         self.emit(Step(self.image, name=name, started=_ts(prev.get("started")),

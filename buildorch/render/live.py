@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from buildorch.builder import is_dockerfile_step
 from buildorch.events import Event, Failed, Finished, Queued, Skipped, Started, Step, UpToDate
 
 _STYLE = {"queued": "dim", "building": "cyan", "built": "green", "reused": "green",
@@ -61,7 +62,7 @@ class LiveTable:
                 row.state, row.started = "building", time.monotonic()
             elif isinstance(e, Step):
                 row.step = e.name
-                if e.completed or e.cached:
+                if (e.completed or e.cached) and is_dockerfile_step(e.name):
                     row.steps += 1
                     row.cached += e.cached
             elif isinstance(e, Finished):
@@ -77,10 +78,16 @@ class LiveTable:
                 row.state = "up to date"
 
     def _table(self) -> Table:
-        t = Table(box=None, pad_edge=False, expand=False)
-        for col in ("image", "tier", "state", "step", "cached", "elapsed"):
-            t.add_column(col, no_wrap=True, overflow="ellipsis",
-                         max_width=60 if col == "step" else None)
+        t = Table(box=None, pad_edge=False, expand=True)
+        with self.lock:
+            name_w = max([5, *(len(n) for n in self.rows)])
+            tier_w = max([4, *(len(r.tier) for r in self.rows.values())])
+        # Fixed columns keep their width; only the step text gives way on a narrow terminal.
+        for col, width in (("image", name_w), ("tier", tier_w), ("state", 10)):
+            t.add_column(col, no_wrap=True, min_width=width)
+        t.add_column("step", no_wrap=True, overflow="ellipsis", ratio=1)
+        t.add_column("cached", no_wrap=True, min_width=6, justify="right")
+        t.add_column("elapsed", no_wrap=True, min_width=7, justify="right")
         now = time.monotonic()
         with self.lock:
             for name, r in self.rows.items():
