@@ -273,6 +273,9 @@ def test_sigint_stops_everything_and_records_what_finished(
         assert time.monotonic() < deadline
     time.sleep(2)   # let the sleep step really run
     assert _our_buildx(reg), "the build should be running"
+    # a second build in the same repository is told, and touches nothing
+    rc, _, err = run_bo(repo, "build", timeout=30)
+    assert rc == 1 and "another buildorch build is running in this repository" in err
     t = time.monotonic()
     p.send_signal(signal.SIGINT)
     rest, _ = p.communicate(timeout=30)
