@@ -14,6 +14,7 @@ sources against context files in `dockerfile_match.py`. Nothing here does I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -338,6 +339,17 @@ class _Analyzer:
         for stage in stages:
             visit(stage, set())
 
+    def _overridden(self, node: Node) -> Node:
+        """A global `ARG NAME=default` whose NAME a build arg sets: the default never reaches
+        the build (the build arg's value is in the digest instead), so it is not fingerprinted.
+        BuildKit fully caches a build whose overridden default changed."""
+        if node.keyword.upper() != "ARG" or node not in self.global_nodes:
+            return node
+        args = tuple(a.split("=", 1)[0] + "=<build-arg>"
+                     if "=" in a and a.split("=", 1)[0] in self.build_args else a
+                     for a in node.args)
+        return node if args == node.args else dataclasses.replace(node, args=args)
+
     def reached(self) -> list[_Stage]:
         seen: set[int] = set()
         todo = [self.target]
@@ -362,7 +374,8 @@ class _Analyzer:
             members.add(id(stage.node))
             members.update(id(c) for c in stage.commands)
         fingerprint = [f"# {k}={v}" for k, v in self.parsed.directives]
-        fingerprint += [canonical(n) for n in self.parsed.nodes if id(n) in members]
+        fingerprint += [canonical(self._overridden(n)) for n in self.parsed.nodes
+                        if id(n) in members]
         return Analysis(
             directives=self.parsed.directives,
             fingerprint=tuple(fingerprint),

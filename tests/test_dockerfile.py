@@ -317,7 +317,12 @@ def test_from_uses_global_args() -> None:
     assert a.consumed_args == ("BASE_IMAGE", "REG")
     b = analyze(text, {"BASE_IMAGE": "python:3.12"})
     assert b.external_images == ("python:3.12",)
-    assert b.fingerprint == a.fingerprint  # the value is hashed via consumed_args, not here
+    # The build arg's value is hashed via consumed_args; the default it overrides never
+    # reaches the build, so editing that default changes nothing (BuildKit caches it too).
+    c = analyze(text.replace("python-base:3.11", "python-base:3.12"), {"BASE_IMAGE": "x"})
+    assert c.fingerprint == b.fingerprint != a.fingerprint
+    assert analyze(text.replace("python-base:3.11", "python-base:3.12")).fingerprint \
+        != a.fingerprint
 
 
 # --- platform ARGs ---
