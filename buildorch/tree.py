@@ -10,6 +10,7 @@ README: add them to .dockerignore so Docker agrees).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import os
 import posixpath
@@ -25,6 +26,11 @@ from buildorch.errors import BuildorchError
 
 NEVER_SENT = (".git", ".buildorch")
 REGULAR, EXECUTABLE, SYMLINK = "100644", "100755", "120000"
+# Permissions a git checkout gives files under this process's umask (read once, at import):
+# such files get no permission suffix, so their identity equals a commit tree's.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_CHECKOUT_PERMS = frozenset({0o666 & ~_UMASK, 0o777 & ~_UMASK})
 
 
 def blob_id(data: bytes) -> str:
@@ -172,9 +178,21 @@ class WorkTree:
 
     def file_id(self, path: str) -> str:
         self._finish()
-        known = self._index.get(path) or self._ids.get(path)
+        known = self._ids.get(path)
         if known:
             return known
+        indexed = self._index.get(path)
+        if indexed:
+            # The content is the index's; the permissions are the disk's. git records only
+            # 644/755, but BuildKit's cache key sees every bit (chmod 664 or 600 rebuilds:
+            # tests/test_planner_vs_buildkit.py).
+            ident = indexed
+            with contextlib.suppress(OSError):
+                perm = os.lstat(os.path.join(self.root, path)).st_mode & 0o7777
+                if perm not in _CHECKOUT_PERMS:
+                    ident = f"{indexed}:perm{perm:o}"
+            self._ids[path] = ident
+            return ident
         full = self.root / path
         try:
             st = full.lstat()
@@ -188,6 +206,9 @@ class WorkTree:
             else:
                 mode = EXECUTABLE if st.st_mode & 0o111 else REGULAR
                 ident = f"{mode}:{blob_id(full.read_bytes())}"
+                perm = st.st_mode & 0o7777
+                if perm not in _CHECKOUT_PERMS:
+                    ident += f":perm{perm:o}"
         except OSError as exc:
             ident = f"unreadable:{exc.errno}"
         self._ids[path] = ident

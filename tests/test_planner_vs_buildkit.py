@@ -50,8 +50,10 @@ FILES = {
     "Dockerfile": DOCKERFILE,
     "services.toml": '[tiers.t]\n[services.app]\ntier = "t"\ntarget = "runtime"\n'
                      'args = { FLAVOUR = "fancy" }\n',
-    ".dockerignore": ".git\n.buildorch\napp/tests\n*.md\n",
-    ".gitignore": ".buildorch/\n",
+    ".dockerignore": ".git\n.buildorch\napp/tests\n!app/tests/keep.py\n*.md\n"
+                     "**/__pycache__\n",
+    ".gitignore": ".buildorch/\n*.log\n",
+    "app/tests/keep.py": "kept by a .dockerignore exception\n",
     "app/main.py": "print('main')\n",
     "app/util.py": "X = 1\n",
     "app/tests/test_main.py": "def test(): pass\n",
@@ -105,9 +107,18 @@ CASES: list[tuple[str, Edit, bool]] = [
     # Docker's rules: `*.md` matches only at the context root, so app/README.md is sent.
     ("*.md does not reach app/README.md", _edit("app/README.md", "NONCE\n"), True),
     (".dockerignore edit that changes nothing read",
-     _edit(".dockerignore", ".git\n.buildorch\napp/tests\n*.md\ndocs\n# NONCE\n"), False),
+     _edit(".dockerignore", ".git\n.buildorch\napp/tests\n!app/tests/keep.py\n*.md\n"
+                            "**/__pycache__\ndocs\n# NONCE\n"), False),
     (".dockerignore edit that sends more", _edit(".dockerignore", ".git\n.buildorch\n*.md\n"),
      True),
+    ("a file re-included by a ! exception", _edit("app/tests/keep.py", "NONCE\n"), True),
+    ("**/__pycache__ anywhere", _edit("app/__pycache__/main.pyc", "NONCE\n"), False),
+    ("a git-ignored file Docker still sends", _edit("app/run.log", "NONCE\n"), True),
+    ("<Dockerfile>.dockerignore wins over .dockerignore",
+     _edit("Dockerfile.dockerignore", ".git\n.buildorch\n# NONCE\n"), True),
+    ("chmod +x a copied file", lambda repo, nonce: (repo / "app/util.py").chmod(0o755), True),
+    ("chmod g+w a copied file", lambda repo, nonce: (repo / "app/util.py").chmod(0o664), True),
+    ("chmod 600 a copied file", lambda repo, nonce: (repo / "app/util.py").chmod(0o600), True),
     ("file bound by RUN --mount", _edit("scripts/setup.sh", "echo NONCE\n"), True),
     ("file beside the bound one", _edit("scripts/other.sh", "echo NONCE\n"), False),
     ("comment and blank lines", _dockerfile("# syntax directives", "\n# NONCE\n#"), False),
