@@ -121,7 +121,7 @@ class Reader:
             args=args,
             target=image.target,
             platform=platform,
-            files={p: self.tree.file_id(p) for p in sorted(paths)},
+            files=self.tree.file_ids(sorted(paths)),
             external_images=analysis.external_images,
             notes=tuple(notes),
         )

@@ -10,13 +10,13 @@ README: add them to .dockerignore so Docker agrees).
 from __future__ import annotations
 
 import bisect
-import contextlib
 import hashlib
 import os
 import posixpath
+import shutil
 import stat
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -44,6 +44,19 @@ def _hidden(path: str) -> bool:
     return top in NEVER_SENT
 
 
+def _odd_permissions(root: Path) -> subprocess.Popen[bytes] | None:
+    if not shutil.which("find"):
+        return None
+    perms = [a for m in sorted(_CHECKOUT_PERMS) for a in ("!", "-perm", f"{m:04o}")]
+    try:
+        return subprocess.Popen(
+            ["find", ".", "(", "-path", "./.git", "-o", "-path", "./.buildorch", ")", "-prune",
+             "-o", "-type", "f", *perms, "-printf", "%P\\0%m\\0"],
+            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
 class Tree(Protocol):
     root: Path
     label: str
@@ -55,6 +68,8 @@ class Tree(Protocol):
         """The sorted files below directory `prefix` ('.' for all)."""
 
     def file_id(self, path: str) -> str: ...
+
+    def file_ids(self, paths: Iterable[str]) -> dict[str, str]: ...
 
     def read_bytes(self, path: str) -> bytes | None: ...
 
@@ -86,6 +101,8 @@ class WorkTree:
     _ids: dict[str, str] = field(default_factory=dict)
 
     _status: subprocess.Popen[bytes] | None = None
+    _odd: subprocess.Popen[bytes] | None = None
+    _perms: dict[str, int] | None = None
     _files: set[str] = field(default_factory=set)
 
     @classmethod
@@ -106,6 +123,7 @@ class WorkTree:
             ["git", "status", "--porcelain=v1", "-z", "-uall", "--ignored=matching",
              "--no-renames"], cwd=self.root, env=proc.git_env(), stdout=subprocess.PIPE,
             stderr=subprocess.PIPE)
+        self._odd = _odd_permissions(self.root)
         text = proc.git(self.root, "ls-files", "-s", "-z").decode("utf-8", "surrogateescape")
         index: dict[str, str] = {}
         for rec in text.split("\0"):
@@ -176,23 +194,57 @@ class WorkTree:
         self._finish()
         return _slice(self._paths, prefix)
 
+    def file_ids(self, paths: Iterable[str]) -> dict[str, str]:
+        """Identities of many files. The content is the index's where git knows it; the
+        permissions are always the disk's: git records only 644/755, but BuildKit's cache key
+        sees every bit (a chmod 664 or 600 rebuilds: tests/test_planner_vs_buildkit.py).
+        A tight loop: on a no-change plan this is one lstat per file read."""
+        self._finish()
+        odd = self._odd_perms()
+        out: dict[str, str] = {}
+        ids, index = self._ids, self._index
+        for path in paths:
+            ident = ids.get(path)
+            if ident is None:
+                indexed = index.get(path)
+                if indexed:
+                    perm = odd.get(path)
+                    ident = indexed if perm is None else f"{indexed}:perm{perm:o}"
+                    ids[path] = ident
+                else:
+                    ident = self.file_id(path)
+            out[path] = ident
+        return out
+
+    def _odd_perms(self) -> dict[str, int]:
+        """Files whose permissions a checkout would not give, from `find` (run beside git
+        status); without GNU find, one lstat per tracked file."""
+        if self._perms is None:
+            p, self._odd = self._odd, None
+            out = p.communicate()[0] if p is not None else b""
+            if p is not None and p.returncode == 0:
+                parts = out.decode("utf-8", "surrogateescape").split("\0")
+                self._perms = {parts[i]: int(parts[i + 1], 8)
+                               for i in range(0, len(parts) - 1, 2)}
+            else:
+                self._perms = {}
+                root = f"{self.root}/"
+                for path in self._index:
+                    try:
+                        perm = os.lstat(root + path).st_mode & 0o7777
+                    except OSError:
+                        continue
+                    if perm not in _CHECKOUT_PERMS:
+                        self._perms[path] = perm
+        return self._perms
+
     def file_id(self, path: str) -> str:
         self._finish()
         known = self._ids.get(path)
         if known:
             return known
-        indexed = self._index.get(path)
-        if indexed:
-            # The content is the index's; the permissions are the disk's. git records only
-            # 644/755, but BuildKit's cache key sees every bit (chmod 664 or 600 rebuilds:
-            # tests/test_planner_vs_buildkit.py).
-            ident = indexed
-            with contextlib.suppress(OSError):
-                perm = os.lstat(os.path.join(self.root, path)).st_mode & 0o7777
-                if perm not in _CHECKOUT_PERMS:
-                    ident = f"{indexed}:perm{perm:o}"
-            self._ids[path] = ident
-            return ident
+        if path in self._index:
+            return self.file_ids((path,))[path]
         full = self.root / path
         try:
             st = full.lstat()
@@ -270,6 +322,9 @@ class CommitTree:
 
     def under(self, prefix: str) -> Sequence[str]:
         return _slice(self._paths, prefix)
+
+    def file_ids(self, paths: Iterable[str]) -> dict[str, str]:
+        return {p: self.file_id(p) for p in paths}
 
     def file_id(self, path: str) -> str:
         ident = self._entries.get(path, "missing")
