@@ -170,3 +170,18 @@ def test_plan_properties(parents: dict[str, list[str]], data: st.DataObject) -> 
     for s in list(expected):
         expected |= snap.graph.descendants(s)
     assert set(stale) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(dags(), st.data())
+def test_order_matches_networkx(parents: dict[str, list[str]], data: st.DataObject) -> None:
+    """networkx is the oracle for the hot path's own Kahn sort, ancestry and descendants."""
+    import networkx as nx
+
+    tiers = {n: data.draw(st.sampled_from(TIERS)) for n in parents}
+    g = _graph(parents, tiers)
+    ng = g.to_networkx()
+    assert g.order() == list(nx.lexicographical_topological_sort(ng, key=g._key))
+    for n in parents:
+        assert g.descendants(n) == nx.descendants(ng, n)
+        assert g.ancestors(n) == nx.ancestors(ng, n)
