@@ -77,9 +77,10 @@ class BuildReport:
             r.result in ("failed", "skipped", "cancelled") for r in self.images.values())
 
 
-def _weights(state_dir_history: list[dict[str, object]]) -> dict[str, float]:
+def _weights(history: list[dict[str, object]]) -> dict[str, float]:
+    """Median of the last ten build durations per image: the scheduler's path weights."""
     durations: dict[str, list[float]] = {}
-    for h in state_dir_history:
+    for h in history:
         d = h.get("duration_s")
         if h.get("result") == "built" and isinstance(d, int | float):
             durations.setdefault(str(h.get("image")), []).append(float(d))
