@@ -143,7 +143,7 @@ def test_no_change_is_quick_and_one_line(repo: Path) -> None:
     assert p.stdout == ""
     assert len(p.stderr.splitlines()) == 1
     assert p.stderr.startswith("buildorch: nothing to build for refs/heads/main")
-    assert elapsed < 2.0   # python start-up included; the check itself reads git objects only
+    assert elapsed < 5.0   # a generous bound (python start-up included): the figure is ~0.3 s
 
 
 def test_deleting_a_branch_builds_nothing(repo: Path) -> None:
@@ -165,7 +165,7 @@ def test_push_of_unrelated_change_is_quick_and_one_line(pushed: tuple[Path, Path
     lines = buildorch_lines(p.stderr)
     assert len(lines) == 1 and "nothing to build" in lines[0], p.stderr
     assert remote_sha(remote) == sha
-    assert elapsed < 3.0
+    assert elapsed < 5.0
 
 
 @pytest.mark.usefixtures("engine")
