@@ -305,14 +305,15 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
         report = BuildReport(result.plan, result.notes)
         snap = result.snapshot
         stale = {s.name for s in result.plan.stale}
+        now = time.time()
         for n in result.plan.fresh:
             emit(UpToDate(n))
             report.images[n] = ImageReport(n, "up-to-date")
-            if not opts.dry_run:
-                state.append_history(cfg.state_dir, {
-                    "image": n, "tier": cfg.images[n].tier, "digest": snap.records[n].digest,
-                    "start": time.time(), "duration_s": 0.0, "steps": 0, "cached_steps": 0,
-                    "result": "up-to-date"})
+        if not opts.dry_run:
+            state.append_history(cfg.state_dir, *(
+                {"image": n, "tier": cfg.images[n].tier, "digest": snap.records[n].digest,
+                 "start": now, "duration_s": 0.0, "steps": 0, "cached_steps": 0,
+                 "result": "up-to-date"} for n in result.plan.fresh))
         if opts.dry_run or not stale:
             for s in result.plan.stale:
                 emit(Queued(s.name, s.tier))

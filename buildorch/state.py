@@ -141,13 +141,17 @@ def record_many(state_dir: Path, built: Mapping[str, tuple[Record, str | None]])
         atomic_write(state_dir / MANIFEST, _dump(records, meta))
 
 
-def append_history(state_dir: Path, entry: Mapping[str, object]) -> None:
+def append_history(state_dir: Path, *entries: Mapping[str, object]) -> None:
+    """One line per entry, all in one write() with O_APPEND: concurrent writers never
+    interleave, and a run's up-to-date images cost one write, not one each."""
+    if not entries:
+        return
     state_dir.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(entry, separators=(",", ":"), sort_keys=True) + "\n"
-    # One write() of a short line with O_APPEND: concurrent writers never interleave.
+    data = "".join(json.dumps(e, separators=(",", ":"), sort_keys=True) + "\n"
+                   for e in entries)
     fd = os.open(state_dir / HISTORY, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line.encode())
+        os.write(fd, data.encode())
     finally:
         os.close(fd)
 
