@@ -88,20 +88,18 @@ def _weights(history: list[dict[str, object]]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def _signals_cancel(cancel: threading.Event) -> Iterator[list[int]]:
+def _signals_cancel(cancel: threading.Event) -> Iterator[None]:
     """SIGINT/SIGTERM set `cancel` instead of raising; the running builds are then stopped."""
-    got: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        got.append(signum)
         cancel.set()
 
     if threading.current_thread() is not threading.main_thread():
-        yield got
+        yield
         return
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield got
+        yield
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -297,11 +295,8 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
 
         guard = DiskGuard(engine).check
     with state.build_lock(cfg.state_dir):
-        held = engine.held(cfg.ref(n) for n in cfg.images)
         result = project.plan(cfg, since=opts.since, selected=opts.names,
-                              force_all=opts.force_all,
-                              engine={n: held[cfg.ref(n)] for n in cfg.images
-                                      if cfg.ref(n) in held})
+                              force_all=opts.force_all, engine=engine.images_of(cfg))
         report = BuildReport(result.plan, result.notes)
         snap = result.snapshot
         stale = {s.name for s in result.plan.stale}

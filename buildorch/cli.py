@@ -17,6 +17,7 @@ from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED, BuildorchError, Confi
 if TYPE_CHECKING:
     from buildorch.build import BuildOptions, BuildReport
     from buildorch.config import Config
+    from buildorch.render import Renderer
 
 
 def _out(text: str = "") -> None:
@@ -148,7 +149,7 @@ def validate(ctx: click.Context) -> None:
     _out("services.toml is valid")
 
 
-def _renderer(progress: str) -> tuple[object, contextlib.AbstractContextManager[object]]:
+def _renderer(progress: str) -> tuple[Renderer, contextlib.AbstractContextManager[object]]:
     from buildorch.render import JsonLines, Plain
 
     if progress == "auto":
@@ -187,7 +188,7 @@ def _run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
     cfg = _config(ctx)
     render, scope = _renderer(progress)
     with scope:
-        report = build(cfg, opts, render)  # type: ignore[arg-type]
+        report = build(cfg, opts, render)
     for n in report.notes:
         _note(n)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -256,10 +257,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     cfg = _config(ctx)
     engine = Engine.connect()
-    held = engine.held(cfg.ref(n) for n in cfg.images)
-    missing = sorted(n for n in cfg.images if cfg.ref(n) not in held)
-    result = project.plan(cfg, engine={n: held[cfg.ref(n)] for n in cfg.images
-                                       if cfg.ref(n) in held})
+    held = engine.images_of(cfg)
+    missing = sorted(n for n in cfg.images if n not in held)
+    result = project.plan(cfg, engine=held)
     for n in result.notes:
         _note(n)
     if as_json:

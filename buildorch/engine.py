@@ -6,10 +6,13 @@ import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from buildorch.builder import LABEL_DIGEST
 from buildorch.errors import BuildorchError
+
+if TYPE_CHECKING:
+    from buildorch.config import Config
 
 NO_ENGINE = ("no Docker engine reachable at {where}: start Docker (on a bare Debian machine of "
              "ours: `bash scripts/engine.sh up`), or set DOCKER_HOST")
@@ -50,6 +53,11 @@ class Engine:
         with ThreadPoolExecutor(max_workers=8) as pool:
             return {r: d for r, (ok, d) in zip(wanted, pool.map(label, wanted), strict=True)
                     if ok}
+
+    def images_of(self, cfg: Config) -> dict[str, str | None]:
+        """The configured images the engine holds under their tags: name -> digest label."""
+        held = self.held(cfg.ref(n) for n in cfg.images)
+        return {n: held[cfg.ref(n)] for n in cfg.images if cfg.ref(n) in held}
 
     def registry_has(self, ref: str) -> bool:
         """Does the registry hold `ref`? (asked through the engine: its credentials apply)"""
