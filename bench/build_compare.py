@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from buildorch import project  # noqa: E402
-from buildorch.build import BuildOptions, spec_for  # noqa: E402
-from buildorch.builder import argv  # noqa: E402
 from buildorch.ops.bake import bake_file  # noqa: E402
+from buildorch.planning import baseline as project  # noqa: E402
+from buildorch.running.build import BuildOptions, spec_for  # noqa: E402
+from buildorch.running.builder import argv  # noqa: E402
 
 RETRIED: list[str] = []
 BREAKDOWN: list[tuple[float, float, float, float]] = []

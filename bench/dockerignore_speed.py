@@ -9,7 +9,7 @@ import random
 import statistics
 import time
 
-from buildorch.dockerignore import DockerIgnore
+from buildorch.dockerlang.dockerignore import DockerIgnore
 
 IGNORE = """
 # a monorepo's typical .dockerignore, with exceptions and every pattern kind

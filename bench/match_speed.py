@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from buildorch.dockerfile import ContextSource, match_sources
+from buildorch.dockerlang.analysis import ContextSource, match_sources
 
 
 def main() -> None:

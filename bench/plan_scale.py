@@ -72,7 +72,8 @@ def generate(repo: Path, n_images: int, n_files: int) -> list[str]:
 def record_manifest(repo: Path) -> None:
     """What a good build leaves behind: every image in the manifest."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from buildorch import project, state
+    from buildorch.edges import state
+    from buildorch.planning import baseline as project
 
     cfg = project.open_config(repo / "services.toml")
     snap = project.work_snapshot(cfg)

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from buildorch import project
 from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED, BuildorchError, ConfigError
+from buildorch.planning import baseline as project
 
 if TYPE_CHECKING:
-    from buildorch.build import BuildOptions, BuildReport
     from buildorch.config import Config
     from buildorch.render import Renderer
+    from buildorch.running.build import BuildOptions, BuildReport
 
 
 def _out(text: str = "") -> None:
@@ -138,7 +138,7 @@ def inputs(ctx: click.Context, name: str, as_json: bool) -> None:
 @click.pass_context
 def validate(ctx: click.Context) -> None:
     """Check services.toml and every Dockerfile; print every problem."""
-    from buildorch.validate import problems
+    from buildorch.ops.validate import problems
 
     path: Path | None = ctx.find_root().obj
     found = problems(path)
@@ -183,7 +183,7 @@ def _summary(report: BuildReport) -> None:
 
 
 def _run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
-    from buildorch.build import build
+    from buildorch.running.build import build
 
     cfg = _config(ctx)
     render, scope = _renderer(progress)
@@ -229,7 +229,7 @@ def build(ctx: click.Context, images: tuple[str, ...], force_all: bool, since: s
           jobs: int | None, push: bool, fail_fast: bool, dry_run: bool,
           cache_to: tuple[str, ...], warm: bool, no_reuse: bool, progress: str) -> None:
     """Build the stale images (or IMAGES and their stale ancestry), parents first."""
-    from buildorch.build import BuildOptions
+    from buildorch.running.build import BuildOptions
 
     _run_build(ctx, BuildOptions(names=images, force_all=force_all, since=since, jobs=jobs,
                                  push=push, fail_fast=fail_fast, dry_run=dry_run,
@@ -243,7 +243,7 @@ def build(ctx: click.Context, images: tuple[str, ...], force_all: bool, since: s
 @click.pass_context
 def service(ctx: click.Context, name: str, jobs: int | None, progress: str) -> None:
     """Build one service, rebuilding first whatever of its ancestry is stale."""
-    from buildorch.build import BuildOptions
+    from buildorch.running.build import BuildOptions
 
     _run_build(ctx, BuildOptions(names=(name,), jobs=jobs), progress)
 
@@ -253,7 +253,7 @@ def service(ctx: click.Context, name: str, jobs: int | None, progress: str) -> N
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Stale images and why, and images missing from the engine."""
-    from buildorch.engine import Engine
+    from buildorch.edges.engine import Engine
 
     cfg = _config(ctx)
     engine = Engine.connect()
@@ -284,8 +284,8 @@ def export() -> None:
 @click.pass_context
 def export_bake(ctx: click.Context, output: Path, no_cache: bool) -> None:
     """A docker-bake.json with every image, parents wired with `contexts`."""
+    from buildorch.edges.state import atomic_write
     from buildorch.ops.bake import bake_file
-    from buildorch.state import atomic_write
 
     cfg = _config(ctx)
     snap = project.work_snapshot(cfg)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from buildorch.builder import BuildSpec, Progress, argv, is_transient
-from buildorch.events import Event, Step
+from buildorch.running.builder import BuildSpec, Progress, argv, is_transient
+from buildorch.running.events import Event, Step
 
 
 @pytest.mark.parametrize("output", [

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from buildorch.build import BuildReport, ImageReport
 from buildorch.ops.ci import step_summary, write_step_summary
-from buildorch.plan import Plan, Stale
+from buildorch.planning.plan import Plan, Stale
+from buildorch.running.build import BuildReport, ImageReport
 from tests.conftest import git
 from tests.test_build_engine import stack
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from buildorch.config import Tier
-from buildorch.engine import Engine
+from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
 from buildorch.ops import disk
 from tests.test_build_engine import PREFIX, stack

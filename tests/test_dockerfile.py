@@ -12,10 +12,10 @@ from collections.abc import Mapping
 
 import pytest
 
-from buildorch.dockerfile import Analysis, ContextSource, analyze, match_sources
-from buildorch.dockerfile_parser import parse
+from buildorch.dockerlang.analysis import Analysis, ContextSource, analyze, match_sources
+from buildorch.dockerlang.parser import parse
+from buildorch.dockerlang.shell_lex import ShellLex, ShellLexError
 from buildorch.errors import BuildorchError
-from buildorch.shell_lex import ShellLex, ShellLexError
 
 
 def reads(text: str, args: Mapping[str, str] | None = None, target: str | None = None,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from buildorch.dockerignore import DockerIgnore, ignore_file_for, read_patterns
+from buildorch.dockerlang.dockerignore import DockerIgnore, ignore_file_for, read_patterns
 from buildorch.errors import BuildorchError
 
 

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from buildorch.digest import Record, Snapshot
 from buildorch.errors import BuildorchError
-from buildorch.graph import ImageGraph
-from buildorch.plan import make_plan
+from buildorch.planning.digest import Record, Snapshot
+from buildorch.planning.graph import ImageGraph
+from buildorch.planning.plan import make_plan
 
 TIERS = ["foundation", "tier-1", "tier-2", "services"]
 

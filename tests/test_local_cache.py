@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from buildorch.builder import gc_local_cache, trim_local_caches
+from buildorch.running.builder import gc_local_cache, trim_local_caches
 
 
 def _blob(root: Path, data: bytes) -> str:

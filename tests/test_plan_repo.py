@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from buildorch import project, state
 from buildorch.config import load
+from buildorch.edges import state
+from buildorch.planning import baseline as project
 from tests.conftest import git, write_files
 
 REG = "reg.example/acme"

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from buildorch import project, state
-from buildorch.builder import BuildSpec, run_build
 from buildorch.config import load
+from buildorch.edges import state
+from buildorch.planning import baseline as project
+from buildorch.running.builder import BuildSpec, run_build
 from tests.conftest import git, write_files
 
 pytestmark = pytest.mark.usefixtures("engine")

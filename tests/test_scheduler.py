@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from buildorch.errors import BuildorchError
-from buildorch.events import (
+from buildorch.running.events import (
     EVENT_TYPES,
     Event,
     Failed,
@@ -29,7 +29,7 @@ from buildorch.events import (
     Step,
     UpToDate,
 )
-from buildorch.scheduler import (
+from buildorch.running.scheduler import (
     Job,
     Limits,
     Outcome,

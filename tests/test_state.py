@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from buildorch.digest import Record
-from buildorch.errors import BuildorchError
-from buildorch.state import (
+from buildorch.edges.state import (
     SCHEMA_VERSION,
     append_history,
     build_lock,
@@ -18,6 +16,8 @@ from buildorch.state import (
     read_history,
     record_built,
 )
+from buildorch.errors import BuildorchError
+from buildorch.planning.digest import Record
 
 
 def _rec(d: str) -> Record:

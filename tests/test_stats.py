@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from buildorch import state
+from buildorch.edges import state
 from buildorch.ops import stats as stats_mod
 from tests.test_build_engine import PREFIX, run_bo, stack
 

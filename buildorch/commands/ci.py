@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from buildorch import project
+from buildorch.planning import baseline as project
 
 
 @click.group("ci")

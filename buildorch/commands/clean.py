@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from buildorch.engine import Engine
+from buildorch.edges.engine import Engine
 from buildorch.ops import disk
 
 

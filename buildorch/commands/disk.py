@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from buildorch import project
-from buildorch.engine import Engine
+from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
 from buildorch.ops import disk
+from buildorch.planning import baseline as project
 
 
 def _sizes(df: dict[str, Any]) -> list[tuple[str, int, int, str]]:

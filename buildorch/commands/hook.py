@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from buildorch import project
 from buildorch.config import Config
 from buildorch.errors import EXIT_ERROR, BuildorchError
+from buildorch.planning import baseline as project
 
 
 @click.group("hook")
@@ -46,8 +46,8 @@ def uninstall() -> None:
 
 
 def _build_in(cfg: Config, since: str | None, names: tuple[str, ...]) -> str | None:
-    from buildorch.build import BuildOptions, build
     from buildorch.render import Plain
+    from buildorch.running.build import BuildOptions, build
 
     try:
         report = build(cfg, BuildOptions(names=names, since=since, force_all=since is None),

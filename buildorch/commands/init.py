@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from buildorch import config as config_mod
+from buildorch.edges.state import atomic_write
 from buildorch.errors import BuildorchError, ConfigError
 from buildorch.ops.compose import import_compose
-from buildorch.state import atomic_write
 
 
 @click.command("init")

@@ -7,10 +7,10 @@ import posixpath
 
 import click
 
-from buildorch import project
 from buildorch.config import Config
 from buildorch.errors import EXIT_ERROR, BuildorchError
 from buildorch.ops.lint import Finding, Source, check
+from buildorch.planning import baseline as project
 
 
 def _order(cfg: Config) -> list[str]:

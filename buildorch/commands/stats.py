@@ -7,8 +7,9 @@ import sys
 
 import click
 
-from buildorch import project, state
+from buildorch.edges import state
 from buildorch.ops import stats as stats_mod
+from buildorch.planning import baseline as project
 
 
 def _rich(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from buildorch.builder import cache_args
 from buildorch.config import Config
-from buildorch.graph import ImageGraph
+from buildorch.planning.graph import ImageGraph
+from buildorch.running.builder import cache_args
 
 
 def bake_file(cfg: Config, graph: ImageGraph, *, cache: bool = True,

@@ -10,9 +10,9 @@ import json
 import os
 from pathlib import Path
 
-from buildorch.build import BuildReport
 from buildorch.config import Config
-from buildorch.plan import Plan
+from buildorch.planning.plan import Plan
+from buildorch.running.build import BuildReport
 
 
 def _entry(cfg: Config, name: str, tier: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ from typing import NoReturn
 
 from buildorch.config import NAME_RE
 from buildorch.errors import BuildorchError
-from buildorch.inputs import repository_of
+from buildorch.planning.inputs import repository_of
 
 YamlValue = object   # str | None | list | dict, built by the reader below
 
@@ -477,7 +477,7 @@ def _project_ref(refs: Mapping[str, tuple[str | None, str | None]], notes: list[
 
 def _parents(image: Imported, dockerfile: str, read: Callable[[str], str | None],
              by_repo: Mapping[str, str], notes: list[str]) -> list[str]:
-    from buildorch.dockerfile import analyze
+    from buildorch.dockerlang.analysis import analyze
 
     text = read(dockerfile)
     if text is None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from buildorch.config import Tier
-from buildorch.engine import Engine
+from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
 
 POLICIES = ("basic", "standard", "conservative", "emergency")

@@ -19,12 +19,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildorch import proc, project
 from buildorch.config import Config
-from buildorch.digest import Record, snapshot
+from buildorch.edges import proc
+from buildorch.edges.git import CommitTree
 from buildorch.errors import BuildorchError
-from buildorch.plan import Plan, make_plan
-from buildorch.tree import CommitTree
+from buildorch.planning import baseline as project
+from buildorch.planning.digest import Record, snapshot
+from buildorch.planning.plan import Plan, make_plan
 
 SIGNATURE = "# buildorch-managed pre-push hook (buildorch hook install / uninstall)"
 HOOK = "pre-push"

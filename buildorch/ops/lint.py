@@ -19,12 +19,12 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from buildorch.dockerfile_instructions import mount_fields, parse_flags
-from buildorch.dockerfile_match import go_clean
-from buildorch.dockerfile_parser import Node, parse
+from buildorch.dockerlang.instructions import mount_fields, parse_flags
+from buildorch.dockerlang.parser import Node, parse
+from buildorch.dockerlang.shell_lex import ShellLex, ShellLexError
+from buildorch.dockerlang.sources import go_clean
 from buildorch.errors import BuildorchError
-from buildorch.inputs import repository_of
-from buildorch.shell_lex import ShellLex, ShellLexError
+from buildorch.planning.inputs import repository_of
 
 RULES = ("pip-no-cache-mount", "apt-no-cache-mount", "pip-cache-disabled",
          "copy-before-install", "apt-update-separate", "unpinned-base", "parse-error")

@@ -8,7 +8,16 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from buildorch.events import Event, Failed, Finished, Queued, Skipped, Started, Step, UpToDate
+from buildorch.running.events import (
+    Event,
+    Failed,
+    Finished,
+    Queued,
+    Skipped,
+    Started,
+    Step,
+    UpToDate,
+)
 
 Renderer = Callable[[Event], None]
 

@@ -11,8 +11,17 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from buildorch.builder import is_dockerfile_step
-from buildorch.events import Event, Failed, Finished, Queued, Skipped, Started, Step, UpToDate
+from buildorch.running.builder import is_dockerfile_step
+from buildorch.running.events import (
+    Event,
+    Failed,
+    Finished,
+    Queued,
+    Skipped,
+    Started,
+    Step,
+    UpToDate,
+)
 
 _STYLE = {"queued": "dim", "building": "cyan", "built": "green", "reused": "green",
           "failed": "bold red", "skipped": "yellow", "up to date": "dim green"}

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from buildorch import config as config_mod
 from buildorch.config import Config
-from buildorch.digest import Record, Snapshot, snapshot
+from buildorch.edges.git import CommitTree, Tree, WorkTree
+from buildorch.edges.state import load_manifest
 from buildorch.errors import BuildorchError, ConfigError
-from buildorch.plan import Plan, make_plan
-from buildorch.state import load_manifest
-from buildorch.tree import CommitTree, Tree, WorkTree
+from buildorch.planning.digest import Record, Snapshot, snapshot
+from buildorch.planning.plan import Plan, make_plan
 
 
 def open_config(path: Path | None) -> Config:

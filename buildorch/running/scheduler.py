@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from buildorch.errors import BuildorchError
-from buildorch.events import Event, Failed, Queued, Skipped, Started
+from buildorch.running.events import Event, Failed, Queued, Skipped, Started
 
 # How often the main loop looks at the cancel flag while builds run.
 _POLL_S = 0.1

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from buildorch.dockerlang.shell_lex import ShellLex, ShellLexError, is_space
 from buildorch.errors import BuildorchError
-from buildorch.shell_lex import ShellLex, ShellLexError, is_space
 
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 # `DirectiveParser`: the text after `#`, left-trimmed, is `key=value`; Go's \s is [\t\n\f\r ].

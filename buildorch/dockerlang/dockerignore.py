@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from buildorch.dockerfile_match import go_clean
+from buildorch.dockerlang.sources import go_clean
 from buildorch.errors import BuildorchError
 
 __all__ = ["DockerIgnore", "ignore_file_for", "read_patterns"]

@@ -6,8 +6,8 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from buildorch.digest import Record, Snapshot
 from buildorch.errors import BuildorchError
+from buildorch.planning.digest import Record, Snapshot
 
 MAX_PATHS = 5
 

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from buildorch.builder import LABEL_DIGEST
 from buildorch.errors import BuildorchError
+from buildorch.running.builder import LABEL_DIGEST
 
 if TYPE_CHECKING:
     from buildorch.config import Config

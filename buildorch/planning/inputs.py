@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from buildorch.config import Config, Image
-from buildorch.dockerfile import Analysis, analyze, match_sources
-from buildorch.dockerignore import DockerIgnore, ignore_file_for
+from buildorch.dockerlang.analysis import Analysis, analyze, match_sources
+from buildorch.dockerlang.dockerignore import DockerIgnore, ignore_file_for
+from buildorch.edges.git import Tree
 from buildorch.errors import BuildorchError
-from buildorch.tree import Tree
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,15 @@ from types import FrameType
 
 import tenacity
 
-from buildorch import proc, project, scheduler, state
-from buildorch.builder import (
+from buildorch.config import Config, Tier
+from buildorch.edges import proc, state
+from buildorch.edges.engine import Engine
+from buildorch.errors import BuildorchError
+from buildorch.planning import baseline as project
+from buildorch.planning.digest import Record, Snapshot
+from buildorch.planning.plan import Plan
+from buildorch.running import scheduler
+from buildorch.running.builder import (
     LABEL_DIGEST,
     LABEL_NAME,
     BuildResult,
@@ -25,12 +32,7 @@ from buildorch.builder import (
     run_build,
     trim_local_caches,
 )
-from buildorch.config import Config, Tier
-from buildorch.digest import Record, Snapshot
-from buildorch.engine import Engine
-from buildorch.errors import BuildorchError
-from buildorch.events import Event, Failed, Finished, Queued, Skipped, Step, UpToDate
-from buildorch.plan import Plan
+from buildorch.running.events import Event, Failed, Finished, Queued, Skipped, Step, UpToDate
 
 MAX_TRIES = 3
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from buildorch import proc
+from buildorch.edges import proc
 from buildorch.errors import BuildorchError
 
 NEVER_SENT = (".git", ".buildorch")

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from buildorch.config import Config
-from buildorch.graph import ImageGraph
-from buildorch.inputs import ImageInputs, Reader, infer_parents
-from buildorch.tree import Tree
+from buildorch.edges.git import Tree
+from buildorch.planning.graph import ImageGraph
+from buildorch.planning.inputs import ImageInputs, Reader, infer_parents
 
 DIGEST_VERSION = 2
 

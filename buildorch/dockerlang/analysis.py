@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from buildorch.dockerfile_instructions import (
+from buildorch.dockerlang.instructions import (
     MOUNT_KEYS,
     MOUNT_TYPES,
     canonical,
@@ -31,10 +31,10 @@ from buildorch.dockerfile_instructions import (
     mount_fields,
     parse_flags,
 )
-from buildorch.dockerfile_match import go_clean, match_sources
-from buildorch.dockerfile_parser import Node, parse, parse_error, parse_heredoc_marker
+from buildorch.dockerlang.parser import Node, parse, parse_error, parse_heredoc_marker
+from buildorch.dockerlang.shell_lex import ShellLex, ShellLexError
+from buildorch.dockerlang.sources import go_clean, match_sources
 from buildorch.errors import BuildorchError
-from buildorch.shell_lex import ShellLex, ShellLexError
 
 __all__ = ["Analysis", "ContextSource", "analyze", "match_sources"]
 

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from buildorch.dockerfile_parser import KNOWN_INSTRUCTIONS, Node, parse_error, parse_heredoc_marker
+from buildorch.dockerlang.parser import KNOWN_INSTRUCTIONS, Node, parse_error, parse_heredoc_marker
 
 # Flags each instruction accepts (instructions/parse.go and its run hooks).
 _FLAGS: dict[str, dict[str, str]] = {

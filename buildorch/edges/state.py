@@ -12,8 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from buildorch.digest import Record
 from buildorch.errors import BuildorchError
+from buildorch.planning.digest import Record
 
 SCHEMA_VERSION = 1
 # Read once, at import (single-threaded): os.umask can only be read by setting it.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from buildorch import config as config_mod
+from buildorch.edges.git import WorkTree
 from buildorch.errors import BuildorchError, ConfigError
-from buildorch.graph import ImageGraph
-from buildorch.inputs import Reader, infer_parents
-from buildorch.tree import WorkTree
+from buildorch.planning.graph import ImageGraph
+from buildorch.planning.inputs import Reader, infer_parents
 
 
 def problems(path: Path | None) -> list[str]:

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from buildorch.events import Event, Step
+from buildorch.running.events import Event, Step
 
-LABEL_DIGEST = "org.buildorch.digest"   # on every image built: the digest of its inputs
+LABEL_DIGEST = "org.buildorch.planning.digest"   # on every image built: the digest of its inputs
 LABEL_NAME = "org.buildorch.image"
 GRACE_INT_S = 3.0
 GRACE_TERM_S = 2.0

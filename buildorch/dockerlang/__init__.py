@@ -1,0 +1,1 @@
+"""Pure, Docker-exact ports of BuildKit and moby code; each module names its upstream file."""

@@ -1,0 +1,1 @@
+"""I/O at the edges: processes, git, the Docker engine, the state directory."""

@@ -1,0 +1,1 @@
+"""From a plan to images: events, the scheduler, the builder, the build."""
