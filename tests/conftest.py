@@ -7,31 +7,13 @@ integration suite would be a hidden red build.
 from __future__ import annotations
 
 import os
-import subprocess
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
-}
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, **GIT_ENV}
-    env.pop("GIT_DIR", None)
-    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True,
-                          text=True).stdout
-
-
-def write_files(root: Path, files: Mapping[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
+from tests.helpers import PREFIX, docker, git, write_files
 
 
 @pytest.fixture
@@ -75,3 +57,23 @@ def _engine_or_fail() -> None:
 @pytest.fixture(scope="session")
 def engine() -> None:
     _engine_or_fail()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_test_images() -> Iterator[None]:
+    """Remove, at the end of the session, every image the tests tagged (only those)."""
+    yield
+    if shutil.which("docker") is None:
+        return
+    tags = [t for t in docker("images", "--format", "{{.Repository}}:{{.Tag}}",
+                               check=False).split() if t.startswith(PREFIX)]
+    if tags:
+        docker("rmi", "-f", *tags, check=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Every test that needs the engine carries the `engine` marker, so that
+    # `pytest -m "not engine"` is the fast suite: the marker follows the fixture.
+    for item in items:
+        if "engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.engine)

@@ -286,3 +286,40 @@ class DiskGuard:
             f"already ran {done}; to go on, free space (`docker image prune -a`, "
             f"`docker builder prune -a`, `docker volume prune`) or lower min_free in "
             f"[tiers.{tier.name}] of services.toml")
+
+
+def usage_rows(df: dict[str, Any]) -> list[tuple[str, int, int, str]]:
+    """(what, count, size, detail) from the engine's disk usage report."""
+    images = df.get("Images") or []
+    cache = df.get("BuildCache") or []
+    vols = df.get("Volumes") or []
+    cons = df.get("Containers") or []
+    dangling = [i for i in images if not [t for t in (i.get("RepoTags") or [])
+                                          if t != "<none>:<none>"]]
+    idle = sum(int(c.get("Size") or 0) for c in cache if not c.get("InUse"))
+    vsize = sum(max(0, int((v.get("UsageData") or {}).get("Size") or 0)) for v in vols)
+    protected = [v["Name"] for v in vols if _protected(v)]
+    return [
+        ("images", len(images), int(df.get("LayersSize") or 0), f"{len(dangling)} dangling"),
+        ("build cache", len(cache), sum(int(c.get("Size") or 0) for c in cache),
+         f"{human(idle)} not in use"),
+        ("volumes", len(vols), vsize,
+         f"protected: {', '.join(protected)}" if protected else "none protected"),
+        ("containers", len(cons), sum(int(c.get("SizeRw") or 0) for c in cons),
+         f"{sum(1 for c in cons if c.get('State') != 'running')} stopped"),
+    ]
+
+
+def ensure_volume(engine: Engine, name: str = PIP_CACHE_VOLUME) -> tuple[bool, str | None]:
+    """Create the protected volume unless it exists; (created, note)."""
+    import docker.errors
+
+    try:
+        vol = engine.client.api.inspect_volume(name)
+    except docker.errors.NotFound:
+        engine.client.api.create_volume(name, labels={PROTECT_LABEL: "true"})
+        return True, None
+    if not _protected(vol):   # cannot relabel a volume: it is protected by name anyway
+        return False, (f"volume {name} exists without the {PROTECT_LABEL} label; "
+                       "it is protected by its name")
+    return False, None

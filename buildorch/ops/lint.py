@@ -15,10 +15,12 @@ Rules, each a finding with the line where its instruction starts:
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from buildorch.config import Config
 from buildorch.dockerlang.instructions import mount_fields, parse_flags
 from buildorch.dockerlang.parser import Node, parse
 from buildorch.dockerlang.shell_lex import ShellLex, ShellLexError
@@ -269,3 +271,44 @@ def check(src: Source) -> Report:
 
 def lint(src: Source) -> list[Finding]:
     return list(check(src).findings)
+
+
+def _order(cfg: Config) -> list[str]:
+    """Parents first, so a child knows whether its parent disables the pip cache; by name
+    when the graph cannot be made (lint still reports what it can)."""
+    from buildorch.planning import baseline
+
+    try:
+        return baseline.work_snapshot(cfg).graph.order()
+    except BuildorchError:
+        return sorted(cfg.images)
+
+
+def lint_config(cfg: Config) -> list[Finding]:
+    """Findings over every configured Dockerfile; one Dockerfile shared by several images is
+    linted once per image (args and target can change what it does), findings deduplicated."""
+    built_here = [cfg.repository(n) for n in cfg.images]
+    no_cache: dict[str, str] = {}     # repository -> where its image sets PIP_NO_CACHE_DIR
+    seen: dict[tuple[str, int, str, str], Finding] = {}
+    for name in _order(cfg):
+        image = cfg.images[name]
+        path = cfg.root / image.dockerfile
+        try:
+            text = path.read_bytes().decode("utf-8", "replace")
+        except OSError as exc:
+            raise BuildorchError(f"{image.table}: cannot read {image.dockerfile}: "
+                                 f"{exc.strerror}; fix the path") from None
+        folder = posixpath.dirname(image.dockerfile) or "."
+        service_dir = (folder if image.context == "." else
+                       posixpath.relpath(folder, image.context))
+        report = check(Source(image.dockerfile, text, built_here, dict(image.args),
+                              None if service_dir.startswith("..") else service_dir,
+                              image.target, no_cache))
+        if report.no_cache_dir is not None:
+            where = report.no_cache_dir
+            if where.startswith("ENV at line "):
+                where = f"set by parent image {name} in {image.dockerfile}:{where[12:]}"
+            no_cache[cfg.repository(name)] = where
+        for f in report.findings:
+            seen.setdefault((f.file, f.line, f.rule, f.message), f)
+    return sorted(seen.values(), key=lambda f: (f.file, f.line, f.rule))

@@ -20,7 +20,7 @@ from buildorch.config import load
 from buildorch.edges import state
 from buildorch.planning import baseline as project
 from buildorch.running.builder import BuildSpec, run_build
-from tests.conftest import git, write_files
+from tests.helpers import git, write_files
 
 pytestmark = pytest.mark.usefixtures("engine")
 

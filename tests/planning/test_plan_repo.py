@@ -13,7 +13,7 @@ import pytest
 from buildorch.config import load
 from buildorch.edges import state
 from buildorch.planning import baseline as project
-from tests.conftest import git, write_files
+from tests.helpers import git, write_files
 
 REG = "reg.example/acme"
 FILES = {
@@ -143,7 +143,7 @@ def test_untracked_file_read_by_copy_dir(repo: Path) -> None:
     assert _plan(repo) == {"stt": ["input added: services/stt/new_module.py"]}
 
 
-def test_git_ignored_file_is_still_sent_by_docker(repo: Path) -> None:
+def test_git_ignored_file_is_still_sent_bydocker(repo: Path) -> None:
     (repo / "services/stt/run.log").write_text("ignored by git, not by .dockerignore\n")
     assert _plan(repo) == {"stt": ["input added: services/stt/run.log"]}
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,19 +18,9 @@ from buildorch.config import Tier
 from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
 from buildorch.ops import disk
-from tests.test_build_engine import PREFIX, stack
+from tests.helpers import PREFIX, bo, docker, stack
 
 pytestmark = pytest.mark.usefixtures("engine")
-
-
-def _docker(*args: str, cwd: Path | None = None) -> str:
-    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True,
-                          cwd=cwd).stdout
-
-
-def bo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "buildorch", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
 
 
 class Scope:
@@ -52,15 +41,15 @@ class Scope:
         if tag:
             argv += ["-t", tag]
             self.tags.append(tag)
-        _docker(*argv, ".", cwd=d)
+        docker(*argv, ".", cwd=d)
 
     def dangling(self) -> list[str]:
-        return _docker("images", "-q", "--filter", "dangling=true", "--filter",
+        return docker("images", "-q", "--filter", "dangling=true", "--filter",
                        f"label={self.label}").split()
 
     def volume(self, suffix: str, *labels: str) -> str:
         name = f"bo-test-{self.key}-{suffix}"
-        _docker("volume", "create", "--label", self.label, *(a for lab in labels
+        docker("volume", "create", "--label", self.label, *(a for lab in labels
                                                                for a in ("--label", lab)), name)
         self.volumes.append(name)
         return name
@@ -96,7 +85,7 @@ def test_cache_volume_is_created_once_labeled_and_prints_the_compose_snippet(
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
     assert "volume pip-cache already exists" in again.stdout
     assert "pip-cache:/root/.cache/pip" in again.stdout and "external: true" in again.stdout
-    labels = _docker("volume", "inspect", "pip-cache", "--format",
+    labels = docker("volume", "inspect", "pip-cache", "--format",
                      "{{index .Labels \"org.buildorch.protect\"}}").strip()
     assert labels == "true"
 

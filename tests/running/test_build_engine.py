@@ -14,92 +14,25 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, write_files
+from tests.helpers import (
+    PREFIX,
+    docker,
+    git,
+    intervals,
+    manifest,
+    names,
+    overlap,
+    run_bo,
+    stack,
+    write_files,
+)
 
 pytestmark = pytest.mark.usefixtures("engine")
-REGISTRY_HOST = "127.0.0.1:5000"
-PREFIX = f"{REGISTRY_HOST}/bo-test-"
-
-
-def _docker(*args: str, check: bool = True) -> str:
-    return subprocess.run(["docker", *args], check=check, capture_output=True,
-                          text=True).stdout
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _remove_test_images() -> Iterator[None]:
-    yield
-    tags = [t for t in _docker("images", "--format", "{{.Repository}}:{{.Tag}}",
-                               check=False).split() if t.startswith(PREFIX)]
-    if tags:
-        _docker("rmi", "-f", *tags, check=False)
-
-
-def stack(ns: str, *, tier1_parallel: int = 1, jobs: int = 2, step_timeout: str = "10m",
-          cache_from: str = '["local"]', cache_to: str = '["local"]',
-          extra: dict[str, str] | None = None) -> dict[str, str]:
-    """base -> a, b, c (tier-1) -> svc-a, svc-b; `lone` stands apart. Every RUN sleeps a bit so
-    that overlaps can be seen in event timestamps."""
-    reg = f"{PREFIX}{ns}"
-    files = {
-        "services.toml": f"""
-[project]
-registry = "{reg}"
-jobs = {jobs}
-[cache]
-from = {cache_from}
-to = {cache_to}
-[tiers.foundation]
-[tiers.tier-1]
-max_parallel = {tier1_parallel}
-[tiers.services]
-step_timeout = "{step_timeout}"
-[base.base]
-tier = "foundation"
-dockerfile = "images/base.Dockerfile"
-[base.a]
-tier = "tier-1"
-dockerfile = "images/a.Dockerfile"
-[base.b]
-tier = "tier-1"
-dockerfile = "images/b.Dockerfile"
-[base.c]
-tier = "tier-1"
-dockerfile = "images/c.Dockerfile"
-[services.svc-a]
-tier = "services"
-dockerfile = "services/svc-a/Dockerfile"
-[services.svc-b]
-tier = "services"
-dockerfile = "services/svc-b/Dockerfile"
-[services.lone]
-tier = "services"
-dockerfile = "services/lone/Dockerfile"
-""",
-        "images/base.Dockerfile": f"FROM busybox:1.36\nCOPY base.txt /base.txt\n"
-                                  f"RUN echo {ns} > /ns && sleep 1\n",
-        ".dockerignore": ".git\n.buildorch\n",
-        ".gitignore": ".buildorch/\n",
-        "base.txt": "base\n",
-    }
-    for t in ("a", "b", "c"):
-        files[f"images/{t}.Dockerfile"] = (f"FROM {reg}/base:latest\nCOPY {t}.txt /{t}.txt\n"
-                                           f"RUN cat /{t}.txt && sleep 1\n")
-        files[f"{t}.txt"] = f"{t}\n"
-    for s, parent in (("svc-a", f"{reg}/a:latest"), ("svc-b", f"{reg}/b:latest"),
-                      ("lone", "busybox:1.36")):
-        files[f"services/{s}/Dockerfile"] = (f"FROM {parent}\nCOPY services/{s}/app.txt /app\n"
-                                             "RUN cat /app && sleep 1\n")
-        files[f"services/{s}/app.txt"] = f"{s} {ns}\n"
-    files.update(extra or {})
-    return files
-
-
 @pytest.fixture
 def fixture_repo(make_repo: Callable[..., Path]) -> Callable[..., tuple[Path, str]]:
     def make(**kw: object) -> tuple[Path, str]:
@@ -109,33 +42,7 @@ def fixture_repo(make_repo: Callable[..., Path]) -> Callable[..., tuple[Path, st
     return make
 
 
-def run_bo(repo: Path, *args: str, timeout: float = 300) -> tuple[int, list[dict[str, object]],
-                                                                   str]:
-    p = subprocess.run([sys.executable, "-m", "buildorch", *args, "--progress", "json"],
-                       cwd=repo, capture_output=True, text=True, timeout=timeout)
-    events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
-    return p.returncode, events, p.stderr
 
-
-def names(events: list[dict[str, object]], kind: str) -> list[str]:
-    return [str(e["image"]) for e in events if e["event"] == kind]
-
-
-def intervals(events: list[dict[str, object]]) -> dict[str, tuple[float, float]]:
-    start = {e["image"]: e["time"] for e in events if e["event"] == "started"}
-    end = {e["image"]: e["time"] for e in events if e["event"] in ("finished", "failed")}
-    return {str(n): (float(start[n]), float(end[n])) for n in start  # type: ignore[arg-type]
-            if n in end}
-
-
-def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
-
-
-def manifest(repo: Path) -> dict[str, object]:
-    data = json.loads((repo / ".buildorch/manifest.json").read_text())
-    assert isinstance(data, dict)
-    return data
 
 
 def test_first_build_everything_in_order_then_nothing(
@@ -157,7 +64,7 @@ def test_first_build_everything_in_order_then_nothing(
     assert len(history) == 7 and all(json.loads(h)["result"] == "built" for h in history)
     assert (repo / ".buildorch/logs/svc-a.log").read_text().count("RUN cat /app") >= 1
     # the image carries its digest, and the child really sees its new parent
-    out = _docker("run", "--rm", f"{reg}/svc-a:latest", "cat", "/a.txt", "/ns")
+    out = docker("run", "--rm", f"{reg}/svc-a:latest", "cat", "/a.txt", "/ns")
     assert out.split() == ["a", reg.rsplit("-", 1)[1]]
     rc, ev, err = run_bo(repo, "build")
     assert rc == 0 and names(ev, "finished") == [] and len(names(ev, "up-to-date")) == 7
@@ -173,11 +80,11 @@ def test_changes_rebuild_exactly_what_they_reach(
     (repo / "services/svc-b/app.txt").write_text("changed\n")
     rc, ev, _ = run_bo(repo, "build")
     assert rc == 0 and names(ev, "finished") == ["svc-b"]
-    assert _docker("run", "--rm", f"{reg}/svc-b:latest", "cat", "/app").strip() == "changed"
+    assert docker("run", "--rm", f"{reg}/svc-b:latest", "cat", "/app").strip() == "changed"
     (repo / "a.txt").write_text("a2\n")
     rc, ev, _ = run_bo(repo, "build")
     assert rc == 0 and names(ev, "finished") == ["a", "svc-a"]
-    assert _docker("run", "--rm", f"{reg}/svc-a:latest", "cat", "/a.txt").strip() == "a2"
+    assert docker("run", "--rm", f"{reg}/svc-a:latest", "cat", "/a.txt").strip() == "a2"
     # `service NAME`: stale ancestors first, nothing else
     (repo / "base.txt").write_text("base2\n")
     rc, ev, _ = run_bo(repo, "service", "svc-b")
@@ -185,7 +92,7 @@ def test_changes_rebuild_exactly_what_they_reach(
     span = intervals(ev)
     assert span["base"][1] <= span["b"][0] <= span["b"][1] <= span["svc-b"][0]
     # an image gone from the engine is stale even though its digest is unchanged
-    _docker("rmi", f"{reg}/lone:latest")
+    docker("rmi", f"{reg}/lone:latest")
     rc, ev, _ = run_bo(repo, "build", "lone")
     assert rc == 0 and names(ev, "finished") == ["lone"]
 
@@ -228,8 +135,8 @@ def test_registry_cache_round_trip(fixture_repo: Callable[..., tuple[Path, str]]
     assert rc == 0, err
     first = next(e for e in ev if e["event"] == "finished")
     assert first["cached_steps"] == 0
-    _docker("rmi", f"{reg}/lone:latest")
-    _docker("builder", "prune", "-af")   # BuildKit's own cache gone: only the registry has it
+    docker("rmi", f"{reg}/lone:latest")
+    docker("builder", "prune", "-af")   # BuildKit's own cache gone: only the registry has it
     assert not (repo / ".buildorch/cache/lone").exists()
     rc, ev, err = run_bo(repo, "build", "--no-reuse", "lone")  # build, from the registry cache
     assert rc == 0, err
@@ -293,7 +200,7 @@ def test_sigint_stops_everything_and_records_what_finished(
 def test_demo_stack_scratch_then_no_change_then_one_service(make_repo: Callable[..., Path]
                                                             ) -> None:
     """The project's own demo stack, in a fresh repository under a fresh namespace."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     ns = f"{PREFIX}demo-{uuid.uuid4().hex[:8]}"
     files: dict[str, str] = {}
     for rel in [".dockerignore", "services.toml",
@@ -311,7 +218,7 @@ def test_demo_stack_scratch_then_no_change_then_one_service(make_repo: Callable[
     git(repo, "commit", "-qam", "change stt")
     rc, ev, _ = run_bo(repo, "build")
     assert rc == 0 and names(ev, "finished") == ["stt"]
-    out = _docker("run", "--rm", f"{ns}/stt:latest", "cat", "/app/app.py")
+    out = docker("run", "--rm", f"{ns}/stt:latest", "cat", "/app/app.py")
     assert "changed" in out
     assert os.path.exists(repo / ".buildorch/cache/stt/index.json")
 
@@ -322,19 +229,19 @@ def test_reuse_across_machines(fixture_repo: Callable[..., tuple[Path, str]]) ->
     rc, ev, err = run_bo(repo, "build")
     assert rc == 0, err
     assert len(names(ev, "finished")) == 7
-    tags = [t for t in _docker("images", "--format", "{{.Repository}}:{{.Tag}}").split()
+    tags = [t for t in docker("images", "--format", "{{.Repository}}:{{.Tag}}").split()
             if t.startswith(reg)]
     assert any(":bo-" in t for t in tags)
-    _docker("rmi", "-f", *tags)
+    docker("rmi", "-f", *tags)
     shutil.rmtree(repo / ".buildorch")
     rc, ev, err = run_bo(repo, "build")
     assert rc == 0, err
     finished = [e for e in ev if e["event"] == "finished"]
     assert len(finished) == 7 and all(e["reused"] for e in finished), finished
     assert not any(e["event"] == "step" for e in ev), "nothing may be built"
-    assert _docker("run", "--rm", f"{reg}/svc-a:latest", "cat", "/a.txt").strip() == "a"
+    assert docker("run", "--rm", f"{reg}/svc-a:latest", "cat", "/a.txt").strip() == "a"
     # --no-reuse builds instead
-    _docker("rmi", f"{reg}/lone:latest")
+    docker("rmi", f"{reg}/lone:latest")
     rc, ev, _ = run_bo(repo, "build", "--no-reuse", "lone")
     assert rc == 0 and [e["reused"] for e in ev if e["event"] == "finished"] == [False]
 
@@ -372,7 +279,7 @@ def test_an_image_replaced_under_its_tag_is_stale(
         fixture_repo: Callable[..., tuple[Path, str]]) -> None:
     repo, reg = fixture_repo()
     assert run_bo(repo, "build")[0] == 0
-    _docker("tag", "busybox:1.36", f"{reg}/lone:latest")   # e.g. a compose build or a pull
+    docker("tag", "busybox:1.36", f"{reg}/lone:latest")   # e.g. a compose build or a pull
     rc, ev, _ = run_bo(repo, "build")
     assert rc == 0 and names(ev, "finished") == ["lone"]
-    assert _docker("run", "--rm", f"{reg}/lone:latest", "cat", "/app").startswith("lone")
+    assert docker("run", "--rm", f"{reg}/lone:latest", "cat", "/app").startswith("lone")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from buildorch.config import load
 from buildorch.errors import BuildorchError
 from buildorch.ops.compose import read_yaml
+from tests.helpers import bo
 
 COMPOSE = """\
 # two base images, three services, one image from a registry
@@ -65,11 +64,6 @@ FILES = {
     "services/web/Dockerfile": "FROM registry.example/acme/python-base:1.0 AS build\n"
                                "FROM nginx:1.27\nCOPY --from=build /srv /usr/share/nginx\n",
 }
-
-
-def bo(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "buildorch", *args], cwd=repo,
-                          capture_output=True, text=True)
 
 
 def test_compose_import_gives_a_plannable_config(make_repo: Callable[..., Path]) -> None:

@@ -7,9 +7,9 @@ import sys
 
 import click
 
+from buildorch.cli import config_of
 from buildorch.edges import state
 from buildorch.ops import stats as stats_mod
-from buildorch.planning import baseline as project
 
 
 def _rich(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -30,7 +30,7 @@ def _rich(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> N
 def command(ctx: click.Context, as_json: bool) -> None:
     """Per image and per tier: builds, median and last duration, step cache hit rate, how
     often it was up to date, cache sources and failed cache imports (from history.jsonl)."""
-    cfg = project.open_config(ctx.find_root().obj)
+    cfg = config_of(ctx)
     history = state.read_history(cfg.state_dir)
     st = stats_mod.compute(history, tier_order=cfg.tiers)
     if as_json:

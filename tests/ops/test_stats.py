@@ -14,7 +14,7 @@ import pytest
 
 from buildorch.edges import state
 from buildorch.ops import stats as stats_mod
-from tests.test_build_engine import PREFIX, run_bo, stack
+from tests.helpers import PREFIX, run_bo, stack
 
 pytestmark = pytest.mark.usefixtures("engine")
 IMAGES = ("base", "a", "b", "c", "svc-a", "svc-b", "lone")

@@ -14,17 +14,9 @@ from pathlib import Path
 import pytest
 
 from buildorch.ops.hook import BACKUP, SIGNATURE
-from tests.conftest import GIT_ENV, git
-from tests.test_build_engine import _remove_test_images, stack
-
-__all__ = ["_remove_test_images"]  # session fixture: removes the images these tests tag
+from tests.helpers import GIT_ENV, bo, git, stack
 
 FOREIGN = "#!/bin/sh\necho foreign hook\n"
-
-
-def bo(repo: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "buildorch", *args], cwd=repo, input=stdin,
-                          capture_output=True, text=True, timeout=120)
 
 
 def push(repo: Path, *args: str, env: dict[str, str] | None = None

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
+from buildorch.cli import config_of
 from buildorch.config import Config
 from buildorch.errors import EXIT_ERROR, BuildorchError
-from buildorch.planning import baseline as project
 
 
 @click.group("hook")
@@ -21,7 +21,7 @@ def command() -> None:
 def _config_arg(ctx: click.Context) -> str | None:
     """The services.toml to name in the hook, relative to the top level (where git runs
     hooks), or None when it is the one found from there anyway."""
-    cfg = project.open_config(ctx.find_root().obj)
+    cfg = config_of(ctx)
     rel = cfg.path.relative_to(cfg.root).as_posix()
     return None if rel == "services.toml" else rel
 
@@ -80,7 +80,7 @@ def run_pre_push(ctx: click.Context, remote: str, url: str) -> None:
     from buildorch.ops import hook
 
     hook.scrub_git_env()
-    cfg = project.open_config(ctx.find_root().obj)
+    cfg = config_of(ctx)
     lines = [] if sys.stdin.isatty() else sys.stdin.read().splitlines()
     if not any(line.strip() for line in lines):
         lines = hook.pre_commit_refs(dict(os.environ))

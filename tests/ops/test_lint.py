@@ -14,7 +14,7 @@ import pytest
 
 from buildorch.ops.lint import Source, lint
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 TOML = """\
 [project]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -15,18 +13,9 @@ import pytest
 from buildorch.ops.ci import step_summary, write_step_summary
 from buildorch.planning.plan import Plan, Stale
 from buildorch.running.build import BuildReport, ImageReport
-from tests.conftest import git
-from tests.test_build_engine import stack
+from tests.helpers import bo, git, stack
 
 DESCENDANTS_OF_BASE = ["base", "a", "b", "c", "svc-a", "svc-b"]
-
-
-def bo(repo: Path, *args: str,
-       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "buildorch", *args], cwd=repo, env=full,
-                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture

@@ -1,0 +1,105 @@
+"""`buildorch build`: the stale images, built in dependency order, in parallel."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from buildorch.cli import config_of, note
+from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from buildorch.render import Renderer
+    from buildorch.running.build import BuildOptions, BuildReport
+
+
+
+def _renderer(progress: str) -> tuple[Renderer, contextlib.AbstractContextManager[object]]:
+    from buildorch.render import JsonLines, Plain
+
+    if progress == "auto":
+        progress = "rich" if sys.stdout.isatty() else "plain"
+    if progress == "json":
+        return JsonLines(), contextlib.nullcontext()
+    if progress == "plain":
+        return Plain(), contextlib.nullcontext()
+    from buildorch.render.live import LiveTable
+
+    table = LiveTable()
+    return table, table
+
+
+def _summary(report: BuildReport) -> None:
+    rows = [r for r in report.images.values()
+            if r.result in ("built", "reused", "failed", "cancelled")]
+    for r in rows:
+        rate = f"{100 * r.cached_steps / r.steps:.0f}%" if r.steps else "-"
+        how = ("pulled: same inputs built elsewhere" if r.result == "reused"
+               else f"cache hits {r.cached_steps}/{r.steps} ({rate})")
+        click.echo(f"  {r.name:<24} {r.result:<9} {r.duration_s:6.1f}s  {how}")
+    parts = [f"{report.count('built')} built", f"{report.count('reused')} reused",
+             f"{report.count('up-to-date')} up to date",
+             f"{report.count('failed')} failed", f"{report.count('skipped')} skipped"]
+    if report.count("cancelled"):
+        parts.append(f"{report.count('cancelled')} cancelled")
+    click.echo(f"{', '.join(parts)} in {report.wall_s:.1f}s")
+    if report.cleanup:
+        click.echo(report.cleanup)
+
+
+def run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
+    from buildorch.running.build import build
+
+    cfg = config_of(ctx)
+    render, scope = _renderer(progress)
+    with scope:
+        report = build(cfg, opts, render)
+    for n in report.notes:
+        note(n)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        from buildorch.ops.ci import write_step_summary
+
+        write_step_summary(report)
+    if progress != "json":
+        if not report.plan.stale:
+            click.echo(f"nothing to build: {len(report.plan.fresh)} image(s) up to date")
+        else:
+            _summary(report)
+    if report.cancelled:
+        raise click.exceptions.Exit(EXIT_INTERRUPTED)
+    if not report.ok:
+        raise click.exceptions.Exit(EXIT_ERROR)
+
+
+PROGRESS = click.Choice(["auto", "rich", "plain", "json"])
+
+
+@click.command("build")
+@click.argument("images", nargs=-1)
+@click.option("--all", "force_all", is_flag=True, help="Build every image.")
+@click.option("--since", metavar="REF", help="Build what changed since REF (not the manifest).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Concurrent builds.")
+@click.option("--push", is_flag=True, help="Push to the registry instead of loading.")
+@click.option("--fail-fast", is_flag=True, help="Start nothing new after a failure.")
+@click.option("--dry-run", is_flag=True, help="Show what would build; build nothing.")
+@click.option("--cache-to", "cache_to", multiple=True,
+              type=click.Choice(["local", "registry", "gha", "inline"]),
+              help="Also export the cache there (repeatable).")
+@click.option("--warm", is_flag=True, help="Pull the previous images first (cache warming).")
+@click.option("--no-reuse", is_flag=True,
+              help="Build even when the registry has an image of the same inputs.")
+@click.option("--progress", type=PROGRESS, default="auto", show_default=True)
+@click.pass_context
+def command(ctx: click.Context, images: tuple[str, ...], force_all: bool, since: str | None,
+          jobs: int | None, push: bool, fail_fast: bool, dry_run: bool,
+          cache_to: tuple[str, ...], warm: bool, no_reuse: bool, progress: str) -> None:
+    """Build the stale images (or IMAGES and their stale ancestry), parents first."""
+    from buildorch.running.build import BuildOptions
+
+    run_build(ctx, BuildOptions(names=images, force_all=force_all, since=since, jobs=jobs,
+                                 push=push, fail_fast=fail_fast, dry_run=dry_run,
+                                 cache_to=cache_to, warm=warm, no_reuse=no_reuse), progress)

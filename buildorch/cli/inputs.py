@@ -1,0 +1,38 @@
+"""`buildorch inputs NAME`: the context files an image's build reads."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from buildorch.cli import config_of, note, out
+from buildorch.errors import BuildorchError
+from buildorch.planning import baseline as project
+
+
+@click.command("inputs")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def command(ctx: click.Context, name: str, as_json: bool) -> None:
+    """The context files NAME's build reads (repository-relative, after .dockerignore)."""
+    cfg = config_of(ctx)
+    snap = project.work_snapshot(cfg)
+    if name not in snap.inputs:
+        import difflib
+
+        hint = difflib.get_close_matches(name, list(snap.inputs), n=1)
+        raise BuildorchError(f"unknown image {name!r}"
+                             + (f"; did you mean {hint[0]!r}?" if hint else ""))
+    ins = snap.inputs[name]
+    files = sorted(ins.files)
+    if as_json:
+        out(json.dumps({"image": name, "files": files}, indent=2))
+        return
+    for n in ins.notes:
+        note(n)
+    out(f"{name}: {len(files)} file(s) from {cfg.images[name].context!r} "
+         f"via {ins.dockerfile}")
+    for f in files:
+        out(f"  {f}")

@@ -1,0 +1,22 @@
+"""`buildorch validate`: every problem in services.toml and the Dockerfiles."""
+
+from __future__ import annotations
+
+import click
+
+from buildorch.cli import config_path, out
+from buildorch.errors import EXIT_ERROR
+
+
+@click.command("validate")
+@click.pass_context
+def command(ctx: click.Context) -> None:
+    """Check services.toml and every Dockerfile; print every problem."""
+    from buildorch.ops.validate import problems
+
+    found = problems(config_path(ctx))
+    if found:
+        for p in found:
+            click.echo(p, err=True)
+        raise click.exceptions.Exit(EXIT_ERROR)
+    out("services.toml is valid")

@@ -1,0 +1,140 @@
+"""Test helpers, in one place: git repositories, the CLI as a subprocess, the fixture stack.
+
+Test modules import from here, never from each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
+}
+REGISTRY_HOST = "127.0.0.1:5000"
+PREFIX = f"{REGISTRY_HOST}/bo-test-"
+
+
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, **GIT_ENV}
+    env.pop("GIT_DIR", None)
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def write_files(root: Path, files: Mapping[str, str]) -> None:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+
+
+def docker(*args: str, check: bool = True, cwd: Path | None = None) -> str:
+    return subprocess.run(["docker", *args], check=check, capture_output=True, text=True,
+                          cwd=cwd).stdout
+
+
+def bo(cwd: Path, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None,
+       timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`buildorch ARGS` in `cwd`, as a user runs it (GitHub Actions variables removed)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "buildorch", *args], cwd=cwd, env=full,
+                          input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+def stack(ns: str, *, tier1_parallel: int = 1, jobs: int = 2, step_timeout: str = "10m",
+          cache_from: str = '["local"]', cache_to: str = '["local"]',
+          extra: dict[str, str] | None = None) -> dict[str, str]:
+    """base -> a, b, c (tier-1) -> svc-a, svc-b; `lone` stands apart. Every RUN sleeps a bit so
+    that overlaps can be seen in event timestamps."""
+    reg = f"{PREFIX}{ns}"
+    files = {
+        "services.toml": f"""
+[project]
+registry = "{reg}"
+jobs = {jobs}
+[cache]
+from = {cache_from}
+to = {cache_to}
+[tiers.foundation]
+[tiers.tier-1]
+max_parallel = {tier1_parallel}
+[tiers.services]
+step_timeout = "{step_timeout}"
+[base.base]
+tier = "foundation"
+dockerfile = "images/base.Dockerfile"
+[base.a]
+tier = "tier-1"
+dockerfile = "images/a.Dockerfile"
+[base.b]
+tier = "tier-1"
+dockerfile = "images/b.Dockerfile"
+[base.c]
+tier = "tier-1"
+dockerfile = "images/c.Dockerfile"
+[services.svc-a]
+tier = "services"
+dockerfile = "services/svc-a/Dockerfile"
+[services.svc-b]
+tier = "services"
+dockerfile = "services/svc-b/Dockerfile"
+[services.lone]
+tier = "services"
+dockerfile = "services/lone/Dockerfile"
+""",
+        "images/base.Dockerfile": f"FROM busybox:1.36\nCOPY base.txt /base.txt\n"
+                                  f"RUN echo {ns} > /ns && sleep 1\n",
+        ".dockerignore": ".git\n.buildorch\n",
+        ".gitignore": ".buildorch/\n",
+        "base.txt": "base\n",
+    }
+    for t in ("a", "b", "c"):
+        files[f"images/{t}.Dockerfile"] = (f"FROM {reg}/base:latest\nCOPY {t}.txt /{t}.txt\n"
+                                           f"RUN cat /{t}.txt && sleep 1\n")
+        files[f"{t}.txt"] = f"{t}\n"
+    for s, parent in (("svc-a", f"{reg}/a:latest"), ("svc-b", f"{reg}/b:latest"),
+                      ("lone", "busybox:1.36")):
+        files[f"services/{s}/Dockerfile"] = (f"FROM {parent}\nCOPY services/{s}/app.txt /app\n"
+                                             "RUN cat /app && sleep 1\n")
+        files[f"services/{s}/app.txt"] = f"{s} {ns}\n"
+    files.update(extra or {})
+    return files
+
+
+def run_bo(repo: Path, *args: str, timeout: float = 300) -> tuple[int, list[dict[str, object]],
+                                                                   str]:
+    p = subprocess.run([sys.executable, "-m", "buildorch", *args, "--progress", "json"],
+                       cwd=repo, capture_output=True, text=True, timeout=timeout)
+    events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    return p.returncode, events, p.stderr
+
+
+def names(events: list[dict[str, object]], kind: str) -> list[str]:
+    return [str(e["image"]) for e in events if e["event"] == kind]
+
+
+def intervals(events: list[dict[str, object]]) -> dict[str, tuple[float, float]]:
+    start = {e["image"]: e["time"] for e in events if e["event"] == "started"}
+    end = {e["image"]: e["time"] for e in events if e["event"] in ("finished", "failed")}
+    return {str(n): (float(start[n]), float(end[n])) for n in start  # type: ignore[arg-type]
+            if n in end}
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def manifest(repo: Path) -> dict[str, object]:
+    data = json.loads((repo / ".buildorch/manifest.json").read_text())
+    assert isinstance(data, dict)
+    return data
