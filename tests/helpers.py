@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,7 +19,10 @@ GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
 }
 REGISTRY_HOST = "127.0.0.1:5000"
-PREFIX = f"{REGISTRY_HOST}/bo-test-"
+# One namespace per test session: the session removes only its own images at the end, so
+# concurrent sessions (several checkouts on one laptop) never remove each other's.
+SESSION = uuid.uuid4().hex[:6]
+PREFIX = f"{REGISTRY_HOST}/bo-test-{SESSION}-"
 
 
 
