@@ -8,8 +8,11 @@ expanded the way BuildKit expands them (global ARGs only in FROM, a stage's ARGs
 order, build args over defaults). What cannot be known statically, typically a variable the
 base image sets, is reported in `unresolved`, and the caller then counts the whole context.
 
-The syntax lives in `dockerfile_parser.py`, variable expansion in `shell_lex.py`, matching
-sources against context files in `dockerfile_match.py`. Nothing here does I/O.
+The syntax lives in `parser.py`, variable expansion in `shell_lex.py`, matching sources
+against context files in `sources.py`. Nothing here does I/O.
+
+Upstream: moby/buildkit v0.13 `frontend/dockerfile/dockerfile2llb/convert.go` (stages,
+global ARGs and their scoping, `--from` resolution, which stages reach the target).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from buildorch.dockerlang.golang import clean as go_clean
 from buildorch.dockerlang.instructions import (
     MOUNT_KEYS,
     MOUNT_TYPES,
@@ -33,7 +37,7 @@ from buildorch.dockerlang.instructions import (
 )
 from buildorch.dockerlang.parser import Node, parse, parse_error, parse_heredoc_marker
 from buildorch.dockerlang.shell_lex import ShellLex, ShellLexError
-from buildorch.dockerlang.sources import go_clean, match_sources
+from buildorch.dockerlang.sources import match_sources
 from buildorch.errors import BuildorchError
 
 __all__ = ["Analysis", "ContextSource", "analyze", "match_sources"]

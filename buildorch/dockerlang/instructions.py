@@ -5,6 +5,9 @@ make BuildKit reject a file before building anything, image reference syntax
 (`reference.ParseNormalizedNamed`), which COPY/ADD sources are git refs or URLs rather than
 context paths, the CSV of `RUN --mount`, and the layout-free text of an instruction that the
 fingerprint is made of.
+
+Upstream: moby/buildkit v0.13 `frontend/dockerfile/instructions/{parse,commands,bflag}.go`
+and `commands_runmount.go`.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ parser directives at the top, comments, line continuations (the escape token, `\
 backtick), empty continuation lines, builder flags (`--x=y`), JSON or shell forms and heredoc
 bodies. Meaning is elsewhere: what each instruction accepts in `dockerfile_instructions.py`,
 stages and variables in `dockerfile.py`.
+
+Upstream: moby/buildkit v0.13 (the frontend in Docker Engine 26.1, which the tests judge
+against) `frontend/dockerfile/parser/{parser,line_parsers,split_command}.go`.
 """
 
 from __future__ import annotations

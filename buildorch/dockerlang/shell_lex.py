@@ -6,6 +6,8 @@ shell: quotes and the escape token are removed, `$X`, `${X}` and the modifiers `
 looks up is recorded as matched or unmatched, so the caller can tell which values a result
 depends on; that is how the Dockerfile analysis knows a COPY source depends on, say, `$HOME`
 set by a base image it cannot see.
+
+Upstream: moby/buildkit v0.13 `frontend/dockerfile/shell/lex.go` (ShellLex.ProcessWord(s)).
 """
 
 from __future__ import annotations

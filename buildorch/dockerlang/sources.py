@@ -9,17 +9,21 @@ parent directory counts). RUN bind-mount sources are literal paths.
 
 `files` is sorted, so every literal prefix is a bisect; only wildcard segments enumerate the
 children of one directory, and only `--parents` patterns scan a range with a regex.
+
+Upstream: tonistiigi/fsutil v0.0.0-2024 `copy/copy.go` and `cache/contenthash` (wildcard
+sources), moby/buildkit v0.13 `solver/llbsolver/file/backend.go` (`--parents`, `--exclude`).
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-_WILDCARD = frozenset("*?[")
+from buildorch.dockerlang.golang import has_wildcards, match_regex
+from buildorch.dockerlang.patternmatcher import PatternMatcher
+from buildorch.errors import BuildorchError
 
 
 class Source(Protocol):
@@ -35,202 +39,6 @@ class Source(Protocol):
     def parents(self) -> bool: ...
     @property
     def excludes(self) -> tuple[str, ...]: ...
-
-
-def has_wildcards(segment: str) -> bool:
-    """fsutil's `containsWildcards`: a `\\` escapes the next character."""
-    i = 0
-    while i < len(segment):
-        if segment[i] == "\\":
-            i += 2
-            continue
-        if segment[i] in _WILDCARD:
-            return True
-        i += 1
-    return False
-
-
-def go_match_regex(segment: str) -> str | None:
-    """Go's `filepath.Match` for one path segment as regex source; None for a bad pattern."""
-    out: list[str] = []
-    i, n = 0, len(segment)
-    while i < n:
-        ch = segment[i]
-        i += 1
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "\\":
-            if i >= n:
-                return None
-            out.append(re.escape(segment[i]))
-            i += 1
-        elif ch == "[":
-            klass, i = _go_class(segment, i)
-            if klass is None:
-                return None
-            out.append(klass)
-        else:
-            out.append(re.escape(ch))
-    return "".join(out)
-
-
-def _go_class(segment: str, i: int) -> tuple[str | None, int]:
-    """A `[...]` class starting after `[`: ranges, `^` negation, `\\` escapes, never empty."""
-    n = len(segment)
-    negate = i < n and segment[i] == "^"
-    if negate:
-        i += 1
-    ranges: list[str] = []
-    while True:
-        if i < n and segment[i] == "]" and ranges:
-            body = "".join(ranges)
-            if not body:  # only reversed ranges
-                return ("[^\\s\\S]" if not negate else "[^/]"), i + 1
-            return ("[^" if negate else "[") + body + "]", i + 1
-        lo, i = _go_class_char(segment, i)
-        if lo is None:
-            return None, i
-        if i < n and segment[i] == "-":
-            hi, i = _go_class_char(segment, i + 1)
-            if hi is None:
-                return None, i
-            if lo <= hi:  # Go accepts a reversed range; it matches nothing
-                ranges.append(f"{re.escape(lo)}-{re.escape(hi)}")
-            else:
-                ranges.append("")
-        else:
-            ranges.append(re.escape(lo))
-
-
-def _go_class_char(segment: str, i: int) -> tuple[str | None, int]:
-    if i >= len(segment) or segment[i] in "-]":
-        return None, i
-    if segment[i] == "\\":
-        i += 1
-        if i >= len(segment):
-            return None, i
-    return segment[i], i + 1
-
-
-class PatternMatcher:
-    """moby/patternmatcher: `!` exceptions, `**`, and a match on a parent directory counts."""
-
-    def __init__(self, patterns: Iterable[str]) -> None:
-        self.patterns: list[tuple[bool, str, re.Pattern[str] | None, str, int]] = []
-        for raw in patterns:
-            p = raw.strip()
-            if not p:
-                continue
-            p = go_clean(p)
-            exclusion = p.startswith("!")
-            if exclusion:
-                p = p[1:]
-            kind, regex = _compile_pattern(p)
-            self.patterns.append((exclusion, kind, regex, p, len(p.split("/"))))
-
-    @staticmethod
-    def _match(kind: str, regex: re.Pattern[str] | None, pattern: str, path: str) -> bool:
-        if kind == "exact":
-            return path == pattern
-        if kind == "prefix":
-            return path.startswith(pattern[:-2])
-        if kind == "suffix":
-            suffix = pattern[2:]
-            return path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
-        return regex is not None and regex.match(path) is not None
-
-    def matches(self, path: str) -> bool:
-        """`MatchesOrParentMatches`."""
-        matched = False
-        parents = path.split("/")[:-1]
-        for exclusion, kind, regex, pattern, _ in self.patterns:
-            if exclusion != matched:
-                continue
-            hit = self._match(kind, regex, pattern, path)
-            for depth in range(1, len(parents) + 1):
-                if hit:
-                    break
-                hit = self._match(kind, regex, pattern, "/".join(parents[:depth]))
-            if hit:
-                matched = not exclusion
-        return matched
-
-
-def _compile_pattern(pattern: str) -> tuple[str, re.Pattern[str] | None]:
-    """`Pattern.compile`: the exact/prefix/suffix shortcuts are part of the semantics."""
-    out = ["^"]
-    kind = "exact"
-    i, n = 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        first = i == 0
-        i += 1
-        if ch == "*":
-            if i < n and pattern[i] == "*":
-                i += 1
-                if i < n and pattern[i] == "/":
-                    i += 1
-                if i >= n:
-                    if kind == "exact":
-                        kind = "prefix"
-                    else:
-                        out.append(".*")
-                        kind = "regexp"
-                else:
-                    out.append("(.*/)?")
-                    kind = "regexp"
-                if first:
-                    kind = "suffix"
-            else:
-                out.append("[^/]*")
-                kind = "regexp"
-        elif ch == "?":
-            out.append("[^/]")
-            kind = "regexp"
-        elif ch in ".+()|{}$":
-            out.append("\\" + ch)
-        elif ch == "\\":
-            if i < n:
-                out.append("\\" + pattern[i])
-                i += 1
-                kind = "regexp"
-            else:
-                out.append("\\\\")
-        elif ch in "[]":
-            out.append(ch)
-            kind = "regexp"
-        else:
-            out.append(ch)  # passed through unescaped, as patternmatcher does
-    if kind != "regexp":
-        return kind, None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            return "regexp", re.compile("".join(out) + r"\Z", re.DOTALL)
-    except re.error:
-        return "regexp", None
-
-
-def go_clean(path: str) -> str:
-    """Go's `path.Clean`."""
-    if not path:
-        return "."
-    rooted = path.startswith("/")
-    out: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if out and out[-1] != "..":
-                out.pop()
-            elif not rooted:
-                out.append("..")
-            continue
-        out.append(part)
-    cleaned = "/".join(out)
-    return ("/" + cleaned) if rooted else (cleaned or ".")
 
 
 class _Files:
@@ -287,13 +95,13 @@ def _wildcard_files(tree: _Files, segments: list[str]) -> list[str] | None:
     split = next(i for i, s in enumerate(segments) if has_wildcards(s))
     roots = ["/".join(segments[:split])]
     for segment in segments[split:-1]:
-        body = go_match_regex(segment)
+        body = match_regex(segment)
         if body is None:
             return None
         regex = re.compile(body + r"\Z", re.DOTALL)
         roots = [_join(r, name) for r in roots for name in tree.children(r)
                  if regex.match(name)]
-    body = go_match_regex(segments[-1])
+    body = match_regex(segments[-1])
     if body is None:
         return None
     found: list[str] = []
@@ -322,6 +130,10 @@ def match_sources(sources: Iterable[Source], files: Sequence[str]) -> tuple[set[
         if not literal:
             if src.parents:
                 found: list[str] | None = _match_parents(tree, src.pattern)
+                if found is None:
+                    notes.append(f"{where} is not a valid pattern (BuildKit fails: syntax "
+                                 "error in pattern)")
+                    continue
             else:
                 found = _wildcard_files(tree, src.pattern.split("/"))
             if found is None:
@@ -339,7 +151,12 @@ def match_sources(sources: Iterable[Source], files: Sequence[str]) -> tuple[set[
             # --exclude patterns are matched below the source, relative to it (the base
             # BuildKit uses); a source matched by wildcards keeps its excludes unapplied,
             # which can only make us count more files, never fewer
-            matcher = PatternMatcher(src.excludes)
+            try:
+                matcher = PatternMatcher(src.excludes, "--exclude pattern")
+            except BuildorchError as exc:
+                notes.append(f"line {src.line}: {exc} (BuildKit fails the build)")
+                ranges.append(block)
+                continue
             cut = len(root) + 1 if root else 0
             lo, hi = block
             picked.update(f for f in files[lo:hi] if f == root or not matcher.matches(f[cut:]))
@@ -353,10 +170,14 @@ def match_sources(sources: Iterable[Source], files: Sequence[str]) -> tuple[set[
     return picked, notes
 
 
-def _match_parents(tree: _Files, pattern: str) -> list[str]:
-    """`COPY --parents` include pattern over the literal prefix before its first wildcard."""
+def _match_parents(tree: _Files, pattern: str) -> list[str] | None:
+    """`COPY --parents` include pattern over the literal prefix before its first wildcard;
+    None for a pattern patternmatcher rejects."""
     segments = pattern.split("/")
     split = next(i for i, s in enumerate(segments) if has_wildcards(s))
     lo, hi = tree.under("/".join(segments[:split]))
-    matcher = PatternMatcher([pattern])
+    try:
+        matcher = PatternMatcher([pattern])
+    except BuildorchError:
+        return None
     return [f for f in tree.files[lo:hi] if matcher.matches(f)]

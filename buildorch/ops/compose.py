@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from buildorch.config import NAME_RE
+from buildorch.dockerlang.reference import repository_of
 from buildorch.errors import BuildorchError
-from buildorch.planning.inputs import repository_of
 
 YamlValue = object   # str | None | list | dict, built by the reader below
 

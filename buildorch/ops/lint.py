@@ -21,12 +21,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from buildorch.config import Config
+from buildorch.dockerlang.golang import clean as go_clean
 from buildorch.dockerlang.instructions import mount_fields, parse_flags
 from buildorch.dockerlang.parser import Node, parse
+from buildorch.dockerlang.reference import repository_of
 from buildorch.dockerlang.shell_lex import ShellLex, ShellLexError
-from buildorch.dockerlang.sources import go_clean
 from buildorch.errors import BuildorchError
-from buildorch.planning.inputs import repository_of
 
 RULES = ("pip-no-cache-mount", "apt-no-cache-mount", "pip-cache-disabled",
          "copy-before-install", "apt-update-separate", "unpinned-base", "parse-error")

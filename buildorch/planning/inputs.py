@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from buildorch.config import Config, Image
 from buildorch.dockerlang.analysis import Analysis, analyze, match_sources
 from buildorch.dockerlang.dockerignore import DockerIgnore, ignore_file_for
+from buildorch.dockerlang.reference import repository_of
 from buildorch.edges.git import Tree
 from buildorch.errors import BuildorchError
 
@@ -125,21 +126,6 @@ class Reader:
             external_images=analysis.external_images,
             notes=tuple(notes),
         )
-
-
-def repository_of(ref: str) -> str:
-    """`ghcr.io/acme/base:1.0@sha256:…` -> `ghcr.io/acme/base`; Docker Hub prefixes dropped."""
-    name = ref.split("@", 1)[0]
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:
-        name = name[:colon]
-    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/",
-                   "index.docker.io/"):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-            break
-    return name
 
 
 def infer_parents(config: Config, external: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
