@@ -1,15 +1,16 @@
 """The tier graph: images as nodes, parent -> child edges.
 
 Plain dicts on the hot path (a plan must take well under a second, and importing networkx alone
-costs ~80 ms); networkx where it is the right tool: finding a cycle and reporting it as a path,
-and `to_networkx()` for anyone who wants the graph as a DiGraph.
+costs ~80 ms): `topological_order` is the one topological sort of buildorch (the planner's
+order and the scheduler's both use it) and reports a cycle as a path. networkx is the tests'
+oracle for it, and `to_networkx()` is there for anyone who wants the graph as a DiGraph.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,11 +39,10 @@ class ImageGraph:
                 cmap[p].append(child)
         graph = cls(all_nodes, pmap, {n: tuple(c) for n, c in cmap.items()},
                     {t: i for i, t in enumerate(tier_order)})
-        if len(graph.order()) < len(all_nodes):
-            cycle = find_cycle(graph.to_networkx())
+        _, cycle = topological_order(list(all_nodes), pmap, graph._key)
+        if cycle:
             raise BuildorchError(
-                "parent cycle: " + " -> ".join(cycle)
-                + "; break it in services.toml (depends_on) or the FROM lines"
+                f"parent cycle: {cycle}; break it in services.toml (depends_on) or the FROM lines"
             )
         return graph
 
@@ -50,19 +50,9 @@ class ImageGraph:
         return (self.tier_rank.get(self.nodes[n][0], 99), n)
 
     def order(self, subset: Iterable[str] | None = None) -> list[str]:
-        """A stable build order: parents first, then by tier order and name (Kahn's algorithm
-        with a heap). On a cycle, the nodes in it are left out."""
-        waiting = {n: len(ps) for n, ps in self.parent_map.items()}
-        ready = [self._key(n) for n, k in waiting.items() if k == 0]
-        heapq.heapify(ready)
-        full: list[str] = []
-        while ready:
-            _, n = heapq.heappop(ready)
-            full.append(n)
-            for c in self.child_map[n]:
-                waiting[c] -= 1
-                if waiting[c] == 0:
-                    heapq.heappush(ready, self._key(c))
+        """A stable build order: parents first, then by tier order and name. On a cycle, the
+        nodes in it (and behind it) are left out."""
+        full, _ = topological_order(list(self.nodes), self.parent_map, self._key)
         if subset is None:
             return full
         keep = set(subset)
@@ -159,13 +149,44 @@ class ImageGraph:
         }
 
 
-def find_cycle(g: Any) -> list[str]:
-    """A cycle of a networkx DiGraph as a closed path ['a', 'b', 'a'], or []."""
-    import networkx as nx
+def topological_order(nodes: Sequence[str], parents: Mapping[str, Iterable[str]],
+                      key: Callable[[str], Any] | None = None) -> tuple[list[str], str | None]:
+    """Parents before children (Kahn's algorithm with a heap); among ready nodes, the smallest
+    `key` first (default: the order of `nodes`, so the sort is stable). Parents not in `nodes`
+    are ignored. Returns (order, cycle): when some nodes are on or behind a cycle they are left
+    out of the order and `cycle` is one cycle as a path, 'a -> b -> a'; else cycle is None."""
+    position = {n: i for i, n in enumerate(nodes)}
+    rank: Callable[[str], Any] = key or position.__getitem__
+    own = {n: [p for p in dict.fromkeys(parents.get(n, ())) if p in position] for n in nodes}
+    children: dict[str, list[str]] = {n: [] for n in nodes}
+    for n in nodes:
+        for p in own[n]:
+            children[p].append(n)
+    waiting = {n: len(ps) for n, ps in own.items()}
+    ready = [(rank(n), position[n], n) for n in nodes if waiting[n] == 0]
+    heapq.heapify(ready)
+    out: list[str] = []
+    while ready:
+        n = heapq.heappop(ready)[2]
+        out.append(n)
+        for c in children[n]:
+            waiting[c] -= 1
+            if waiting[c] == 0:
+                heapq.heappush(ready, (rank(c), position[c], c))
+    if len(out) == len(nodes):
+        return out, None
+    return out, _cycle_path(nodes, own, set(out))
 
-    try:
-        edges = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
-        return []
-    path = [str(u) for u, _ in edges]
-    return [*path, path[0]]
+
+def _cycle_path(nodes: Sequence[str], parents: Mapping[str, Sequence[str]],
+                ordered: set[str]) -> str:
+    """Walk parents from the first node left unordered; every such node has an unordered
+    parent, so the walk must come back to a node it has seen: that loop is the cycle."""
+    name = next(n for n in nodes if n not in ordered)
+    path: list[str] = []
+    seen: dict[str, int] = {}
+    while name not in seen:
+        seen[name] = len(path)
+        path.append(name)
+        name = next(p for p in parents[name] if p not in ordered)
+    return " -> ".join([*path[seen[name]:], name])

@@ -9,7 +9,6 @@ does no I/O and emits only Queued, Started, Skipped, and Failed when a build fun
 
 from __future__ import annotations
 
-import heapq
 import threading
 import time
 import traceback
@@ -19,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from buildorch.errors import BuildorchError
+from buildorch.planning.graph import topological_order
 from buildorch.running.events import Event, Failed, Queued, Skipped, Started
 
 # How often the main loop looks at the cancel flag while builds run.
@@ -67,22 +67,11 @@ class RunResult:
 
 def order(jobs: Sequence[Job]) -> list[str]:
     """Parents before children; otherwise the order the jobs were given in (stable)."""
-    index = _index(jobs)
-    children = _children(jobs, index)
-    pending = {j.name: sum(1 for p in set(j.parents) if p in index) for j in jobs}
-    heap = [index[name] for name, n in pending.items() if n == 0]
-    heapq.heapify(heap)
-    out: list[str] = []
-    while heap:
-        name = jobs[heapq.heappop(heap)].name
-        out.append(name)
-        for child in children[name]:
-            pending[child] -= 1
-            if pending[child] == 0:
-                heapq.heappush(heap, index[child])
-    if len(out) < len(jobs):
+    _index(jobs)   # refuses a job listed twice
+    out, cycle = topological_order([j.name for j in jobs], {j.name: j.parents for j in jobs})
+    if cycle:
         raise BuildorchError(
-            f"dependency cycle: {_cycle_path(jobs, index, set(out))} "
+            f"dependency cycle: {cycle} "
             "(each image depends on the next): remove one of these dependencies"
         )
     return out
@@ -268,17 +257,3 @@ def _children(jobs: Sequence[Job], index: Mapping[str, int]) -> dict[str, list[s
             if parent in index:
                 children[parent].append(job.name)
     return children
-
-
-def _cycle_path(jobs: Sequence[Job], index: Mapping[str, int], ordered: set[str]) -> str:
-    """Walk parents from the first job left unordered; every such job has an unordered parent,
-    so the walk must come back to a job it has seen: that loop is the cycle."""
-    name = next(j.name for j in jobs if j.name not in ordered)
-    path: list[str] = []
-    seen: dict[str, int] = {}
-    while name not in seen:
-        seen[name] = len(path)
-        path.append(name)
-        parents = jobs[index[name]].parents
-        name = next(p for p in parents if p in index and p not in ordered)
-    return " -> ".join([*path[seen[name]:], name])
