@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from buildorch.errors import ConfigError
+from buildorch.units import parse_duration, parse_size
 
 CONFIG_NAME = "services.toml"
 CLEANUP_POLICIES = ("none", "basic", "standard", "conservative")
@@ -37,14 +38,6 @@ _DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
 REGISTRY_RE = re.compile(
     rf"^(?:{_DOMAIN}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*$|^{_DOMAIN}:[0-9]+$")
 ARG_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {
-    "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-}
-
 
 @dataclass(frozen=True)
 class Tier:
@@ -99,42 +92,6 @@ class Config:
 
     def ref(self, name: str) -> str:
         return f"{self.repository(name)}:{self.tag}"
-
-
-def parse_duration(text: object) -> float:
-    """'20m', '1h30m', '45s', '500ms' or a number of seconds -> seconds."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        if text <= 0:
-            raise ValueError("must be positive")
-        return float(text)
-    if not isinstance(text, str):
-        raise ValueError("expected a duration like \"20m\"")
-    s = text.strip().lower()
-    pos, total = 0, 0.0
-    for m in _DURATION_RE.finditer(s):
-        if m.start() != pos:
-            break
-        value, unit = float(m.group(1)), m.group(2)
-        total += value * {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}[unit]
-        pos = m.end()
-    if pos != len(s) or not s or total <= 0:
-        raise ValueError(f"{text!r} is not a duration like \"20m\", \"1h30m\" or \"45s\"")
-    return total
-
-
-def parse_size(text: object) -> int:
-    """'4GB', '500MiB', '0' or a number of bytes -> bytes (GB is 10^9, GiB is 2^30)."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        if text < 0:
-            raise ValueError("must not be negative")
-        return text
-    if not isinstance(text, str):
-        raise ValueError("expected a size like \"4GB\"")
-    m = _SIZE_RE.match(text)
-    if not m:
-        raise ValueError(f"{text!r} is not a size like \"4GB\" or \"500MiB\"")
-    unit = (m.group(2) or "B").lower()
-    return int(float(m.group(1)) * _SIZE_UNITS[unit])
 
 
 def find_root(start: Path) -> Path:

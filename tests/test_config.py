@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from buildorch.config import load, parse_duration, parse_size
+from buildorch.config import load
 from buildorch.errors import ConfigError
+from buildorch.units import parse_duration, parse_size
 
 GOOD = """
 [project]

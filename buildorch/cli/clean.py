@@ -6,6 +6,7 @@ import click
 
 from buildorch.edges.engine import Engine
 from buildorch.ops import disk
+from buildorch.units import format_size
 
 
 @click.command("clean")
@@ -26,4 +27,4 @@ def command(policy: str, dry_run: bool, label: str | None) -> None:
     click.echo(f"{policy}{' (dry run)' if dry_run else ''}: {res.summary()}")
     if not dry_run:
         after, _ = disk.free_bytes(engine)
-        click.echo(f"free in {where}: {disk.human(before)} -> {disk.human(after)}")
+        click.echo(f"free in {where}: {format_size(before)} -> {format_size(after)}")

@@ -8,6 +8,7 @@ from buildorch.cli import config_of
 from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
 from buildorch.ops import disk
+from buildorch.units import format_size
 
 
 @click.command("disk")
@@ -21,15 +22,15 @@ def command(ctx: click.Context) -> None:
         cfg = None   # still useful outside a project: no thresholds then
     engine = Engine.connect()
     free, where = disk.free_bytes(engine)
-    click.echo(f"free: {disk.human(free)} in {where}")
+    click.echo(f"free: {format_size(free)} in {where}")
     if cfg is not None:
         click.echo("tiers:")
         width = max((len(t) for t in cfg.tiers), default=0)
         for t in cfg.tiers.values():
-            need = disk.human(t.min_free) if t.min_free else "-"
+            need = format_size(t.min_free) if t.min_free else "-"
             status = "" if not t.min_free else ("  ok" if free >= t.min_free else "  BELOW")
             click.echo(f"  {t.name:<{width}}  min_free {need:>9}  cleanup {t.cleanup:<12}"
                        f"{status}".rstrip())
     click.echo("engine holds:")
     for what, n, size, detail in disk.usage_rows(disk.engine_df(engine)):
-        click.echo(f"  {what:<11} {n:>5}  {disk.human(size):>9}  {detail}")
+        click.echo(f"  {what:<11} {n:>5}  {format_size(size):>9}  {detail}")

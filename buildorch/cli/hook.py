@@ -79,7 +79,6 @@ def run_pre_push(ctx: click.Context, remote: str, url: str) -> None:
     """What the hook runs: reads git's ref lines on stdin and builds the pushed commits."""
     from buildorch.ops import hook
 
-    hook.scrub_git_env()
     cfg = config_of(ctx)
     lines = [] if sys.stdin.isatty() else sys.stdin.read().splitlines()
     if not any(line.strip() for line in lines):

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
 from buildorch.cli import config_of
 from buildorch.edges import state
 from buildorch.ops import stats as stats_mod
-
-
-def _rich(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=title, title_justify="left")
-    for i, h in enumerate(header):
-        t.add_column(h, justify="right" if i and h not in ("tier", "cache from") else "left")
-    for r in rows:
-        t.add_row(*r)
-    Console().print(t)
+from buildorch.render.tables import print_table
 
 
 @click.command("stats")
@@ -47,9 +35,8 @@ def command(ctx: click.Context, as_json: bool) -> None:
     ]
     for i, (title, kind, tiers) in enumerate(tables):
         header, rows = stats_mod.table(kind, st.tiers if tiers else st.images, tiers=tiers)
-        if sys.stdout.isatty():
-            _rich(title, header, rows)
-        else:
-            click.echo(("\n" if i else "") + stats_mod.plain_table(title, header, rows))
+        if i:
+            click.echo()
+        print_table(title, header, rows)
     for w in stats_mod.warnings(st):
         click.echo(f"warning: {w}", err=True)

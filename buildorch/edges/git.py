@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from buildorch.edges import proc
 from buildorch.errors import BuildorchError
@@ -37,6 +37,32 @@ def blob_id(data: bytes) -> str:
     h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
     h.update(data)
     return h.hexdigest()
+
+
+def run(root: Path, *args: str, check: bool = True) -> bytes:
+    """`git ARGS` in `root` with a clean environment (never the GIT_DIR & co. of a hook): the
+    one door through which buildorch runs git. Returns stdout."""
+    return proc.run(["git", *args], cwd=root, env=proc.git_env(), check=check).stdout
+
+
+def succeeds(root: Path, *args: str) -> bool:
+    return proc.run(["git", *args], cwd=root, env=proc.git_env(), check=False).returncode == 0
+
+
+def start(root: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`git ARGS` started in the background (read its stdout later), same clean environment."""
+    return subprocess.Popen(["git", *args], cwd=root, env=proc.git_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _repo(root: Path) -> Any:
+    """A GitPython Repo whose git processes get the same clean environment as `run`."""
+    import git  # GitPython: ref resolution and a persistent cat-file for blob reads
+
+    repo = git.Repo(root)
+    env = proc.git_env()
+    repo.git.update_environment(**env, **{k: None for k in os.environ if k not in env})
+    return repo
 
 
 def _hidden(path: str) -> bool:
@@ -119,12 +145,10 @@ class WorkTree:
     def _start_git(self) -> None:
         # -uall lists every untracked file; --ignored=matching lists an ignored directory once,
         # and _finish walks it (Docker sends ignored files too).
-        self._status = subprocess.Popen(
-            ["git", "status", "--porcelain=v1", "-z", "-uall", "--ignored=matching",
-             "--no-renames"], cwd=self.root, env=proc.git_env(), stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE)
+        self._status = start(self.root, "status", "--porcelain=v1", "-z", "-uall",
+                             "--ignored=matching", "--no-renames")
         self._odd = _odd_permissions(self.root)
-        text = proc.git(self.root, "ls-files", "-s", "-z").decode("utf-8", "surrogateescape")
+        text = run(self.root, "ls-files", "-s", "-z").decode("utf-8", "surrogateescape")
         index: dict[str, str] = {}
         for rec in text.split("\0"):
             if not rec:
@@ -292,10 +316,10 @@ class CommitTree:
 
     @classmethod
     def at(cls, root: Path, ref: str) -> CommitTree:
-        import git  # GitPython: ref resolution and a persistent cat-file for blob reads
+        import git  # GitPython: its exception types
 
         try:
-            repo = git.Repo(root)
+            repo = _repo(root)
             sha = repo.commit(ref).hexsha
         except (git.BadName, ValueError, git.InvalidGitRepositoryError,
                 git.NoSuchPathError) as exc:
@@ -304,7 +328,7 @@ class CommitTree:
                 "pass a branch, tag or sha that exists (try `git fetch`)"
             ) from None
         tree = cls(root=root, label=f"{ref} ({sha[:10]})", sha=sha, _repo=repo)
-        out = proc.git(root, "ls-tree", "-r", "-z", "--full-tree", sha)
+        out = run(root, "ls-tree", "-r", "-z", "--full-tree", sha)
         for rec in out.split(b"\0"):
             if not rec:
                 continue

@@ -1,4 +1,5 @@
-"""The one subprocess helper: argv lists only, clean git env, failures shown with their output."""
+"""The one subprocess helper: argv lists only, failures shown with their output. Git goes through
+`edges.git` (its one door), which uses `git_env` from here."""
 
 from __future__ import annotations
 
@@ -45,7 +46,3 @@ def run(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] 
     if check and proc.returncode != 0:
         raise CalledProcessError(argv, proc.returncode, proc.stdout, proc.stderr)
     return proc
-
-
-def git(root: Path, *args: str, check: bool = True) -> bytes:
-    return run(["git", *args], cwd=root, env=git_env(), check=check).stdout

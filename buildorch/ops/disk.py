@@ -18,6 +18,7 @@ from typing import Any
 from buildorch.config import Tier
 from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
+from buildorch.units import format_size
 
 POLICIES = ("basic", "standard", "conservative", "emergency")
 PROTECT_LABEL = "org.buildorch.protect"
@@ -26,14 +27,6 @@ ANONYMOUS_LABEL = "com.docker.volume.anonymous"  # what `docker volume prune` re
 KEEP_BUILD_CACHE = 5 * 10**9                     # standard keeps this much build cache
 EMERGENCY_TIMEOUT_S = 60.0
 STOPPED = ("exited", "created", "dead")
-
-
-def human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -45,7 +38,7 @@ class CleanupResult:
     def summary(self) -> str:
         verb = "would free" if self.dry_run else "freed"
         what = "; ".join(self.actions) if self.actions else "nothing to remove"
-        return f"{verb} {human(self.freed_bytes)} ({what})"
+        return f"{verb} {format_size(self.freed_bytes)} ({what})"
 
 
 # -- where the engine keeps its data ----------------------------------------------------------
@@ -149,7 +142,7 @@ def _basic(engine: Engine, dry_run: bool, label: str | None, acts: list[str]) ->
         size = sum(int(i.get("Size") or 0) for i in imgs)
         freed += size
         if imgs:
-            acts.append(f"{len(imgs)} dangling image(s) ({human(size)}): "
+            acts.append(f"{len(imgs)} dangling image(s) ({format_size(size)}): "
                         + ", ".join(str(i["Id"]).split(":")[-1][:12] for i in imgs[:5]))
     elif imgs:
         r = engine.client.api.prune_images(filters=_filters({"dangling": True}, label))
@@ -171,13 +164,13 @@ def _standard(engine: Engine, dry_run: bool, label: str | None, acts: list[str],
     if dry_run:
         over = min(idle, max(0, total - keep))
         if over:
-            acts.append(f"build cache beyond {human(keep)} (holds {human(total)}, "
-                        f"{human(idle)} idle): ~{human(over)}")
+            acts.append(f"build cache beyond {format_size(keep)} (holds {format_size(total)}, "
+                        f"{format_size(idle)} idle): ~{format_size(over)}")
         return over
     r = engine.client.api.prune_builds(keep_storage=keep)
     freed = int(r.get("SpaceReclaimed") or 0)
     if freed:
-        acts.append(f"build cache beyond {human(keep)}: {len(r.get('CachesDeleted') or [])} "
+        acts.append(f"build cache beyond {format_size(keep)}: {len(r.get('CachesDeleted') or [])} "
                     f"record(s)")
     return freed
 
@@ -280,9 +273,10 @@ class DiskGuard:
             done = f"{policy} cleanup {res.summary()}"
             free, where = self.measure(self.engine)
             if free >= tier.min_free:
-                return f"{human(free)} free in {where} after {done}"
+                return f"{format_size(free)} free in {where} after {done}"
         raise BuildorchError(
-            f"tier {tier.name}: {human(free)} free in {where}, {human(tier.min_free)} needed; "
+            f"tier {tier.name}: {format_size(free)} free in {where}, "
+            f"{format_size(tier.min_free)} needed; "
             f"already ran {done}; to go on, free space (`docker image prune -a`, "
             f"`docker builder prune -a`, `docker volume prune`) or lower min_free in "
             f"[tiers.{tier.name}] of services.toml")
@@ -302,7 +296,7 @@ def usage_rows(df: dict[str, Any]) -> list[tuple[str, int, int, str]]:
     return [
         ("images", len(images), int(df.get("LayersSize") or 0), f"{len(dangling)} dangling"),
         ("build cache", len(cache), sum(int(c.get("Size") or 0) for c in cache),
-         f"{human(idle)} not in use"),
+         f"{format_size(idle)} not in use"),
         ("volumes", len(vols), vsize,
          f"protected: {', '.join(protected)}" if protected else "none protected"),
         ("containers", len(cons), sum(int(c.get("SizeRw") or 0) for c in cons),

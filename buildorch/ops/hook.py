@@ -9,7 +9,6 @@ a temporary `git worktree` of the pushed commit, removed afterwards.
 
 from __future__ import annotations
 
-import os
 import shlex
 import stat
 import sys
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildorch.config import Config
-from buildorch.edges import proc
+from buildorch.edges import git as gitdoor
 from buildorch.edges.git import CommitTree
 from buildorch.errors import BuildorchError
 from buildorch.planning import baseline as project
@@ -35,7 +34,7 @@ ZERO = "0" * 40
 
 def hooks_dir(cwd: Path) -> Path:
     """Where git looks for hooks here: honours core.hooksPath and worktrees."""
-    out = proc.git(cwd, "rev-parse", "--git-path", "hooks").decode().strip()
+    out = gitdoor.run(cwd, "rev-parse", "--git-path", "hooks").decode().strip()
     path = Path(out)
     return path if path.is_absolute() else (cwd / path).resolve()
 
@@ -117,8 +116,7 @@ def parse_refs(lines: Iterable[str]) -> list[PushedRef]:
 
 
 def _is_commit(root: Path, sha: str) -> bool:
-    return proc.run(["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=root,
-                    env=proc.git_env(), check=False).returncode == 0
+    return gitdoor.succeeds(root, "cat-file", "-e", f"{sha}^{{commit}}")
 
 
 def baseline_for(root: Path, ref: PushedRef) -> tuple[str | None, str]:
@@ -128,10 +126,9 @@ def baseline_for(root: Path, ref: PushedRef) -> tuple[str | None, str]:
             return ref.remote_sha, f"{ref.remote_ref} on the remote ({ref.remote_sha[:10]})"
         return None, (f"the remote's {ref.remote_ref} ({ref.remote_sha[:10]}) is not here "
                       "(git fetch?): planning every image")
-    p = proc.run(["git", "merge-base", ref.local_sha, "HEAD@{upstream}"], cwd=root,
-                 env=proc.git_env(), check=False)
-    if p.returncode == 0 and p.stdout.strip():
-        sha = p.stdout.decode().strip()
+    out = gitdoor.run(root, "merge-base", ref.local_sha, "HEAD@{upstream}", check=False)
+    if out.strip():
+        sha = out.decode().strip()
         return sha, f"the merge-base with the upstream ({sha[:10]})"
     return None, "a new branch with no upstream: planning every image"
 
@@ -160,8 +157,8 @@ def plan_push(cfg: Config, local_sha: str, since: str | None) -> tuple[Plan, lis
 
 
 def _clean_head(root: Path, sha: str) -> bool:
-    head = proc.git(root, "rev-parse", "HEAD").decode().strip()
-    return head == sha and not proc.git(root, "status", "--porcelain").strip()
+    head = gitdoor.run(root, "rev-parse", "HEAD").decode().strip()
+    return head == sha and not gitdoor.run(root, "status", "--porcelain").strip()
 
 
 @contextmanager
@@ -173,15 +170,15 @@ def checkout_of(cfg: Config, sha: str) -> Iterator[tuple[Config, str]]:
         return
     with tempfile.TemporaryDirectory(prefix="buildorch-push-") as tmp:
         wt = Path(tmp) / "wt"
-        proc.git(cfg.root, "worktree", "add", "--detach", "--quiet", str(wt), sha)
+        gitdoor.run(cfg.root, "worktree", "add", "--detach", "--quiet", str(wt), sha)
         try:
             rel = cfg.path.relative_to(cfg.root)
             yield (project.open_config(wt / rel),
                    f"building {sha[:10]} in a temporary worktree (the working tree is not "
                    "the pushed commit)")
         finally:
-            proc.git(cfg.root, "worktree", "remove", "--force", str(wt), check=False)
-            proc.git(cfg.root, "worktree", "prune", check=False)
+            gitdoor.run(cfg.root, "worktree", "remove", "--force", str(wt), check=False)
+            gitdoor.run(cfg.root, "worktree", "prune", check=False)
 
 
 def run_pre_push(cfg: Config, remote: str, lines: Iterable[str],
@@ -227,10 +224,3 @@ def pre_commit_refs(env: dict[str, str]) -> list[str]:
     branch = env.get("PRE_COMMIT_LOCAL_BRANCH") or "HEAD"
     remote = env.get("PRE_COMMIT_REMOTE_BRANCH") or branch
     return [f"{branch} {to} {remote} {frm}"]
-
-
-def scrub_git_env() -> None:
-    """git exports GIT_DIR & co. to hooks; they would point our git calls (and those in a
-    temporary worktree) at the wrong repository."""
-    for k in [k for k in os.environ if k.startswith("GIT_")]:
-        os.environ.pop(k, None)

@@ -4,13 +4,15 @@ failed cache imports, per image and per tier. Pure functions over the history ro
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
+from buildorch.units import format_duration
+
 SCHEMA = 1
 RESULTS = ("built", "up-to-date", "reused", "failed", "cancelled")
+
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,6 @@ def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
 
-def secs(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1f}s"
 
 
 HIT_COLUMNS = ("image", "tier", "built", "steps", "cached", "hit rate", "up to date",
@@ -164,21 +164,8 @@ def hit_rows(rows: Iterable[Row]) -> list[tuple[str, ...]]:
 
 def time_rows(rows: Iterable[Row]) -> list[tuple[str, ...]]:
     return [(r.name, r.tier, str(r.runs), str(r.built), str(r.reused),
-             str(r.failed + r.cancelled), secs(r.median_s), secs(r.last_s)) for r in rows]
-
-
-_NUMERIC = re.compile(r"^[-\d./%s]+$")
-
-
-def plain_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]
-
-    def line(cells: tuple[str, ...]) -> str:
-        out = [c.rjust(w) if i and _NUMERIC.match(c) else c.ljust(w)
-               for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
-        return "  ".join(out).rstrip()
-
-    return "\n".join([title, line(header), *(line(r) for r in rows)])
+             str(r.failed + r.cancelled), format_duration(r.median_s),
+             format_duration(r.last_s)) for r in rows]
 
 
 def warnings(stats: Stats) -> list[str]:

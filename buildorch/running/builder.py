@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from buildorch.running.events import Event, Step
+from buildorch.units import format_duration as _dur
 
 LABEL_DIGEST = "org.buildorch.planning.digest"   # on every image built: the digest of its inputs
 LABEL_NAME = "org.buildorch.image"
@@ -331,13 +332,6 @@ def run_build(
     return BuildResult(ok, reason, duration, progress.steps, progress.cached_steps, image_id,
                        tuple(tail), transient=transient, cancelled=cancelled,
                        cache_warnings=cache_warnings)
-
-
-def _dur(seconds: float) -> str:
-    if seconds >= 60:
-        m, s = divmod(round(seconds), 60)
-        return f"{m}m{s:02d}s" if s else f"{m}m"
-    return f"{seconds:.1f}s" if seconds < 10 else f"{round(seconds)}s"
 
 
 def _metadata_image_id(path: Path | None) -> str | None:
