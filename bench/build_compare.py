@@ -26,10 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import buildorch  # noqa: E402
 from buildorch.ops.bake import bake_file  # noqa: E402
-from buildorch.planning import baseline as project  # noqa: E402
-from buildorch.running.build import BuildOptions, spec_for  # noqa: E402
-from buildorch.running.builder import argv  # noqa: E402
 
 RETRIED: list[str] = []
 BREAKDOWN: list[tuple[float, float, float, float]] = []
@@ -81,8 +79,10 @@ def main() -> None:
         repo = make_repo(tmp, ns)
         bo = [sys.executable, "-m", "buildorch", "build", "--progress", "plain"]
         print(f"first build of the demo stack: {sh(bo, repo):.1f}s")
-        cfg = project.open_config(repo / "services.toml")
-        snap = project.work_snapshot(cfg)
+        cfg = buildorch.load_config(repo / "services.toml")
+        from buildorch.planning.baseline import work_snapshot  # the graph, for bake_file
+
+        snap = work_snapshot(cfg)
         # Parents come from the engine's image store (all built above): bake's `target:`
         # contexts with tagged references are not honoured by buildx 0.13's docker driver.
         bake = bake_file(cfg, snap.graph, contexts=False)
@@ -105,9 +105,7 @@ def main() -> None:
             for who in ("floor", "buildorch") if i % 2 == 0 else ("buildorch", "floor"):
                 app.write_text(f"print('run {i} {who} {uuid.uuid4()}')\n")
                 if who == "floor":   # the one `docker buildx build` buildorch would run
-                    snap = project.work_snapshot(cfg)
-                    spec = spec_for(cfg, a.service, snap.records[a.service], BuildOptions())
-                    change_floor.append(sh(argv(spec), repo))
+                    change_floor.append(sh(buildorch.buildx_argv(cfg, a.service), repo))
                 else:
                     change_bo.append(sh(bo, repo, expect="1 built, 0 reused, 14 up to date"))
             # the same once more with JSON events, to see where the time goes

@@ -73,10 +73,10 @@ def record_manifest(repo: Path) -> None:
     """What a good build leaves behind: every image in the manifest."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from buildorch.edges import state
-    from buildorch.planning import baseline as project
+    from buildorch.planning.baseline import open_config, work_snapshot
 
-    cfg = project.open_config(repo / "services.toml")
-    snap = project.work_snapshot(cfg)
+    cfg = open_config(repo / "services.toml")
+    snap = work_snapshot(cfg)
     state.record_many(cfg.state_dir, {n: (r, None) for n, r in snap.records.items()})
 
 

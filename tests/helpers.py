@@ -142,3 +142,13 @@ def manifest(repo: Path) -> dict[str, object]:
     data = json.loads((repo / ".buildorch/manifest.json").read_text())
     assert isinstance(data, dict)
     return data
+
+
+def record_manifest(repo: Path, config: str = "services.toml") -> None:
+    """What a good build leaves behind: every image of the tree as it is, in the manifest."""
+    from buildorch.edges import state
+    from buildorch.planning.baseline import open_config, work_snapshot
+
+    cfg = open_config(repo / config)
+    snap = work_snapshot(cfg)
+    state.record_many(cfg.state_dir, {n: (r, None) for n, r in snap.records.items()})

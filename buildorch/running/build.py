@@ -286,12 +286,14 @@ class _Run:
 
 def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
           cancel: threading.Event | None = None,
-          guard: Callable[[Tier], str | None] | None = None) -> BuildReport:
+          guard: Callable[[Tier], str | None] | None = None,
+          engine: Engine | None = None) -> BuildReport:
     """`guard(tier)` runs before an image of that tier builds (default: the disk guard, once
-    per tier): a note of what it cleaned, or BuildorchError to fail the image with that line."""
+    per tier): a note of what it cleaned, or BuildorchError to fail the image with that line.
+    `engine`: the engine to use (default: the one DOCKER_HOST names)."""
     t0 = time.monotonic()
     cancel = cancel or threading.Event()
-    engine = Engine.connect()
+    engine = engine or Engine.connect()
     if guard is None:
         from buildorch.ops.disk import DiskGuard
 

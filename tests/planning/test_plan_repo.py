@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from buildorch.config import load
-from buildorch.edges import state
-from buildorch.planning import baseline as project
-from tests.helpers import git, write_files
+import buildorch
+from tests.helpers import git, record_manifest, write_files
 
 REG = "reg.example/acme"
 FILES = {
@@ -70,14 +68,11 @@ def repo(make_repo: Callable[..., Path]) -> Path:
 
 
 def _record(repo: Path) -> None:
-    """What a good build leaves: every image in the manifest."""
-    cfg = load(repo / "services.toml")
-    snap = project.work_snapshot(cfg)
-    state.record_many(cfg.state_dir, {n: (r, None) for n, r in snap.records.items()})
+    record_manifest(repo)
 
 
 def _plan(repo: Path, **kw: object) -> dict[str, list[str]]:
-    result = project.plan(load(repo / "services.toml"), **kw)  # type: ignore[arg-type]
+    result = buildorch.plan(buildorch.load_config(repo / "services.toml"), **kw)  # type: ignore[arg-type]
     return {s.name: list(s.reasons) for s in result.plan.stale}
 
 
@@ -214,7 +209,7 @@ def test_inputs_and_ignore_adjust_the_set(repo: Path) -> None:
 
 def test_plan_one_image_plans_its_stale_ancestry(repo: Path) -> None:
     (repo / "requirements/base.txt").write_text("a==2\n")
-    assert list(_plan(repo, selected=["stt"])) == ["base", "ml", "stt"]
+    assert list(_plan(repo, images=["stt"])) == ["base", "ml", "stt"]
     p = _cli(repo, "plan", "stt", "--json")
     assert [s["name"] for s in json.loads(p.stdout)["stale"]] == ["base", "ml", "stt"]
     p = _cli(repo, "plan", "sst")
@@ -223,7 +218,7 @@ def test_plan_one_image_plans_its_stale_ancestry(repo: Path) -> None:
 
 
 def test_all_plans_everything(repo: Path) -> None:
-    assert list(_plan(repo, force_all=True)) == ["base", "ml", "stt", "web"]
+    assert list(_plan(repo, all_images=True)) == ["base", "ml", "stt", "web"]
 
 
 def test_since_ref_includes_staged_unstaged_and_untracked(repo: Path) -> None:

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
+import buildorch
 from buildorch.config import load
-from buildorch.edges import state
-from buildorch.planning import baseline as project
 from buildorch.running.builder import BuildSpec, run_build
-from tests.helpers import git, write_files
+from tests.helpers import git, record_manifest, write_files
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -153,7 +152,7 @@ def _buildkit_misses(repo: Path, tag: str) -> bool:
 
 
 def _planner_stale(repo: Path) -> bool:
-    return bool(project.plan(load(repo / "services.toml")).plan.stale)
+    return bool(buildorch.plan(buildorch.load_config(repo / "services.toml")).plan.stale)
 
 
 @pytest.mark.parametrize("case,edit,rebuilds", CASES, ids=[c[0] for c in CASES])
@@ -163,9 +162,7 @@ def test_planner_agrees_with_buildkit(make_repo: Callable[..., Path], case: str,
     tag = f"bo-planner-check:{uuid.uuid4().hex[:12]}"
     _buildkit_misses(repo, tag)                      # the baseline, now in BuildKit's cache
     assert not _buildkit_misses(repo, tag), "the baseline must be fully cached"
-    cfg = load(repo / "services.toml")
-    snap = project.work_snapshot(cfg)
-    state.record_many(cfg.state_dir, {n: (r, None) for n, r in snap.records.items()})
+    record_manifest(repo)
     assert not _planner_stale(repo)
     edit(repo, uuid.uuid4().hex)
     stale = _planner_stale(repo)
