@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from types import FrameType
 
-import tenacity
 
 from buildorch.config import Config, Tier
 from buildorch.edges import proc, state
@@ -208,6 +207,8 @@ class _Run:
         def attempt() -> BuildResult:
             return run_build(spec, emit=self.emit, cancel=cancel, log_path=log_path,
                              timeout_s=tier.timeout, step_timeout_s=tier.step_timeout)
+
+        import tenacity  # only when something builds: a no-change run never needs it
 
         res: BuildResult = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(MAX_TRIES),
