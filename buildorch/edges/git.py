@@ -221,7 +221,7 @@ class WorkTree:
     def file_ids(self, paths: Iterable[str]) -> dict[str, str]:
         """Identities of many files. The content is the index's where git knows it; the
         permissions are always the disk's: git records only 644/755, but BuildKit's cache key
-        sees every bit (a chmod 664 or 600 rebuilds: tests/test_planner_vs_buildkit.py).
+        sees every bit (a chmod 664 or 600 rebuilds: tests/planning/test_planner_vs_buildkit.py).
         A tight loop: on a no-change plan this is one lstat per file read."""
         self._finish()
         odd = self._odd_perms()

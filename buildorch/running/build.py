@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from types import FrameType
 
-
 from buildorch.config import Config, Tier
 from buildorch.edges import proc, state
 from buildorch.edges.engine import Engine
