@@ -178,6 +178,60 @@ def _split(nodes: tuple[Node, ...]) -> tuple[list[Node], list[tuple[Node, list[N
     return global_args, stages
 
 
+def _global_env(nodes: list[Node], build_args: Mapping[str, str], lex: ShellLex,
+                platform: str | None, stage: str) -> _Env:
+    """The global scope FROM lines expand in: automatic platform ARGs, then the global ARGs in
+    order, a build arg over a default."""
+    env = _Env(_platform_args(platform))
+    env.values["TARGETSTAGE"] = _Value(stage)
+    for key, value in list(env.values.items()):
+        given = build_args.get(key)
+        env.values[key] = _Value(given, deps=frozenset({key})) if given is not None else (
+            _Value(value.text, value.unknown, frozenset({key})))
+    for node in nodes:
+        for word in node.args:
+            key, has_default, default = word.partition("=")
+            if key in build_args:
+                env.values[key] = _Value(build_args[key], deps=frozenset({key}))
+            elif has_default:
+                v = env.expand(lex, default, node.start_line)
+                env.values[key] = _Value(v.text, v.unknown, v.deps | {key})
+    return env
+
+
+@dataclass(frozen=True)
+class StageView:
+    """One stage as BuildKit links it, for tools that walk instructions (lint)."""
+
+    name: str                    # lower-cased, '' when unnamed
+    node: Node                   # the FROM line
+    base: str | None             # the base expanded with the global ARGs; None if unknown
+    commands: tuple[Node, ...]
+
+
+def stages(text: str, build_args: Mapping[str, str] | None = None
+           ) -> tuple[str, list[StageView]]:
+    """(escape character, stages) of a Dockerfile, each FROM expanded as BuildKit does
+    (global ARGs only, build args over defaults). Raises BuildorchError if it does not parse."""
+    parsed = parse(text)
+    global_nodes, stage_nodes = _split(parsed.nodes)
+    lex = ShellLex(parsed.escape, skip_unset_env=True)
+    env = _global_env(global_nodes, build_args or {}, lex, None, "default")
+    out: list[StageView] = []
+    for node, commands in stage_nodes:
+        base: str | None = None
+        if node.args:
+            try:
+                value = env.expand(lex, node.args[0], node.start_line)
+                base = value.text if not value.unknown else None
+            except BuildorchError:
+                base = None
+        name = node.args[2].lower() if len(node.args) >= 3 and node.args[1].lower() == "as" \
+            else ""
+        out.append(StageView(name, node, base or None, tuple(commands)))
+    return parsed.escape, out
+
+
 def _context_path(src: str, parents: bool) -> str:
     """A source as BuildKit resolves it: from the context root, cleaned (`../x` is `x`)."""
     if parents:
@@ -234,21 +288,7 @@ class _Analyzer:
     # global scope -----------------------------------------------------------------------
 
     def _global_scope(self, nodes: list[Node], platform: str | None, stage: str) -> _Env:
-        env = _Env(_platform_args(platform))
-        env.values["TARGETSTAGE"] = _Value(stage)
-        for key, value in list(env.values.items()):
-            given = self.build_args.get(key)
-            env.values[key] = _Value(given, deps=frozenset({key})) if given is not None else (
-                _Value(value.text, value.unknown, frozenset({key})))
-        for node in nodes:
-            for word in node.args:
-                key, has_default, default = word.partition("=")
-                if key in self.build_args:
-                    env.values[key] = _Value(self.build_args[key], deps=frozenset({key}))
-                elif has_default:
-                    v = env.expand(self.lex, default, node.start_line)
-                    env.values[key] = _Value(v.text, v.unknown, v.deps | {key})
-        return env
+        return _global_env(nodes, self.build_args, self.lex, platform, stage)
 
     # stages and the graph between them ----------------------------------------------------
 

@@ -21,11 +21,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from buildorch.config import Config
+from buildorch.dockerlang import analysis
 from buildorch.dockerlang.golang import clean as go_clean
 from buildorch.dockerlang.instructions import mount_fields, parse_flags
-from buildorch.dockerlang.parser import Node, parse
+from buildorch.dockerlang.parser import Node
 from buildorch.dockerlang.reference import repository_of
-from buildorch.dockerlang.shell_lex import ShellLex, ShellLexError
 from buildorch.errors import BuildorchError
 
 RULES = ("pip-no-cache-mount", "apt-no-cache-mount", "pip-cache-disabled",
@@ -107,14 +107,6 @@ def _cache_mounts(node: Node) -> list[str]:
     return targets
 
 
-def _expand(lex: ShellLex, word: str, env: Mapping[str, str]) -> str | None:
-    try:
-        res = lex.process(word, dict(env))
-    except ShellLexError:
-        return None
-    return None if res.unmatched else res.result
-
-
 def _unpinned(ref: str) -> bool:
     if "@" in ref:
         return False
@@ -136,54 +128,37 @@ class _Linter:
 
     def run(self) -> list[Finding]:
         try:
-            parsed = parse(self.src.text)
+            _, stages = analysis.stages(self.src.text, self.src.build_args)
         except BuildorchError as exc:
             self.add(1, "parse-error", f"cannot parse: {exc}")
             return self.out
-        lex = ShellLex(parsed.escape, skip_unset_env=True)
-        global_args: dict[str, str] = {}
-        stages: list[tuple[Node, list[Node]]] = []
-        for node in parsed.nodes:
-            if node.command == "from":
-                stages.append((node, []))
-            elif stages:
-                stages[-1][1].append(node)
-            elif node.command == "arg":
-                for word in node.args:
-                    key, _, default = word.partition("=")
-                    given = (self.src.build_args or {}).get(key)
-                    global_args[key] = given if given is not None else default
         names: dict[str, str | None] = {}     # stage name -> its PIP_NO_CACHE_DIR origin
-        for index, (from_node, commands) in enumerate(stages):
-            ref = self._from(lex, from_node, global_args, names)
+        for index, stage in enumerate(stages):
+            ref = self._from(stage, names)
             no_cache = None
             if ref is not None:
                 no_cache = (names[ref.lower()] if ref.lower() in names else
                             self.inherited.get(repository_of(ref)))
-            name = (from_node.args[2].lower() if len(from_node.args) >= 3
-                    and from_node.args[1].lower() == "as" else "")
             try:
-                no_cache = self._stage(commands, no_cache)
+                no_cache = self._stage(list(stage.commands), no_cache)
             except BuildorchError as exc:
-                self.add(from_node.start_line, "parse-error", f"cannot read the stage: {exc}")
-            if name:
-                names[name] = no_cache
+                self.add(stage.node.start_line, "parse-error", f"cannot read the stage: {exc}")
+            if stage.name:
+                names[stage.name] = no_cache
             target = (self.src.target or "").lower()
-            if (name and name == target) or (not target and index == len(stages) - 1):
+            if (stage.name and stage.name == target) or (not target and
+                                                          index == len(stages) - 1):
                 self.final = no_cache
         return self.out
 
-    def _from(self, lex: ShellLex, node: Node, global_args: Mapping[str, str],
-              stage_names: Collection[str]) -> str | None:
+    def _from(self, stage: analysis.StageView, stage_names: Collection[str]) -> str | None:
         """The base the stage starts from (None when it cannot be known)."""
-        if not node.args:
-            return None
-        ref = _expand(lex, node.args[0], global_args)
-        if ref is None or not ref or ref.lower() in stage_names or ref == "scratch":
-            return ref or None
+        ref = stage.base
+        if ref is None or ref.lower() in stage_names or ref == "scratch":
+            return ref
         if repository_of(ref) in self.built_here or not _unpinned(ref):
             return ref
-        self.add(node.start_line, "unpinned-base",
+        self.add(stage.node.start_line, "unpinned-base",
                  f"FROM {ref} is not pinned and not built here: pin a version tag or digest "
                  "so cached layers are not silently rebuilt on a new upstream image")
         return ref
