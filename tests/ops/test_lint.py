@@ -168,6 +168,19 @@ def test_from_latest_of_an_image_not_built_here(run_lint: Run) -> None:
                                                        (3, "unpinned-base")]
 
 
+def test_from_through_args_built_from_args_is_resolved(run_lint: Run) -> None:
+    # The base comes from the analysis' expansion of global ARGs (an ARG default built from
+    # another ARG): the image built here is recognised, the external one is still flagged.
+    rc, found = run_lint("ARG REGISTRY=registry.example\nARG OWNER=acme\n"
+                         "ARG BASE_IMAGE=$REGISTRY/$OWNER/base\n"
+                         "ARG TOOL=node\n"
+                         "FROM $BASE_IMAGE\n"
+                         "FROM ${TOOL}:latest\n")
+    assert rc == 1
+    assert [(f["line"], f["rule"]) for f in found] == [(6, "unpinned-base")]
+    assert "FROM node:latest" in found[0]["message"]
+
+
 def test_text_output_and_count(make_repo: Callable[..., Path]) -> None:
     repo = make_repo({"services.toml": TOML, "base/Dockerfile": "FROM debian\n",
                       "services/app/Dockerfile": CLEAN_APP,
