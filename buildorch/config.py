@@ -50,6 +50,40 @@ class Tier:
     builder: str | None = None
 
 
+# The seed's tier policies (build-and-ci-architecture.md, "Updated Timeout Configurations" and
+# "Cleanup Patterns by Build Tier"): a tier an image names that services.toml does not declare
+# gets them, and `buildorch init` writes them out. `base` is the zero-config tier of `[base.*]` images.
+SEED_TIERS: dict[str, dict[str, object]] = {
+    "foundation": {"timeout": "20m", "step_timeout": "20m", "cleanup": "basic"},
+    "base": {"timeout": "30m", "step_timeout": "20m", "cleanup": "standard"},
+    "tier-1": {"timeout": "30m", "step_timeout": "20m", "cleanup": "standard"},
+    "tier-2": {"timeout": "50m", "step_timeout": "45m", "max_parallel": 2, "min_free": "4GB",
+               "cleanup": "conservative"},
+    "tier-3": {"timeout": "20m", "step_timeout": "20m", "cleanup": "standard"},
+    "services": {"timeout": "40m", "cleanup": "standard"},
+}
+_TIER_N = re.compile(r"tier-([0-9]+)")
+DEFAULT_TIER = {"base": "base", "service": "services"}   # image kind -> tier when none is given
+
+
+def seed_policy(tier: str) -> dict[str, object]:
+    """The seed's policy for a tier name: its own, tier-3's beyond tier 3, else none."""
+    if tier in SEED_TIERS:
+        return dict(SEED_TIERS[tier])
+    m = _TIER_N.fullmatch(tier)
+    return dict(SEED_TIERS["tier-3"]) if m and int(m.group(1)) > 3 else {}
+
+
+def tier_rank(tier: str) -> tuple[int, int]:
+    """Where an implicit tier sorts: base and foundation first, tier-N by N, services last."""
+    if tier in ("foundation", "base"):
+        return (0, 0 if tier == "foundation" else 1)
+    m = _TIER_N.fullmatch(tier)
+    if m:
+        return (1, int(m.group(1)))
+    return (3, 0) if tier == "services" else (2, 0)
+
+
 @dataclass(frozen=True)
 class Image:
     name: str
@@ -227,7 +261,21 @@ def parse_lenient(
     local_max = _size(c, "[cache]", "local_max_size", cache.get("local_max_size", "2GB")) or 0
 
     tiers: dict[str, Tier] = {}
-    for name, tdata in c.table("", "tiers", data.get("tiers")).items():
+    declared_tiers = dict(c.table("", "tiers", data.get("tiers")))
+    implicit: dict[str, dict[str, object]] = {}
+    # Tiers the images name without a [tiers.*] table: the seed's names get the seed's policies;
+    # any name at all when there is no [tiers] table (a name close to a declared or seed tier
+    # is taken for a typo and reported below).
+    named = {t.get("tier", DEFAULT_TIER["base" if s == "base" else "service"])
+             for s in ("base", "services") if isinstance(data.get(s), dict)
+             for t in data[s].values() if isinstance(t, dict)}
+    for name in sorted((n for n in named if isinstance(n, str) and n not in declared_tiers),
+                       key=tier_rank):
+        known = name in SEED_TIERS or _TIER_N.fullmatch(name) is not None
+        close = difflib.get_close_matches(name, [*declared_tiers, *SEED_TIERS], n=1, cutoff=0.8)
+        if known or (not declared_tiers and not close):
+            implicit[name] = seed_policy(name)
+    for name, tdata in {**declared_tiers, **implicit}.items():
         table = f"[tiers.{name}]"
         t = c.table("tiers", name, tdata)
         c.keys(table, t, TIER_KEYS)
@@ -262,7 +310,7 @@ def parse_lenient(
                            root, base_dir, default_context, checks)
             if image is not None:
                 images[name] = image
-    if not images:
+    if not declared:   # an invalid image table is reported as such, not also as "no images"
         c.add("top level", "no images: add a [base.NAME] or [services.NAME] table")
 
     for image in images.values():
@@ -292,13 +340,13 @@ def _image(
         c.add(table, f"{name!r} is not a valid image name: use lower-case letters, digits "
               "and '.', '_', '-' between them (e.g. \"python-base\")")
         ok = False
-    tier = d.get("tier")
+    tier = d.get("tier", DEFAULT_TIER[kind])
     if not isinstance(tier, str):
-        c.add(table, "missing 'tier': name one of the [tiers.*] tables"
+        c.add(table, "tier must be a string naming a tier"
               + (f" ({', '.join(tiers)})" if tiers else ""))
         ok = False
     elif tier not in tiers:
-        hint = difflib.get_close_matches(tier, list(tiers), n=1)
+        hint = difflib.get_close_matches(tier, list(dict.fromkeys([*tiers, *SEED_TIERS])), n=1)
         c.add(table, f"unknown tier {tier!r}; "
               + (f"did you mean {hint[0]!r}?" if hint else f"add a [tiers.{tier}] table"))
         ok = False

@@ -176,3 +176,45 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     cfg = load(sub / "services.toml")
     assert cfg.root == tmp_path and cfg.images["app"].context == "app"
     assert cfg.images["app"].inputs == ("/deploy/x/*.py",)
+
+
+def test_zero_config_services_table_is_enough(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox:1.36\n")
+    path = tmp_path / "services.toml"
+    path.write_text('[services.app]\ndockerfile = "Dockerfile"\n')
+    cfg = load(path)
+    assert cfg.images["app"].tier == "services" and cfg.images["app"].context == "."
+    assert cfg.tiers["services"].timeout == 40 * 60   # the seed's policy for services
+
+
+def test_base_tables_default_to_tier_base_and_seed_tiers_are_implicit(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox:1.36\n")
+    path = tmp_path / "services.toml"
+    path.write_text('[tiers.mine]\n[base.b]\ndockerfile = "Dockerfile"\n'
+                    '[base.c]\ntier = "tier-2"\ndockerfile = "Dockerfile"\n'
+                    '[services.app]\ntier = "mine"\ndockerfile = "Dockerfile"\n')
+    cfg = load(path)
+    assert (cfg.images["b"].tier, cfg.images["c"].tier) == ("base", "tier-2")
+    assert list(cfg.tiers) == ["mine", "base", "tier-2"]
+    assert cfg.tiers["tier-2"].max_parallel == 2 and cfg.tiers["tier-2"].min_free == 4 * 10**9
+    assert cfg.tiers["mine"].cleanup == "none"    # a declared tier keeps its own keys
+
+
+def test_a_tier_typo_is_still_caught_without_tiers_tables(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox:1.36\n")
+    path = tmp_path / "services.toml"
+    path.write_text('[services.app]\ntier = "service"\ndockerfile = "Dockerfile"\n')
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert info.value.problems == [
+        "services.toml: [services.app]: unknown tier 'service'; did you mean 'services'?"]
+
+
+def test_an_invalid_image_table_is_not_also_no_images(tmp_path: Path) -> None:
+    path = tmp_path / "services.toml"
+    path.write_text('[services.app]\ndockerfile = "missing/Dockerfile"\n')
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert info.value.problems == [
+        "services.toml: [services.app]: dockerfile 'missing/Dockerfile' does not exist; "
+        "fix the path or create it"]
