@@ -30,6 +30,7 @@ from buildorch.dockerlang.instructions import (
     canonical,
     check,
     check_reference,
+    familiar_reference,
     is_git_ref,
     is_url,
     mount_fields,
@@ -268,11 +269,20 @@ class _Analyzer:
         self.onbuild: list[ContextSource] = []
         self.consumed: set[str] = set()
         self.unresolved: list[str] = []
+        # What the fingerprint hashes in place of an instruction: a FROM with its base resolved,
+        # an ARG with the value it takes (BuildKit keys on values, not on how they are spelled)
+        self.resolved: dict[int, Node] = {}
         global_nodes, stage_nodes = _split(self.parsed.nodes)
         self.global_nodes = global_nodes
         last = stage_nodes[-1][0].args
         stage_name = target or (last[2].lower() if len(last) == 3 else "")
-        self.globals = self._global_scope(global_nodes, platform, stage_name or "default")
+        self.globals = self._global_scope(global_nodes, platform, stage_name or "default",
+                                          self.build_args)
+        # The same scope with each build arg standing as `${NAME}`: what the fingerprint hashes
+        # of a value (the build arg's own value is hashed with the args, once).
+        self.fp_globals = self._global_scope(global_nodes, platform, stage_name or "default",
+                                             {k: f"${{{k}}}" for k in self.build_args})
+        self.declared_globals = {w.partition("=")[0] for n in global_nodes for w in n.args}
         self.stages: list[_Stage] = []
         self.by_name: dict[str, _Stage] = {}
         self._link_stages(stage_nodes)
@@ -287,8 +297,9 @@ class _Analyzer:
 
     # global scope -----------------------------------------------------------------------
 
-    def _global_scope(self, nodes: list[Node], platform: str | None, stage: str) -> _Env:
-        return _global_env(nodes, self.build_args, self.lex, platform, stage)
+    def _global_scope(self, nodes: list[Node], platform: str | None, stage: str,
+                      build_args: Mapping[str, str]) -> _Env:
+        return _global_env(nodes, build_args, self.lex, platform, stage)
 
     # stages and the graph between them ----------------------------------------------------
 
@@ -383,17 +394,6 @@ class _Analyzer:
         for stage in stages:
             visit(stage, set())
 
-    def _overridden(self, node: Node) -> Node:
-        """A global `ARG NAME=default` whose NAME a build arg sets: the default never reaches
-        the build (the build arg's value is in the digest instead), so it is not fingerprinted.
-        BuildKit fully caches a build whose overridden default changed."""
-        if node.keyword.upper() != "ARG" or node not in self.global_nodes:
-            return node
-        args = tuple(a.split("=", 1)[0] + "=<build-arg>"
-                     if "=" in a and a.split("=", 1)[0] in self.build_args else a
-                     for a in node.args)
-        return node if args == node.args else dataclasses.replace(node, args=args)
-
     def reached(self) -> list[_Stage]:
         seen: set[int] = set()
         todo = [self.target]
@@ -413,12 +413,15 @@ class _Analyzer:
         reached = self.reached()
         for stage in reached:
             self._dispatch_stage(stage)
-        members = {id(n) for n in self.global_nodes}
+        # Global ARG lines are not hashed: what they feed is, as the resolved FROM reference
+        # and the values of the ARGs a stage redeclares (renaming BASE_CONTAINER to BASE_IMAGE
+        # changes neither, and BuildKit caches such an edit fully).
+        members: set[int] = set()
         for stage in reached:
             members.add(id(stage.node))
             members.update(id(c) for c in stage.commands)
         fingerprint = [f"# {k}={v}" for k, v in self.parsed.directives]
-        fingerprint += [canonical(self._overridden(n)) for n in self.parsed.nodes
+        fingerprint += [canonical(self.resolved.get(id(n), n)) for n in self.parsed.nodes
                         if id(n) in members]
         return Analysis(
             directives=self.parsed.directives,
@@ -434,6 +437,14 @@ class _Analyzer:
     def _dispatch_stage(self, stage: _Stage) -> None:
         line = stage.node.start_line
         self.consumed |= stage.base_name.deps
+        fp = self.fp_globals
+        flags = tuple(f"--platform={fp.expand(self.lex, f[11:], line).text}"
+                      if f.startswith("--platform=") else f for f in stage.node.flags)
+        base = fp.expand(self.lex, stage.node.args[0], line).text
+        if stage.base is None and stage.base_name.text != "scratch" and "${" not in base:
+            base = familiar_reference(base)
+        self.resolved[id(stage.node)] = dataclasses.replace(
+            stage.node, flags=flags, args=(base, *stage.node.args[1:]))
         if stage.base_name.unknown:
             self.unresolved.append(f"line {line}: FROM {stage.node.args[0]} "
                                    f"{stage.base_name.unknown}")
@@ -463,8 +474,9 @@ class _Analyzer:
                   prefix: str) -> None:
         cmd, line = node.command, node.start_line
         if cmd == "arg":
-            for word in node.args:
-                self._arg(word, env, line)
+            words = tuple(self._arg(word, env, line) for word in node.args)
+            if not prefix:
+                self.resolved[id(node)] = dataclasses.replace(node, args=words)
         elif cmd == "env":
             pairs = [(env.expand(self.lex, k, line), env.expand(self.lex, v, line))
                      for k, v in zip(node.args[::2], node.args[1::2], strict=True)]
@@ -475,21 +487,29 @@ class _Analyzer:
         elif cmd == "run":
             self._mounts(stage, node, env, prefix, self.sources)
 
-    def _arg(self, word: str, env: _Env, line: int) -> None:
-        """`dispatchArg`: build arg, else the default expanded now, else the global value."""
+    def _arg(self, word: str, env: _Env, line: int) -> str:
+        """`dispatchArg`: build arg, else the default expanded now, else the global value.
+        Returns the word to fingerprint: the name alone for a build arg (its value is hashed
+        with the args; a default it overrides never reaches the build), `KEY=<value>` for a
+        value inherited from a global ARG line, else the word as written."""
         key, has_default, default = word.partition("=")
         self.consumed.add(key)
         value: _Value | None = None
+        hashed = word
         if key in self.build_args:
             value = _Value(self.build_args[key], deps=frozenset({key}))
+            hashed = key
         elif has_default:
             v = env.expand(self.lex, default, line)
             value = _Value(v.text, v.unknown, v.deps | {key})
         elif key in self.globals.values:
             value = self.globals.values[key]
+            if key in self.declared_globals:
+                hashed = f"{key}={self.fp_globals.values[key].text}"
         if value is not None:
             self.consumed |= value.deps
             env.values[key] = value
+        return hashed
 
     def _copy(self, stage: _Stage, node: Node, env: _Env, prefix: str,
               out: list[ContextSource]) -> None:

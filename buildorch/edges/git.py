@@ -41,8 +41,29 @@ def blob_id(data: bytes) -> str:
 
 def run(root: Path, *args: str, check: bool = True) -> bytes:
     """`git ARGS` in `root` with a clean environment (never the GIT_DIR & co. of a hook): the
-    one door through which buildorch runs git. Returns stdout."""
-    return proc.run(["git", *args], cwd=root, env=proc.git_env(), check=check).stdout
+    one door through which buildorch runs git. Returns stdout. A repository git refuses (a
+    broken or foreign `.git`, a dubious-ownership check) is one line saying so and what to do,
+    never git's raw `fatal:`."""
+    done = proc.run(["git", *args], cwd=root, env=proc.git_env(), check=False)
+    if check and done.returncode != 0:
+        refused = refusal(root, done.stderr)
+        if refused:
+            raise BuildorchError(refused)
+        raise proc.CalledProcessError(["git", *args], done.returncode, done.stdout, done.stderr)
+    return done.stdout
+
+
+def refusal(root: Path, stderr: bytes) -> str | None:
+    """One line for git refusing the repository itself, or None for any other failure."""
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    fatal = next((x[len("fatal: "):] for x in lines if x.startswith("fatal: ")), "")
+    if "not a git repository" in fatal or "not a gitdir" in fatal or "bad config" in fatal:
+        return (f"{root}/.git is not a repository git can read ({fatal.rstrip('.')}): repair "
+                "it, or remove it to use buildorch without git")
+    if "dubious ownership" in fatal:
+        return (f"git refuses {root}: it is owned by another user; run "
+                f"`git config --global --add safe.directory {root}`")
+    return None
 
 
 def succeeds(root: Path, *args: str) -> bool:
@@ -148,7 +169,16 @@ class WorkTree:
         self._status = start(self.root, "status", "--porcelain=v1", "-z", "-uall",
                              "--ignored=matching", "--no-renames")
         self._odd = _odd_permissions(self.root)
-        text = run(self.root, "ls-files", "-s", "-z").decode("utf-8", "surrogateescape")
+        try:
+            listed = run(self.root, "ls-files", "-s", "-z")
+        except BuildorchError:
+            for p in (self._status, self._odd):
+                if p is not None:
+                    p.kill()
+                    p.wait()
+            self._status = self._odd = None
+            raise
+        text = listed.decode("utf-8", "surrogateescape")
         index: dict[str, str] = {}
         for rec in text.split("\0"):
             if not rec:
@@ -167,7 +197,8 @@ class WorkTree:
             return
         out, err = p.communicate()
         if p.returncode != 0:
-            raise proc.CalledProcessError(["git", "status"], p.returncode, out, err)
+            raise BuildorchError(refusal(self.root, err) or str(
+                proc.CalledProcessError(["git", "status"], p.returncode, out, err)))
         files, index = self._files, self._index
         ignored_dirs: list[str] = []
         for rec in out.decode("utf-8", "surrogateescape").split("\0"):
@@ -321,8 +352,10 @@ class CommitTree:
         try:
             repo = _repo(root)
             sha = repo.commit(ref).hexsha
-        except (git.BadName, ValueError, git.InvalidGitRepositoryError,
-                git.NoSuchPathError) as exc:
+        except git.InvalidGitRepositoryError:
+            raise BuildorchError(f"--since {ref}: {root}/.git is not a repository git can "
+                                 "read: repair it, or remove it (and --since)") from None
+        except (git.BadName, ValueError, git.NoSuchPathError) as exc:
             raise BuildorchError(
                 f"--since {ref}: not a commit in {root} ({exc.__class__.__name__}); "
                 "pass a branch, tag or sha that exists (try `git fetch`)"

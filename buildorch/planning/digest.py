@@ -12,7 +12,7 @@ from buildorch.edges.git import Tree
 from buildorch.planning.graph import ImageGraph
 from buildorch.planning.inputs import ImageInputs, Reader, infer_parents
 
-DIGEST_VERSION = 2
+DIGEST_VERSION = 3  # 3: FROM hashed as resolved, global ARG lines not hashed
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ pytestmark = pytest.mark.usefixtures("engine")
 DOCKERFILE = """\
 # syntax directives and comments are not instructions
 ARG FLAVOUR=plain
+ARG GREETING=hi
+ARG REGISTRY=docker.io/library
+ARG BASE_CONTAINER=${REGISTRY}/busybox:1.36
 FROM busybox:1.36 AS tools
 RUN echo tools > /tools
 
@@ -33,14 +36,16 @@ FROM busybox:1.36 AS unused
 COPY unused.txt /unused.txt
 RUN echo never built
 
-FROM busybox:1.36 AS runtime
+FROM $BASE_CONTAINER AS runtime
 ARG FLAVOUR
 ARG LEVEL=1
+ARG GREETING
+ENV MODE fast
 COPY app/ /app/
 COPY conf/*.conf /conf/
 COPY --from=tools /tools /tools
 RUN --mount=type=bind,source=scripts/setup.sh,target=/setup.sh sh /setup.sh > /setup.out
-RUN echo "$FLAVOUR $LEVEL" > /flavour
+RUN echo "$FLAVOUR $LEVEL $GREETING $MODE" > /flavour
 RUN <<EOF
 echo heredoc > /heredoc
 EOF
@@ -80,6 +85,15 @@ def _dockerfile(old: str, new: str) -> Edit:
         p = repo / "Dockerfile"
         assert old in p.read_text()
         p.write_text(p.read_text().replace(old, new.replace("NONCE", nonce)))
+    return apply
+
+
+def _rename_arg(old: str, new: str) -> Edit:
+    """Every mention of a global ARG renamed (the ARG line and the FROM that uses it)."""
+    def apply(repo: Path, nonce: str) -> None:
+        p = repo / "Dockerfile"
+        assert f"ARG {old}=" in p.read_text()
+        p.write_text(p.read_text().replace(old, new))
     return apply
 
 
@@ -133,6 +147,18 @@ CASES: list[tuple[str, Edit, bool]] = [
     ("a consumed ARG default", _dockerfile("ARG LEVEL=1", "ARG LEVEL=NONCE"), True),
     ("a global ARG default the stage overrides", _dockerfile("ARG FLAVOUR=plain",
                                                              "ARG FLAVOUR=NONCE"), False),
+    # What BuildKit resolves counts, not how it is spelled (a real stack's history renamed
+    # BASE_CONTAINER to BASE_IMAGE in 14 Dockerfiles; BuildKit rebuilt none of them).
+    ("a global ARG used only in FROM renamed", _rename_arg("BASE_CONTAINER", "BASE_IMAGE"),
+     False),
+    ("a FROM spelled out instead of through ARGs", _dockerfile("FROM $BASE_CONTAINER AS",
+                                                               "FROM busybox:1.36 AS"), False),
+    ("a global ARG no stage uses", _dockerfile("ARG GREETING=hi", "ARG GREETING=hi\n"
+                                               "ARG UNUSED=NONCE"), False),
+    ("a global ARG default a stage consumes", _dockerfile("ARG GREETING=hi",
+                                                          "ARG GREETING=NONCE"), True),
+    ("ENV A B written as ENV A=B", _dockerfile("ENV MODE fast", "ENV MODE=fast"), False),
+    ("an ENV value a RUN sees", _dockerfile("ENV MODE fast", "ENV MODE NONCE"), True),
 ]
 
 # Cases where the planner knowingly over-builds (a cost, never a missed rebuild).
