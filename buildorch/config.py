@@ -52,7 +52,8 @@ class Tier:
 
 # The seed's tier policies (build-and-ci-architecture.md, "Updated Timeout Configurations" and
 # "Cleanup Patterns by Build Tier"): a tier an image names that services.toml does not declare
-# gets them, and `buildorch init` writes them out. `base` is the zero-config tier of `[base.*]` images.
+# gets them, and `buildorch init` writes them out. `base` is the zero-config tier of `[base.*]`
+# images.
 SEED_TIERS: dict[str, dict[str, object]] = {
     "foundation": {"timeout": "20m", "step_timeout": "20m", "cleanup": "basic"},
     "base": {"timeout": "30m", "step_timeout": "20m", "cleanup": "standard"},

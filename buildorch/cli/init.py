@@ -1,4 +1,4 @@
-"""`buildorch init --from-compose FILE`: write a services.toml from a compose file."""
+"""`buildorch init`: write a services.toml for the repository, discovered (ops/init.py)."""
 
 from __future__ import annotations
 
@@ -8,50 +8,58 @@ from pathlib import Path
 import click
 
 from buildorch import config as config_mod
-from buildorch.edges.state import atomic_write
 from buildorch.errors import BuildorchError, ConfigError
-from buildorch.ops.compose import import_compose
 
 
 @click.command("init")
-@click.option("--from-compose", "compose", required=True,
+@click.option("--from-compose", "compose", multiple=True,
               type=click.Path(path_type=Path, dir_okay=False),
-              help="The compose file whose build: sections to import.")
+              help="Read this compose file (repeat for overrides, in order) instead of the "
+                   "compose files found; place its images and what they build FROM.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               default=Path(config_mod.CONFIG_NAME), show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-def command(compose: Path, output: Path, force: bool) -> None:
-    """Write services.toml from a compose file: images from build: sections, parents from
-    the Dockerfiles' FROM lines, tiers by depth."""
-    compose, output = compose.absolute(), output.absolute()
-    if output.exists() and not force:
+@click.option("--dry-run", is_flag=True, help="Print the file instead of writing it.")
+def command(compose: tuple[Path, ...], output: Path, force: bool, dry_run: bool) -> None:
+    """Write services.toml from what the repository holds: every Dockerfile, compose file
+    and bake file; names, registry, contexts, tiers by depth. Non-interactive."""
+    from buildorch.edges.state import atomic_write
+    from buildorch.ops.init import init_repository
+
+    output = output.absolute()
+    if output.exists() and not force and not dry_run:
         raise BuildorchError(f"{output} already exists; pass --force to overwrite it "
-                             "(or --output OTHER.toml)")
+                             "(or --output OTHER.toml, or --dry-run to see it)")
+    root = config_mod.find_root(Path.cwd().absolute())
+    result = init_repository(root, output, [c.absolute() for c in compose],
+                                 dict(os.environ))
+    if not result.discovery.entries:
+        unplaced = len(result.discovery.unplaced)
+        raise BuildorchError(f"found no Dockerfile to place in {root}"
+                             + (f" ({unplaced} not placed; see --dry-run)" if unplaced else "")
+                             + "; write services.toml by hand (see README)")
     try:
-        text = compose.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BuildorchError(f"cannot read {compose}: {exc.strerror}") from None
-    base = compose.parent
-
-    def read(rel: str) -> str | None:
-        try:
-            return (base / rel).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return None
-
-    output_dir = Path(os.path.relpath(output.parent, base)).as_posix()
-    result = import_compose(text, compose_name=compose.name, output_dir=output_dir, read=read)
-    try:
-        config_mod.parse(result.text, output)
+        config_mod.parse(result.text, output, root)
     except ConfigError as exc:
-        raise BuildorchError(f"the services.toml made from {compose.name} would not load "
-                             f"({exc.problems[0]}); fix the compose file") from None
+        raise BuildorchError(f"the services.toml init made would not load ({exc.problems[0]})"
+                             "; please report it, and write the file by hand meanwhile"
+                             ) from None
+    for n in result.notes:
+        click.echo(f"note: {n}", err=True)
+    if dry_run:
+        click.echo(result.text, nl=False)
+        return
     atomic_write(output, result.text.encode())
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
-    bases = [i for i in result.images if i.tier != "services"]
-    click.echo(f"wrote {output.name}: {len(result.images)} image(s), {len(bases)} base "
-               f"image(s), from {compose.name}")
-    for i in result.images:
-        parents = f" <- {', '.join(i.parents)}" if i.parents else ""
-        click.echo(f"  {i.name:<24} {i.tier:<12}{parents}".rstrip())
+    d = result.discovery
+    bases = [e for e in d.entries if e.tier != "services"]
+    click.echo(f"wrote {os.path.relpath(output)}: {len(d.entries)} image(s), {len(bases)} "
+               f"base image(s), registry {d.registry or 'none'}, from "
+               f"{', '.join(result.sources)}")
+    width = max((len(e.name) for e in d.entries), default=0)
+    for e in sorted(d.entries, key=lambda e: (config_mod.tier_rank(e.tier), e.name)):
+        parents = f"  FROM {', '.join(e.parents)}" if e.parents else ""
+        click.echo(f"  {e.name:<{width}}  {e.tier:<10}  {e.dockerfile}{parents}")
+    if d.unplaced:
+        click.echo(f"{len(d.unplaced)} Dockerfile(s) not placed (commented out in the file):")
+        for u in sorted(d.unplaced, key=lambda u: u.dockerfile):
+            click.echo(f"  {u.dockerfile}: {u.reason}")

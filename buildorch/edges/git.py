@@ -33,6 +33,25 @@ os.umask(_UMASK)
 _CHECKOUT_PERMS = frozenset({0o666 & ~_UMASK, 0o777 & ~_UMASK})
 
 
+_PRUNE = frozenset({".git", ".buildorch", "node_modules", ".venv", "venv", ".tox", ".mypy_cache",
+                    "__pycache__", ".pytest_cache"})
+
+
+def repository_files(root: Path) -> list[str]:
+    """The files a repository holds: tracked plus untracked-but-not-ignored ones (git's view),
+    else every file below `root` outside tool and dependency folders. Sorted, posix."""
+    if (root / ".git").exists():
+        out = proc.git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        found = {p for p in out.decode("utf-8", "surrogateescape").split("\0") if p}
+        return sorted(p for p in found if (root / p).is_file())
+    files: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(n for n in dirnames if n not in _PRUNE)
+        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        files += [n if rel == "." else f"{rel}/{n}" for n in filenames]
+    return sorted(files)
+
+
 def blob_id(data: bytes) -> str:
     h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
     h.update(data)

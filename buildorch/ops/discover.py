@@ -1,0 +1,438 @@
+"""What `buildorch init` finds in a repository: images, names, registry, contexts, tiers.
+
+Every Dockerfile the repository tracks, every compose service and bake target that builds one.
+Names come from the compose service (or its image), the bake target, else the Dockerfile's
+own name (`Dockerfile.python-ml`, `python-ml.Dockerfile`, `images/python-ml/Dockerfile`). The
+registry is the prefix that the FROM lines (through ARG defaults, expanded by the Dockerfile
+analysis) and the compose/bake image names give the images built here, so that each such FROM
+links to its Dockerfile. A context is compose's or bake's, else the folder from which the
+Dockerfile's COPY/ADD sources resolve. Tiers follow depth. Nothing here does I/O: files are
+listed and read by the caller.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from buildorch.config import NAME_RE, SEED_TIERS, seed_policy, tier_rank
+from buildorch.errors import BuildorchError
+from buildorch.planning.inputs import repository_of
+
+DOCKERFILE_RE = re.compile(r"(?:(?:docker|container)file(?:\.[^/]+)?|[^/]+\.(?:docker|container)"
+                           r"file)", re.IGNORECASE)
+TEST_DIRS = frozenset({"test", "tests", "testdata", "testing", "fixtures", "__tests__", "e2e"})
+VARIANTS = frozenset({"dev", "devel", "development", "prod", "production", "local", "debug",
+                      "ci", "release", "build", "slim", "alpine", "test", "tests"})
+_GLOB = re.compile(r"[*?\[\\]")
+
+
+def is_dockerfile(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return DOCKERFILE_RE.fullmatch(name) is not None and not name.lower().endswith(
+        ".dockerignore")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What init knows of one image it places (paths root-relative, posix)."""
+
+    dockerfile: str
+    name: str = ""
+    name_from: str = ""
+    context: str = ""
+    context_from: str = ""
+    target: str | None = None
+    args: tuple[tuple[str, str], ...] = ()
+    images: tuple[str, ...] = ()          # compose image / bake tags
+    depends_on: tuple[str, ...] = ()
+    external: tuple[str, ...] = ()        # the images its FROM lines name, resolved
+    sources: tuple[str, ...] = ()         # its COPY/ADD sources, relative to a context
+    parents: tuple[str, ...] = ()
+    parent_refs: tuple[str, ...] = ()
+    tier: str = "services"
+    origin: str = ""                      # the compose/bake file it came from, '' if none
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    dockerfile: str
+    reason: str
+    name: str = ""
+    context: str = ""
+
+
+@dataclass(frozen=True)
+class Discovery:
+    registry: str | None
+    tag: str
+    entries: tuple[Entry, ...]
+    unplaced: tuple[Unplaced, ...]
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Build:
+    """A compose service or bake target, with root-relative paths (see ops.compose)."""
+
+    kind: str
+    origin: str
+    key: str
+    context: str
+    dockerfile: str
+    target: str | None = None
+    args: tuple[tuple[str, str], ...] = ()
+    images: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    unplaced: str = ""
+
+
+def normal_name(text: str) -> str | None:
+    name = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("._-")
+    name = re.sub(r"[._-]*([._-])[._-]*", r"\1", name)
+    return name if name and NAME_RE.match(name) and len(name) <= 128 else None
+
+
+def conventional_name(path: str, root_name: str) -> tuple[str | None, str]:
+    """A Dockerfile's image name by convention, and how it was found."""
+    folder, _, base = path.rpartition("/")
+    folder_name = folder.rsplit("/", 1)[-1] if folder else root_name
+    lower = base.lower()
+    if lower in ("dockerfile", "containerfile"):
+        where = f"its folder {folder}/" if folder else "the repository folder"
+        return normal_name(folder_name), f"the name of {where}"
+    if lower.startswith(("dockerfile.", "containerfile.")):
+        word = base.split(".", 1)[1]
+        how = f"{base.split('.', 1)[0]}.<name>"
+    else:
+        word = base.rsplit(".", 1)[0]
+        how = f"<name>.{base.rsplit('.', 1)[1]}"
+    if word.lower() in VARIANTS:
+        return normal_name(f"{folder_name}-{word}"), f"its folder and {how} (a variant)"
+    return normal_name(word), how
+
+
+def test_only(path: str) -> str:
+    parts = path.lower().split("/")
+    hit = next((p for p in parts[:-1] if p in TEST_DIRS), None)
+    if hit:
+        return f"under a {hit}/ folder: looks test-only"
+    word = re.split(r"[.]", parts[-1])
+    if any(w in ("test", "tests") for w in word):
+        return "named for tests: looks test-only"
+    return ""
+
+
+def _prefix(ref: str) -> tuple[str | None, str, str]:
+    """`ghcr.io/acme/base:1.0` -> ("ghcr.io/acme", "base", "1.0")."""
+    repo = repository_of(ref)
+    rest = ref.split("@", 1)[0]
+    tag = rest[len(rest.rsplit(":", 1)[0]) + 1:] if rest.rfind(":") > rest.rfind("/") else ""
+    prefix, _, last = repo.rpartition("/")
+    return prefix or None, last, tag or "latest"
+
+
+# --- contexts --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Listing:
+    files: frozenset[str]
+    dirs: frozenset[str]
+
+    @classmethod
+    def of(cls, paths: Sequence[str]) -> _Listing:
+        dirs = {"."}
+        for p in paths:
+            d = p.rpartition("/")[0]
+            while d and d not in dirs:
+                dirs.add(d)
+                d = d.rpartition("/")[0]
+        return cls(frozenset(paths), frozenset(dirs))
+
+    def resolves(self, context: str, pattern: str) -> bool:
+        """Does the COPY source `pattern` name something in `context`?"""
+        parts = pattern.split("/")
+        literal: list[str] = []
+        for p in parts:
+            if _GLOB.search(p):
+                break
+            literal.append(p)
+        base = posixpath.normpath(posixpath.join(context, *literal)) if literal else context
+        if len(literal) == len(parts):
+            return base in self.files or base in self.dirs
+        if base not in self.dirs:
+            return False
+        full = posixpath.join(context, pattern) if context != "." else pattern
+        prefix = "" if base == "." else base + "/"
+        return any(fnmatch.fnmatchcase(f, full) or fnmatch.fnmatchcase(f, full + "/*")
+                   for f in self.files if f.startswith(prefix))
+
+
+def infer_context(dockerfile: str, sources: Sequence[str], listing: _Listing
+                  ) -> tuple[str, str]:
+    """The folder, from the Dockerfile's own up to the root, where most of its COPY/ADD
+    sources resolve (the deepest on a tie), and why."""
+    folder = dockerfile.rpartition("/")[0] or "."
+    real = [s for s in sources if s != "."]
+    if not real:
+        return folder, ("no COPY/ADD names a path: its own folder" if folder != "." else
+                        "the repository root")
+    candidates = [folder]
+    while candidates[-1] != ".":
+        candidates.append(candidates[-1].rpartition("/")[0] or ".")
+    scored = [(sum(listing.resolves(c, s) for s in real), c) for c in candidates]
+    best = max(score for score, _ in scored)
+    chosen = next(c for score, c in scored if score == best)
+    shown = ", ".join(real[:2]) + (", …" if len(real) > 2 else "")
+    where = "the repository root" if chosen == "." else (
+        "beside the Dockerfile" if chosen == folder else chosen + "/")
+    if best == 0:
+        return folder, f"its COPY sources ({shown}) resolve nowhere: its own folder"
+    some = "" if best == len(real) else f" ({best} of {len(real)})"
+    return chosen, f"COPY {shown} resolve{'s' if len(real) == 1 else ''}{some} from {where}"
+
+
+# --- the discovery ---------------------------------------------------------------------------
+
+Analyze = Callable[[str, Mapping[str, str], str | None], tuple[tuple[str, ...], tuple[str, ...]]]
+
+
+def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[str], str | None],
+             analyze: Analyze, root_name: str, only: Sequence[str] | None = None,
+             only_label: str = "") -> Discovery:
+    """Place every Dockerfile in `paths` and every compose/bake build.
+
+    `analyze(text, args, target)` returns (FROM images, COPY/ADD sources) or raises
+    BuildorchError; `only`: origins (compose files) whose images and their ancestors are
+    placed, everything else left unplaced with the reason (`init --from-compose`).
+    """
+    listing = _Listing.of(paths)
+    notes: list[str] = []
+    unplaced: list[Unplaced] = []
+    candidates: list[Entry] = []
+    claimed: set[tuple[str, str | None]] = set()
+    for b in builds:
+        where = f"{b.origin}: {'services.' if b.kind == 'compose' else 'target '}{b.key}"
+        if b.unplaced:
+            unplaced.append(Unplaced(b.dockerfile, f"{where}: {b.unplaced}"))
+            continue
+        if (b.dockerfile, b.target) in claimed:
+            notes.append(f"{where} builds {b.dockerfile} as another entry does; one image")
+            continue
+        claimed.add((b.dockerfile, b.target))
+        image_name = _prefix(b.images[0])[1] if b.images and b.kind == "compose" else None
+        name = normal_name(image_name or b.key)
+        kind = "compose service" if b.kind == "compose" else "bake target"
+        how = (f"the image of {kind} {b.key} ({b.origin})" if image_name else
+               f"{kind} {b.key} ({b.origin})")
+        if name is None:
+            unplaced.append(Unplaced(b.dockerfile, f"{where}: no valid image name in "
+                                     f"{b.key!r}"))
+            continue
+        candidates.append(Entry(b.dockerfile, name, how, b.context,
+                                f"{kind}'s context", b.target, b.args, b.images,
+                                b.depends_on, origin=b.origin))
+    used = {d for d, _ in claimed}
+    for path in sorted(p for p in paths if is_dockerfile(p) and p not in used):
+        why = test_only(path)
+        if why:
+            unplaced.append(Unplaced(path, why, conventional_name(path, root_name)[0] or ""))
+            continue
+        name, how = conventional_name(path, root_name)
+        if name is None:
+            unplaced.append(Unplaced(path, "no plausible image name in its path"))
+            continue
+        candidates.append(Entry(path, name, f"{path} ({how})"))
+
+    # analyse: FROM images and COPY sources, with the build's args and target
+    analysed: list[Entry] = []
+    for e in candidates:
+        text = read(e.dockerfile)
+        if text is None:
+            unplaced.append(Unplaced(e.dockerfile, f"{e.name_from}: {e.dockerfile} does not "
+                                     "exist", e.name, e.context))
+            continue
+        try:
+            external, sources = analyze(text, dict(e.args), e.target)
+        except BuildorchError as exc:
+            unplaced.append(Unplaced(e.dockerfile, f"cannot be analysed: {exc}", e.name,
+                                     e.context))
+            continue
+        analysed.append(replace(e, external=external, sources=sources))
+
+    # names: first come keeps it; a later one takes its folder's name in front
+    entries: list[Entry] = []
+    taken: dict[str, Entry] = {}
+    for e in analysed:
+        name = e.name
+        if name in taken:
+            folder = e.dockerfile.rpartition("/")[0].rsplit("/", 1)[-1]
+            alt = normal_name(f"{folder}-{name}") if folder else None
+            if alt is None or alt in taken:
+                unplaced.append(Unplaced(e.dockerfile, f"the name {name!r} is taken by "
+                                         f"{taken[name].dockerfile}", name))
+                continue
+            e = replace(e, name=alt, name_from=f"{e.name_from}, with its folder in front "
+                        f"({name!r} is {taken[name].dockerfile})")
+        taken[e.name] = e
+        entries.append(e)
+
+    registry, tag = _registry(entries, notes)
+    by_repo = {repository_of(f"{registry}/{e.name}" if registry else e.name): e.name
+               for e in entries}
+    linked: list[Entry] = []
+    for e in entries:
+        parents: list[str] = []
+        refs: list[str] = []
+        for ref in e.external:
+            parent = by_repo.get(repository_of(ref))
+            if parent and parent != e.name and parent not in parents:
+                parents.append(parent)
+                refs.append(ref)
+            elif parent is None and _prefix(ref)[1] in taken and _prefix(ref)[1] != e.name:
+                notes.append(f"{e.name}: FROM {ref} names {_prefix(ref)[1]} under another "
+                             f"registry than {registry or 'none'}: not linked")
+        deps = tuple(d for d in e.depends_on if d in taken and d not in parents)
+        context, context_from = e.context, e.context_from
+        if not context:
+            context, context_from = infer_context(e.dockerfile, e.sources, listing)
+        linked.append(replace(e, parents=tuple(parents), parent_refs=tuple(refs),
+                              depends_on=deps, context=context, context_from=context_from))
+
+    if only is not None:
+        linked, left = _only(linked, set(only), only_label or ", ".join(only))
+        unplaced += left
+    tiers = _tiers({e.name: (*e.parents, *e.depends_on) for e in linked})
+    placed = tuple(replace(e, tier=tiers[e.name]) for e in linked)
+    return Discovery(registry, tag, placed, tuple(unplaced), tuple(notes))
+
+
+def _registry(entries: Sequence[Entry], notes: list[str]) -> tuple[str | None, str]:
+    """The prefix (and tag) that FROM lines and image names give the images built here."""
+    names = {e.name for e in entries}
+    votes: Counter[str | None] = Counter()
+    tags: Counter[str] = Counter()
+    for e in entries:
+        for ref in (*e.external, *e.images):
+            prefix, last, tag = _prefix(ref)
+            if last in names:
+                votes[prefix] += 1
+                tags[tag] += 1
+    if not votes:
+        return None, "latest"
+    registry = votes.most_common(1)[0][0]
+    others = sorted(str(p) for p in votes if p != registry)
+    if others:
+        notes.append(f"images built here are named under {registry or 'no registry'} by most "
+                     f"references, also under {', '.join(others)}; services.toml has one")
+    return registry, tags.most_common(1)[0][0]
+
+
+def _only(entries: list[Entry], origins: set[str], label: str
+          ) -> tuple[list[Entry], list[Unplaced]]:
+    by_name = {e.name: e for e in entries}
+    keep: set[str] = set()
+    todo = [e.name for e in entries if e.origin in origins]
+    while todo:
+        n = todo.pop()
+        if n not in keep:
+            keep.add(n)
+            todo.extend((*by_name[n].parents, *by_name[n].depends_on))
+    return ([e for e in entries if e.name in keep],
+            [Unplaced(e.dockerfile, f"not built FROM by {label}'s images (plain `buildorch "
+                      "init` places it)", e.name, e.context)
+             for e in entries if e.name not in keep])
+
+
+def _tiers(parents: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """foundation: roots others build FROM; tier-N: N levels down with children; services:
+    what nothing builds FROM."""
+    depth: dict[str, int] = {}
+
+    def walk(n: str, trail: tuple[str, ...]) -> int:
+        if n in trail:
+            raise BuildorchError("FROM lines form a cycle: " + " -> ".join((*trail, n))
+                                 + "; fix the Dockerfiles")
+        if n not in depth:
+            depth[n] = 1 + max((walk(p, (*trail, n)) for p in parents[n] if p in parents),
+                               default=-1)
+        return depth[n]
+
+    has_children = {p for ps in parents.values() for p in ps}
+    out = {}
+    for n in parents:
+        d = walk(n, ())
+        out[n] = "services" if n not in has_children else (
+            "foundation" if d == 0 else f"tier-{d}")
+    return out
+
+
+# --- the file ----------------------------------------------------------------------------------
+
+def _comment(e: Entry) -> str:
+    if e.parents:
+        parents = "parents " + ", ".join(f"{p} (FROM {r})" for p, r in
+                                         zip(e.parents, e.parent_refs, strict=True))
+    else:
+        shown = ", ".join(e.external[:2]) or "scratch"
+        parents = f"no parent built here (FROM {shown})"
+    if e.depends_on:
+        parents += "; depends on " + ", ".join(f"{d} (bake contexts)" for d in e.depends_on)
+    return f"# {e.name}: name from {e.name_from}; context {e.context} ({e.context_from}); " \
+           f"{parents}"
+
+
+def render(d: Discovery, *, rel: Callable[[str], str], command: str,
+           sources: Sequence[str]) -> str:
+    """services.toml text (TOML by tomli-w, comments around it). `rel` turns a root-relative
+    path into one relative to the services.toml folder."""
+    import tomli_w
+
+    lines = [f"# Written by `{command}`: edit freely.",
+             f"# Found {len(d.entries)} image(s) in {', '.join(sources) or 'no file'}.",
+             "# Tiers are by depth: foundation = roots others build FROM, tier-N = N levels "
+             "below, services = what nothing builds FROM.",
+             "# Parents are not listed: every plan reads them from the FROM lines.", ""]
+    project: dict[str, object] = {"tag": d.tag}
+    if d.registry:
+        project = {"registry": d.registry, **project}
+    lines += [tomli_w.dumps({"project": project})]
+    used = sorted({e.tier for e in d.entries}, key=tier_rank)
+    for t in used:
+        policy = seed_policy(t)
+        lines.append(tomli_w.dumps({"tiers": {t: policy}}) if policy else f"[tiers.{t}]\n")
+    for e in sorted(d.entries, key=lambda e: (tier_rank(e.tier), e.name)):
+        section = "services" if e.tier == "services" else "base"
+        table: dict[str, object] = {"tier": e.tier, "dockerfile": rel(e.dockerfile),
+                                    "context": rel(e.context)}
+        if e.target:
+            table["target"] = e.target
+        if e.args:
+            table["args"] = dict(e.args)
+        if e.depends_on:
+            table["depends_on"] = list(e.depends_on)
+        lines.append(_comment(e))
+        lines.append(_dump_table(section, e.name, table))
+    if d.unplaced:
+        lines += ["# --- Dockerfiles not placed: uncomment an entry and fix it to add it ---", ""]
+        for u in sorted(d.unplaced, key=lambda u: u.dockerfile):
+            lines.append(f"# {u.dockerfile}: {u.reason}")
+            table = {"dockerfile": rel(u.dockerfile)}
+            if u.context:
+                table["context"] = rel(u.context)
+            text = _dump_table("services", u.name or "NAME", table)
+            lines.append("\n".join(f"# {x}" if x else "" for x in text.splitlines()) + "\n")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _dump_table(section: str, name: str, table: Mapping[str, object]) -> str:
+    import tomli_w
+
+    return tomli_w.dumps({section: {name: dict(table)}})
+
+
+__all__ = ["SEED_TIERS", "Build", "Discovery", "Entry", "Unplaced", "discover", "render"]
