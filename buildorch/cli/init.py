@@ -56,9 +56,12 @@ def command(compose: tuple[Path, ...], output: Path, force: bool, dry_run: bool)
                f"base image(s), registry {d.registry or 'none'}, from "
                f"{', '.join(result.sources)}")
     width = max((len(e.name) for e in d.entries), default=0)
+    fwidth = max((len(e.dockerfile) for e in d.entries), default=0)
+    twidth = max((len(e.tier) for e in d.entries), default=0)
     for e in sorted(d.entries, key=lambda e: (config_mod.tier_rank(e.tier), e.name)):
-        parents = f"  FROM {', '.join(e.parents)}" if e.parents else ""
-        click.echo(f"  {e.name:<{width}}  {e.tier:<10}  {e.dockerfile}{parents}")
+        parents = f"FROM {', '.join(e.parents)}" if e.parents else ""
+        click.echo(f"  {e.name:<{width}}  {e.tier:<{twidth}}  {e.dockerfile:<{fwidth}}  "
+                   f"{parents}".rstrip())
     if d.unplaced:
         click.echo(f"{len(d.unplaced)} Dockerfile(s) not placed (commented out in the file):")
         for u in sorted(d.unplaced, key=lambda u: u.dockerfile):

@@ -19,22 +19,18 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from buildorch.config import NAME_RE, SEED_TIERS, seed_policy, tier_rank
+from buildorch.config import SEED_TIERS, seed_policy, tier_rank
 from buildorch.errors import BuildorchError
+from buildorch.planning.dockerfiles import (
+    VENDORED,
+    conventional_name,
+    is_dockerfile,
+    normal_name,
+    test_only,
+)
 from buildorch.planning.inputs import repository_of
 
-DOCKERFILE_RE = re.compile(r"(?:(?:docker|container)file(?:\.[^/]+)?|[^/]+\.(?:docker|container)"
-                           r"file)", re.IGNORECASE)
-TEST_DIRS = frozenset({"test", "tests", "testdata", "testing", "fixtures", "__tests__", "e2e"})
-VARIANTS = frozenset({"dev", "devel", "development", "prod", "production", "local", "debug",
-                      "ci", "release", "build", "slim", "alpine", "test", "tests"})
 _GLOB = re.compile(r"[*?\[\\]")
-
-
-def is_dockerfile(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return DOCKERFILE_RE.fullmatch(name) is not None and not name.lower().endswith(
-        ".dockerignore")
 
 
 @dataclass(frozen=True)
@@ -89,42 +85,6 @@ class Build:
     images: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     unplaced: str = ""
-
-
-def normal_name(text: str) -> str | None:
-    name = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("._-")
-    name = re.sub(r"[._-]*([._-])[._-]*", r"\1", name)
-    return name if name and NAME_RE.match(name) and len(name) <= 128 else None
-
-
-def conventional_name(path: str, root_name: str) -> tuple[str | None, str]:
-    """A Dockerfile's image name by convention, and how it was found."""
-    folder, _, base = path.rpartition("/")
-    folder_name = folder.rsplit("/", 1)[-1] if folder else root_name
-    lower = base.lower()
-    if lower in ("dockerfile", "containerfile"):
-        where = f"its folder {folder}/" if folder else "the repository folder"
-        return normal_name(folder_name), f"the name of {where}"
-    if lower.startswith(("dockerfile.", "containerfile.")):
-        word = base.split(".", 1)[1]
-        how = f"{base.split('.', 1)[0]}.<name>"
-    else:
-        word = base.rsplit(".", 1)[0]
-        how = f"<name>.{base.rsplit('.', 1)[1]}"
-    if word.lower() in VARIANTS:
-        return normal_name(f"{folder_name}-{word}"), f"its folder and {how} (a variant)"
-    return normal_name(word), how
-
-
-def test_only(path: str) -> str:
-    parts = path.lower().split("/")
-    hit = next((p for p in parts[:-1] if p in TEST_DIRS), None)
-    if hit:
-        return f"under a {hit}/ folder: looks test-only"
-    word = re.split(r"[.]", parts[-1])
-    if any(w in ("test", "tests") for w in word):
-        return "named for tests: looks test-only"
-    return ""
 
 
 def _prefix(ref: str) -> tuple[str | None, str, str]:
@@ -238,7 +198,9 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
                                 b.depends_on, origin=b.origin))
     used = {d for d, _ in claimed}
     for path in sorted(p for p in paths if is_dockerfile(p) and p not in used):
-        why = test_only(path)
+        why = test_only(path) or ("vendored: under " + next(
+            d for d in path.split("/")[:-1] if d in VENDORED)
+            if VENDORED.intersection(path.split("/")[:-1]) else "")
         if why:
             unplaced.append(Unplaced(path, why, conventional_name(path, root_name)[0] or ""))
             continue

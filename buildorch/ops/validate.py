@@ -7,6 +7,7 @@ from pathlib import Path
 from buildorch import config as config_mod
 from buildorch.edges.git import WorkTree
 from buildorch.errors import BuildorchError, ConfigError
+from buildorch.planning.dockerfiles import unconfigured_bases
 from buildorch.planning.graph import ImageGraph
 from buildorch.planning.inputs import Reader, infer_parents
 
@@ -23,7 +24,8 @@ def problems(path: Path | None) -> list[str]:
         cfg, found = config_mod.parse_lenient(text, path)
     except ConfigError as exc:  # a TOML syntax error leaves nothing to check further
         return exc.problems
-    reader = Reader(cfg, WorkTree.scan(cfg.root))
+    tree = WorkTree.scan(cfg.root)
+    reader = Reader(cfg, tree)
     external: dict[str, tuple[str, ...]] = {}
     for name, image in cfg.images.items():
         try:
@@ -37,6 +39,7 @@ def problems(path: Path | None) -> list[str]:
                 reader.read(image)
             except BuildorchError as exc:
                 found.append(f"{path.name}: {exc}")
+    found += [f"{path.name}: {line}" for line in unconfigured_bases(cfg, external, tree.paths())]
     try:
         ImageGraph.build({n: (i.tier, i.kind) for n, i in cfg.images.items()},
                          infer_parents(cfg, external), list(cfg.tiers))

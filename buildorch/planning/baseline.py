@@ -12,6 +12,7 @@ from buildorch.edges.git import CommitTree, Tree, WorkTree
 from buildorch.edges.state import load_manifest
 from buildorch.errors import BuildorchError, ConfigError
 from buildorch.planning.digest import Record, Snapshot, snapshot
+from buildorch.planning.dockerfiles import unconfigured_bases
 from buildorch.planning.plan import Plan, make_plan
 
 
@@ -74,6 +75,8 @@ def plan(cfg: Config, *, since: str | None = None, selected: Iterable[str] = (),
         what = "the manifest"
     for name, ins in now.inputs.items():
         notes.extend(f"{name}: {n}" for n in ins.notes)
+    notes.extend(unconfigured_bases(
+        cfg, {n: i.external_images for n, i in now.inputs.items()}, tree.paths()))
     result = make_plan(now, baseline, what=what, selected=selected, force_all=force_all,
                        engine=engine)
     return PlanResult(result, now, tuple(notes))

@@ -355,3 +355,27 @@ def test_nothing_to_place_is_one_line(make_repo: Callable[..., Path]) -> None:
     assert proc.stderr.strip().splitlines() == [
         f"buildorch: error: found no Dockerfile to place in {repo}; write services.toml by "
         "hand (see README)"]
+
+
+def test_a_base_left_out_of_services_toml_is_named_by_validate_plan_and_build(
+        make_repo: Callable[..., Path], engine: None) -> None:
+    repo = make_repo(SEED)
+    assert bo(repo, "init").returncode == 0
+    toml = repo / "services.toml"
+    text = toml.read_text()
+    start = text.index("# python-ml-audio:")
+    toml.write_text(text[:start] + text[text.index("# discord:"):])
+    line = ("python-ml-audio is built here from services/base/Dockerfile.python-ml-audio but "
+            "is not in services.toml: add [base.python-ml-audio] (or `buildorch init "
+            "--force`); stt builds FROM it")
+    validate = bo(repo, "validate")
+    assert validate.returncode == 1
+    assert validate.stderr.strip().splitlines() == [f"services.toml: {line}"]
+    plan = bo(repo, "plan")
+    assert plan.returncode == 0 and plan.stderr.strip().splitlines() == [f"note: {line}"]
+    build = bo(repo, "build", "--dry-run", "--progress", "plain")
+    assert f"note: {line}" in build.stderr.splitlines()
+    # configured again: silent
+    toml.write_text(text)
+    assert bo(repo, "validate").returncode == 0
+    assert bo(repo, "plan").stderr == ""
