@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from buildorch.config import SEED_TIERS, seed_policy, tier_rank
+from buildorch.config import seed_policy, tier_rank
 from buildorch.errors import BuildorchError
 from buildorch.planning.dockerfiles import (
     VENDORED,
@@ -397,4 +397,4 @@ def _dump_table(section: str, name: str, table: Mapping[str, object]) -> str:
     return tomli_w.dumps({section: {name: dict(table)}})
 
 
-__all__ = ["SEED_TIERS", "Build", "Discovery", "Entry", "Unplaced", "discover", "render"]
+__all__ = ["Build", "Discovery", "Entry", "Unplaced", "discover", "render"]

@@ -12,6 +12,7 @@ from buildorch.edges.git import repository_files
 from buildorch.errors import BuildorchError
 from buildorch.ops import bake, compose
 from buildorch.ops import discover as disc
+from buildorch.planning.dockerfiles import is_dockerfile
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def init_repository(root: Path, output: Path, compose_files: Sequence[Path],
     d = disc.discover(paths, builds, read=read, analyze=_analyze, root_name=root.name,
                       only=sorted(origins) if origins is not None else None,
                       only_label=" + ".join(os.path.relpath(f, root) for f in compose_files))
-    n_dockerfiles = sum(1 for p in paths if disc.is_dockerfile(p))
+    n_dockerfiles = len([p for p in paths if is_dockerfile(p)])
     sources.insert(0, f"{n_dockerfiles} Dockerfile(s)")
     out_dir = output.parent
 
