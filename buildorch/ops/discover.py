@@ -25,8 +25,8 @@ from buildorch.planning.dockerfiles import (
     VENDORED,
     conventional_name,
     is_dockerfile,
+    looks_test_only,
     normal_name,
-    test_only,
 )
 from buildorch.planning.inputs import repository_of
 
@@ -198,7 +198,7 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
                                 b.depends_on, origin=b.origin))
     used = {d for d, _ in claimed}
     for path in sorted(p for p in paths if is_dockerfile(p) and p not in used):
-        why = test_only(path) or ("vendored: under " + next(
+        why = looks_test_only(path) or ("vendored: under " + next(
             d for d in path.split("/")[:-1] if d in VENDORED)
             if VENDORED.intersection(path.split("/")[:-1]) else "")
         if why:

@@ -49,7 +49,7 @@ def conventional_name(path: str, root_name: str) -> tuple[str | None, str]:
     return normal_name(word), how
 
 
-def test_only(path: str) -> str:
+def looks_test_only(path: str) -> str:
     """Why a Dockerfile looks test-only ('' when it does not)."""
     parts = path.lower().split("/")
     hit = next((p for p in parts[:-1] if p in TEST_DIRS), None)
@@ -80,7 +80,7 @@ def unconfigured_bases(config: Config, external: Mapping[str, Sequence[str]],
     found: dict[str, str] = {}
     root_name = config.root.name
     for p in paths:
-        if not is_dockerfile(p) or test_only(p) or VENDORED.intersection(p.split("/")[:-1]):
+        if not is_dockerfile(p) or looks_test_only(p) or VENDORED.intersection(p.split("/")[:-1]):
             continue
         n = conventional_name(p, root_name)[0]
         if n in wanted and n not in found:
