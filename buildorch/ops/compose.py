@@ -320,6 +320,9 @@ def read(files: Sequence[Path], environ: Mapping[str, str] | None = None, *,
                                  "environment; left out (add it under args)")
                 else:
                     args[str(k)] = str(v)
+        if build.get("cache_from"):
+            notes.append(f"{where}: cache_from left out: [cache] in services.toml says where "
+                         "every image's cache comes from (registry, local, gha)")
         target = build.get("target")
         entries.append(BuildEntry("compose", origin, str(key), context, dockerfile,
                                   str(target) if target else None, tuple(sorted(args.items())),

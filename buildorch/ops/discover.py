@@ -52,6 +52,7 @@ class Entry:
     parent_refs: tuple[str, ...] = ()
     tier: str = "services"
     origin: str = ""                      # the compose/bake file it came from, '' if none
+    kind: str = ""                        # "compose" | "bake" | '' (a Dockerfile by its name)
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
             continue
         candidates.append(Entry(b.dockerfile, name, how, b.context,
                                 f"{kind}'s context", b.target, b.args, b.images,
-                                b.depends_on, origin=b.origin))
+                                b.depends_on, origin=b.origin, kind=b.kind))
     used = {d for d, _ in claimed}
     for path in sorted(p for p in paths if is_dockerfile(p) and p not in used):
         why = looks_test_only(path) or ("vendored: under " + next(
@@ -214,6 +215,9 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
     analysed: list[Entry] = []
     for e in candidates:
         text = read(e.dockerfile)
+        if text is None and e.kind == "bake":   # an abstract target others inherit from
+            notes.append(f"{e.name_from}: no {e.dockerfile} here; left out")
+            continue
         if text is None:
             unplaced.append(Unplaced(e.dockerfile, f"{e.name_from}: {e.dockerfile} does not "
                                      "exist", e.name, e.context))

@@ -81,13 +81,16 @@ def test_remote_and_inline_builds_are_kept_as_unplaced(tmp_path: Path) -> None:
     (tmp_path / "compose.yml").write_text(
         "services:\n  r:\n    build: https://github.com/x/y.git\n"
         "  i:\n    build:\n      dockerfile_inline: FROM busybox\n"
-        "  e:\n    build:\n      context: .\n      args: [FROM_ENV]\n")
+        "  e:\n    build:\n      context: .\n      args: [FROM_ENV]\n"
+        "      cache_from: [r/e:cache]\n")
     entries, notes = compose.read([tmp_path / "compose.yml"], {}, use_plugin=False)
     assert [(e.key, e.unplaced.split(" (")[0]) for e in entries] == [
         ("r", "remote build context https://github.com/x/y.git"), ("i", "dockerfile_inline"),
         ("e", "")]
     assert notes == ["compose.yml: services.e: build arg FROM_ENV takes its value from the "
-                     "environment; left out (add it under args)"]
+                     "environment; left out (add it under args)",
+                     "compose.yml: services.e: cache_from left out: [cache] in services.toml "
+                     "says where every image's cache comes from (registry, local, gha)"]
 
 
 @pytest.mark.skipif(not compose.plugin_available(), reason="the docker compose plugin is not "

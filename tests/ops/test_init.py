@@ -7,7 +7,6 @@ No engine: `plan --since HEAD` compares the edited tree with the committed one.
 from __future__ import annotations
 
 import json
-import shutil
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -184,15 +183,11 @@ LAYOUTS = {
 }
 
 
-def _needs_bake(layout: str) -> None:
-    if layout == "bake" and shutil.which("docker") is None:
-        pytest.skip("docker buildx is needed to read a bake file")
-
-
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_init_then_graph_then_a_base_edit_plans_all_descendants(
-        make_repo: Callable[..., Path], layout: str) -> None:
-    _needs_bake(layout)
+        make_repo: Callable[..., Path], layout: str, request: pytest.FixtureRequest) -> None:
+    if layout == "bake":   # `docker buildx bake --print` reads the bake file
+        request.getfixturevalue("engine")
     files, tree, base, rebuilt = LAYOUTS[layout]
     repo = make_repo(files)
     init = bo(repo, "init")
@@ -379,3 +374,17 @@ def test_a_base_left_out_of_services_toml_is_named_by_validate_plan_and_build(
     toml.write_text(text)
     assert bo(repo, "validate").returncode == 0
     assert bo(repo, "plan").stderr == ""
+
+
+def test_a_bake_file_without_a_default_group(make_repo: Callable[..., Path], engine: None
+                                             ) -> None:
+    files = {**BAKE, "docker-bake.hcl": BAKE["docker-bake.hcl"].replace(
+        'group "default" { targets = ["runtime", "api", "worker"] }\n', "")}
+    repo = make_repo(files)
+    proc = bo(repo, "init")
+    assert proc.returncode == 0, proc.stderr
+    assert bo(repo, "graph").stdout.strip() == BAKE_TREE
+    cfg = load(repo / "services.toml")
+    assert (cfg.registry, cfg.tag) == ("registry.example/team", "2.0")
+    assert dict(cfg.images["runtime"].args) == {"PYTHON": "3.12"}   # inherited from _common
+    assert "_common" not in cfg.images    # no context of its own: bake resolves it
