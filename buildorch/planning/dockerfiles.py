@@ -60,12 +60,31 @@ def looks_test_only(path: str) -> str:
     return ""
 
 
+def _mentioning_dockerfile(paths: list[str]) -> list[str]:
+    """The paths that contain `dockerfile`/`containerfile` in any case, found by str.find over
+    all of them at once (a Python loop over 50,000 paths costs a plan ~70 ms)."""
+    text = "\n".join(paths)
+    low = text.lower()
+    out: dict[str, None] = {}
+    for word in ("dockerfile", "containerfile"):
+        i = low.find(word)
+        while i >= 0:
+            start = low.rfind("\n", 0, i) + 1
+            end = low.find("\n", i)
+            end = len(low) if end < 0 else end
+            out[text[start:end]] = None
+            i = low.find(word, end)
+    return list(out)
+
+
 def unconfigured_bases(config: Config, external: Mapping[str, Sequence[str]],
                        paths: Iterable[str]) -> list[str]:
     """One line per image a configured image builds FROM as `{registry}/X` where X is not in
     services.toml but a Dockerfile here builds X (the seed's worst failure: a base edit that
     plans nothing). `paths` is only walked when some FROM names such an X."""
-    prefix = repository_of(f"{config.registry}/x")[:-1] if config.registry else ""
+    if not config.registry:   # a bare FROM python:3.11 names Docker Hub's, not a local one
+        return []
+    prefix = repository_of(f"{config.registry}/x")[:-1]
     wanted: dict[str, str] = {}
     for name, refs in external.items():
         for ref in refs:
@@ -79,7 +98,7 @@ def unconfigured_bases(config: Config, external: Mapping[str, Sequence[str]],
         return []
     found: dict[str, str] = {}
     root_name = config.root.name
-    for p in paths:
+    for p in _mentioning_dockerfile(list(paths)):
         if not is_dockerfile(p) or looks_test_only(p) or VENDORED.intersection(p.split("/")[:-1]):
             continue
         n = conventional_name(p, root_name)[0]
