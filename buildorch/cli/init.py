@@ -31,6 +31,9 @@ def command(compose: tuple[Path, ...], output: Path, force: bool, dry_run: bool)
         raise BuildorchError(f"{output} already exists; pass --force to overwrite it "
                              "(or --output OTHER.toml, or --dry-run to see it)")
     root = config_mod.find_root(Path.cwd().absolute())
+    if not output.parent.resolve().is_relative_to(root.resolve()):
+        raise BuildorchError(f"{output} is outside the repository {root}; write services.toml "
+                             "inside it (its paths are relative to it)")
     result = init_repository(root, output, [c.absolute() for c in compose],
                                  dict(os.environ))
     if not result.discovery.entries:

@@ -388,3 +388,13 @@ def test_a_bake_file_without_a_default_group(make_repo: Callable[..., Path], eng
     assert (cfg.registry, cfg.tag) == ("registry.example/team", "2.0")
     assert dict(cfg.images["runtime"].args) == {"PYTHON": "3.12"}   # inherited from _common
     assert "_common" not in cfg.images    # no context of its own: bake resolves it
+
+
+def test_output_outside_the_repository_is_one_line(make_repo: Callable[..., Path],
+                                                    tmp_path: Path) -> None:
+    repo = make_repo(SEED)
+    proc = bo(repo, "init", "-o", str(tmp_path / "elsewhere.toml"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"buildorch: error: {tmp_path / 'elsewhere.toml'} is outside the repository {repo}; "
+        "write services.toml inside it (its paths are relative to it)"]
