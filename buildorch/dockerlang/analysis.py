@@ -30,13 +30,13 @@ from buildorch.dockerlang.instructions import (
     canonical,
     check,
     check_reference,
-    familiar_reference,
     is_git_ref,
     is_url,
     mount_fields,
     parse_flags,
 )
 from buildorch.dockerlang.parser import Node, parse, parse_error, parse_heredoc_marker
+from buildorch.dockerlang.reference import familiar_reference
 from buildorch.dockerlang.shell_lex import ShellLex, ShellLexError
 from buildorch.dockerlang.sources import match_sources
 from buildorch.errors import BuildorchError

@@ -186,25 +186,6 @@ def check_reference(ref: str, line: int) -> None:
                           "fix the image name (or the ARG it comes from)")
 
 
-def familiar_reference(ref: str) -> str:
-    """One spelling per image reference, as `reference.ParseNormalizedNamed` + `TagNameOnly`
-    see it: `docker.io/library/busybox` and `busybox:latest` are both `busybox:latest`."""
-    slash = ref.find("/")
-    first = ref[:slash] if slash >= 0 else ""
-    if slash >= 0 and ("." in first or ":" in first or first == "localhost"):
-        domain, remainder = first, ref[slash + 1:]
-    else:
-        domain, remainder = "docker.io", ref
-    if domain in ("docker.io", "index.docker.io"):
-        domain = ""
-        remainder = remainder.removeprefix("library/") if remainder.count("/") == 1 \
-            else remainder
-    name, at, digest = remainder.partition("@")
-    if not at and ":" not in name:
-        name += ":latest"
-    return (f"{domain}/" if domain else "") + name + (at + digest)
-
-
 _PROTO = re.compile(r"[a-zA-Z0-9]+://")
 _SCP = re.compile(r"(?:[a-zA-Z0-9\-_]+@)?[a-zA-Z0-9\-.]+:(.*?)(?:#.*)?\Z")
 _GO_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:")

@@ -7,7 +7,7 @@ digest does not change which repository a reference names.
 
 from __future__ import annotations
 
-__all__ = ["repository_of"]
+__all__ = ["familiar_reference", "repository_of"]
 
 
 def repository_of(ref: str) -> str:
@@ -23,3 +23,22 @@ def repository_of(ref: str) -> str:
             name = name[len(prefix):]
             break
     return name
+
+
+def familiar_reference(ref: str) -> str:
+    """One spelling per image reference, as `reference.ParseNormalizedNamed` + `TagNameOnly`
+    see it: `docker.io/library/busybox` and `busybox:latest` are both `busybox:latest`."""
+    slash = ref.find("/")
+    first = ref[:slash] if slash >= 0 else ""
+    if slash >= 0 and ("." in first or ":" in first or first == "localhost"):
+        domain, remainder = first, ref[slash + 1:]
+    else:
+        domain, remainder = "docker.io", ref
+    if domain in ("docker.io", "index.docker.io"):
+        domain = ""
+        remainder = remainder.removeprefix("library/") if remainder.count("/") == 1 \
+            else remainder
+    name, at, digest = remainder.partition("@")
+    if not at and ":" not in name:
+        name += ":latest"
+    return (f"{domain}/" if domain else "") + name + (at + digest)

@@ -41,7 +41,7 @@ def repository_files(root: Path) -> list[str]:
     """The files a repository holds: tracked plus untracked-but-not-ignored ones (git's view),
     else every file below `root` outside tool and dependency folders. Sorted, posix."""
     if (root / ".git").exists():
-        out = proc.git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        out = run(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
         found = {p for p in out.decode("utf-8", "surrogateescape").split("\0") if p}
         return sorted(p for p in found if (root / p).is_file())
     files: list[str] = []

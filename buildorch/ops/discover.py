@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from buildorch.config import seed_policy, tier_rank
+from buildorch.dockerlang.reference import repository_of
 from buildorch.errors import BuildorchError
 from buildorch.planning.dockerfiles import (
     VENDORED,
@@ -28,7 +29,6 @@ from buildorch.planning.dockerfiles import (
     looks_test_only,
     normal_name,
 )
-from buildorch.planning.inputs import repository_of
 
 _GLOB = re.compile(r"[*?\[\\]")
 

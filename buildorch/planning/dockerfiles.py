@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from buildorch.config import NAME_RE, Config
-from buildorch.planning.inputs import repository_of
+from buildorch.dockerlang.reference import repository_of
 
 DOCKERFILE_RE = re.compile(r"(?:(?:docker|container)file(?:\.[^/]+)?|[^/]+\.(?:docker|container)"
                            r"file)", re.IGNORECASE)
