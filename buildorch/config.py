@@ -267,10 +267,11 @@ def parse_lenient(
     # Tiers the images name without a [tiers.*] table: the seed's names get the seed's policies;
     # any name at all when there is no [tiers] table (a name close to a declared or seed tier
     # is taken for a typo and reported below).
-    named = {t.get("tier", DEFAULT_TIER["base" if s == "base" else "service"])
+    named = {str(t.get("tier", DEFAULT_TIER["base" if s == "base" else "service"]))
              for s in ("base", "services") if isinstance(data.get(s), dict)
-             for t in data[s].values() if isinstance(t, dict)}
-    for name in sorted((n for n in named if isinstance(n, str) and n not in declared_tiers),
+             for t in data[s].values()
+             if isinstance(t, dict) and isinstance(t.get("tier", ""), str)}
+    for name in sorted((n for n in named if n not in declared_tiers),
                        key=tier_rank):
         known = name in SEED_TIERS or _TIER_N.fullmatch(name) is not None
         close = difflib.get_close_matches(name, [*declared_tiers, *SEED_TIERS], n=1, cutoff=0.8)

@@ -218,3 +218,13 @@ def test_an_invalid_image_table_is_not_also_no_images(tmp_path: Path) -> None:
     assert info.value.problems == [
         "services.toml: [services.app]: dockerfile 'missing/Dockerfile' does not exist; "
         "fix the path or create it"]
+
+
+def test_a_tier_that_is_not_a_string_is_one_problem(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox:1.36\n")
+    path = tmp_path / "services.toml"
+    path.write_text('[services.app]\ntier = ["services"]\ndockerfile = "Dockerfile"\n')
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert info.value.problems == [
+        "services.toml: [services.app]: tier must be a string naming a tier"]
