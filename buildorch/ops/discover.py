@@ -23,6 +23,7 @@ from buildorch.config import seed_policy, tier_rank
 from buildorch.dockerlang.reference import repository_of
 from buildorch.errors import BuildorchError
 from buildorch.planning.dockerfiles import (
+    TEST_DIRS,
     VENDORED,
     conventional_name,
     is_dockerfile,
@@ -203,7 +204,11 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
             d for d in path.split("/")[:-1] if d in VENDORED)
             if VENDORED.intersection(path.split("/")[:-1]) else "")
         if why:
-            unplaced.append(Unplaced(path, why, conventional_name(path, root_name)[0] or ""))
+            name = conventional_name(path, root_name)[0] or ""
+            parts = path.split("/")
+            if name in TEST_DIRS and len(parts) >= 3:   # services/stt/tests/Dockerfile
+                name = normal_name(f"{parts[-3]}-{name}") or name
+            unplaced.append(Unplaced(path, why, name))
             continue
         name, how = conventional_name(path, root_name)
         if name is None:

@@ -236,7 +236,7 @@ def test_seed_layout_file(make_repo: Callable[..., Path]) -> None:
             "no parent built here (FROM busybox:1.36)") in text
     # what it cannot place is written, commented out, with the reason
     assert ("# services/stt/tests/Dockerfile: under a tests/ folder: looks test-only\n"
-            "# [services.tests]\n# dockerfile = \"services/stt/tests/Dockerfile\"\n") in text
+            "# [services.stt-tests]\n# dockerfile = \"services/stt/tests/Dockerfile\"\n") in text
 
 
 def test_stacks_contexts_are_the_image_folders(make_repo: Callable[..., Path]) -> None:
