@@ -43,6 +43,7 @@ TRIXIE_DIR=/var/lib/buildorch-engine/apt-trixie
 # Where the Debian docker-buildx package puts the plugin, and a plugin directory that a
 # Docker CLI installed elsewhere (/usr/local/bin/docker here) searches as well.
 DEBIAN_BUILDX=/usr/libexec/docker/cli-plugins/docker-buildx
+DEBIAN_COMPOSE=/usr/libexec/docker/cli-plugins/docker-compose
 LOCAL_PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
 
 if [ "$(id -u)" = 0 ]; then
@@ -177,11 +178,14 @@ TRIXIE_OPTS=(-o "Dir::Etc::sourcelist=$TRIXIE_DIR/sources.list" -o "Dir::Etc::so
 # Engine packages: docker.io (dockerd), docker-cli (/usr/bin/docker), docker-buildx (plugin).
 # The containerd image store (needed for local/registry cache export with the default
 # `docker` buildx driver) wants Engine >= 24; bookworm only has 20.10, so take trixie's.
-ENGINE_PKGS=(docker.io docker-cli docker-buildx)
+# docker-compose (v2, the CLI plugin): `buildorch init` reads compose files through
+# `docker compose config` where it exists, and the tests compare that with its PyYAML reader.
+ENGINE_PKGS=(docker.io docker-cli docker-buildx docker-compose)
 engine_pkgs_ok() {
     local v
     v=$(pkg_version docker.io)
-    [ -n "$v" ] && dpkg --compare-versions "$v" ge 24 && pkg_installed docker-cli && pkg_installed docker-buildx
+    [ -n "$v" ] && dpkg --compare-versions "$v" ge 24 && pkg_installed docker-cli && pkg_installed docker-buildx &&
+        dpkg --compare-versions "$(pkg_version docker-compose)" ge 2   # v1 (Python) is no plugin
 }
 
 install_engine_pkgs() {
@@ -189,7 +193,8 @@ install_engine_pkgs() {
     apt_update_once
     cand=$(candidate policy docker.io)
     if [ -n "$cand" ] && [ "$cand" != "(none)" ] && dpkg --compare-versions "$cand" ge 24 &&
-        [ -n "$(candidate policy docker-buildx)" ] && [ "$(candidate policy docker-buildx)" != "(none)" ]; then
+        [ -n "$(candidate policy docker-buildx)" ] && [ "$(candidate policy docker-buildx)" != "(none)" ] &&
+        dpkg --compare-versions "$(candidate policy docker-compose | sed 's/(none)//')" ge 2; then
         # The system's own suite is new enough (trixie or later, recent Ubuntu).
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends "${ENGINE_PKGS[@]}" \
             >>"$APT_LOG" 2>&1 || die "apt-get install ${ENGINE_PKGS[*]} failed; see $APT_LOG"
@@ -401,6 +406,10 @@ step_buildx() {
     local bare=$1 v
     begin buildx
     v=$(buildx_version)
+    if [ "$bare" = 1 ] && [ -x "$DEBIAN_COMPOSE" ] && ! docker compose version >/dev/null 2>&1; then
+        mkdir -p "$LOCAL_PLUGIN_DIR"
+        ln -sfn "$DEBIAN_COMPOSE" "$LOCAL_PLUGIN_DIR/docker-compose"
+    fi
     if [ -z "$v" ] && [ "$bare" = 1 ] && [ -x "$DEBIAN_BUILDX" ]; then
         mkdir -p "$LOCAL_PLUGIN_DIR"
         ln -sfn "$DEBIAN_BUILDX" "$LOCAL_PLUGIN_DIR/docker-buildx"
