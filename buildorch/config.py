@@ -21,11 +21,13 @@ CACHE_SINKS = ("local", "registry", "gha", "inline")
 
 PROJECT_KEYS = ("registry", "tag", "context", "jobs", "platform")
 CACHE_KEYS = ("from", "to", "local_max_size")
-TIER_KEYS = ("timeout", "step_timeout", "max_parallel", "min_free", "cleanup", "builder")
+TIER_KEYS = ("timeout", "step_timeout", "max_parallel", "min_free", "cleanup", "builder",
+             "smoke_timeout")
 IMAGE_KEYS = (
     "tier", "dockerfile", "context", "target", "args", "depends_on", "inputs", "ignore",
-    "platform",
+    "platform", "smoke",
 )
+HEALTHCHECK = "healthcheck"        # smoke = "healthcheck": wait for the image's HEALTHCHECK
 TOP_KEYS = ("project", "cache", "tiers", "base", "services")
 
 # Docker's reference grammar (distribution/reference): lower-case path components separated by
@@ -48,6 +50,22 @@ class Tier:
     min_free: int = 0
     cleanup: str = "none"
     builder: str | None = None
+    smoke_timeout: float = 60.0    # bounds each smoke check of the tier's images
+
+
+@dataclass(frozen=True)
+class Smoke:
+    """A check of a freshly built image: `argv` run in it (replacing its ENTRYPOINT and CMD),
+    or, with no argv, the image started as it is until its HEALTHCHECK reports healthy."""
+
+    argv: tuple[str, ...] = ()
+
+    @property
+    def healthcheck(self) -> bool:
+        return not self.argv
+
+    def describe(self) -> str:
+        return HEALTHCHECK if self.healthcheck else " ".join(self.argv)
 
 
 # The seed's tier policies (build-and-ci-architecture.md, "Updated Timeout Configurations" and
@@ -98,6 +116,7 @@ class Image:
     inputs: tuple[str, ...] = ()   # gitignore-syntax patterns, relative to the repository root
     ignore: tuple[str, ...] = ()
     platform: str | None = None
+    smoke: Smoke | None = None
 
     @property
     def table(self) -> str:
@@ -296,6 +315,8 @@ def parse_lenient(
             name=name, timeout=timeout, step_timeout=step, max_parallel=maxp,
             min_free=_size(c, table, "min_free", t.get("min_free", 0)) or 0,
             cleanup=cleanup, builder=_opt_str(c, table, "builder", t.get("builder")),
+            smoke_timeout=_duration(c, table, "smoke_timeout", t.get("smoke_timeout", "60s"))
+            or 60.0,
         )
 
     images: dict[str, Image] = {}
@@ -394,7 +415,34 @@ def _image(
         ignore=tuple(_rel_patterns(root, base_dir, _str_list(c, table, "ignore",
                                                              d.get("ignore", [])))),
         platform=_opt_str(c, table, "platform", d.get("platform")),
+        smoke=_smoke(c, table, d.get("smoke")),
     )
+
+
+def _smoke(c: _Collector, table: str, value: object) -> Smoke | None:
+    """`smoke = ["cmd", "arg"…]` or `smoke = "healthcheck"`."""
+    if value is None:
+        return None
+    if value == HEALTHCHECK:
+        return Smoke()
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return Smoke(tuple(value))
+    if isinstance(value, str):
+        close = difflib.get_close_matches(value, [HEALTHCHECK], n=1, cutoff=0.6)
+        hint = (f'did you mean "{HEALTHCHECK}"?' if close else
+                f"write a command as a list, e.g. smoke = {_argv_hint(value)}, or "
+                f'smoke = "{HEALTHCHECK}"')
+        c.add(table, f"smoke = {value!r} is neither a command list nor "
+              f'"{HEALTHCHECK}"; {hint}')
+        return None
+    c.add(table, 'smoke must be a non-empty list of strings like ["python", "-c", "import app"] '
+          f'or "{HEALTHCHECK}"')
+    return None
+
+
+def _argv_hint(text: str) -> str:
+    words = text.split() or ["sh", "-c", "true"]
+    return "[" + ", ".join(f'"{w}"' for w in words) + "]"
 
 
 def _join(a: str, b: str) -> str:

@@ -228,3 +228,47 @@ def test_a_tier_that_is_not_a_string_is_one_problem(tmp_path: Path) -> None:
         load(path)
     assert info.value.problems == [
         "services.toml: [services.app]: tier must be a string naming a tier"]
+
+
+def test_smoke_checks_and_smoke_timeout(tmp_path: Path) -> None:
+    text = GOOD.replace('cleanup = "basic"', 'cleanup = "basic"\nsmoke_timeout = "90s"')
+    text = text.replace('args = { PYTHON_VERSION', 'smoke = "healthcheck"\nargs = { PYTHON_VERSION')
+    text = text.replace('depends_on = ["python-base"]',
+                        'depends_on = ["python-base"]\nsmoke = ["python", "-c", "import app"]')
+    cfg = load(_write(tmp_path, text))
+    assert cfg.tiers["foundation"].smoke_timeout == 90.0
+    assert cfg.tiers["services"].smoke_timeout == 60.0      # the default
+    base, stt = cfg.images["python-base"].smoke, cfg.images["stt"].smoke
+    assert base is not None and base.healthcheck and base.argv == ()
+    assert stt is not None and not stt.healthcheck
+    assert stt.argv == ("python", "-c", "import app")
+    assert stt.describe() == "python -c import app"
+
+
+@pytest.mark.parametrize("value,expect", [
+    ('"helthcheck"', "smoke = 'helthcheck' is neither a command list nor \"healthcheck\"; "
+                     "did you mean \"healthcheck\"?"),
+    ('"pytest -q"', 'write a command as a list, e.g. smoke = ["pytest", "-q"], or '
+                    'smoke = "healthcheck"'),
+    ("[]", 'smoke must be a non-empty list of strings like ["python", "-c", "import app"] '
+           'or "healthcheck"'),
+    ('["sh", 1]', "smoke must be a non-empty list of strings"),
+    ("true", "smoke must be a non-empty list of strings"),
+])
+def test_bad_smoke_values_are_one_line_each(tmp_path: Path, value: str, expect: str) -> None:
+    text = GOOD.replace('depends_on = ["python-base"]',
+                        f'depends_on = ["python-base"]\nsmoke = {value}')
+    [p] = _problems(tmp_path, text)
+    assert p.startswith("services.toml: [services.stt]: ") and expect in p, p
+
+
+def test_smoke_typos_and_bad_smoke_timeout(tmp_path: Path) -> None:
+    text = GOOD.replace('cleanup = "basic"', 'cleanup = "basic"\nsmoke_timout = "1m"')
+    text = text.replace('depends_on = ["python-base"]', 'depends_on = ["python-base"]\nsmok = []')
+    text = text.replace("[tiers.services]", '[tiers.services]\nsmoke_timeout = "soon"')
+    probs = _problems(tmp_path, text)
+    assert "services.toml: [tiers.foundation]: unknown key 'smoke_timout'; did you mean " \
+        "'smoke_timeout'?" in probs
+    assert "services.toml: [services.stt]: unknown key 'smok'; did you mean 'smoke'?" in probs
+    assert any(p.startswith("services.toml: [tiers.services]: smoke_timeout: 'soon' is not a "
+                            "duration") for p in probs), probs
