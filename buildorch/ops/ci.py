@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from buildorch.config import Config
@@ -34,6 +35,21 @@ def matrix(cfg: Config, plan: Plan, *, by_tier: bool = False) -> dict[str, objec
     return {"tiers": [{"tier": t, "include": groups[t]} for t in ordered]}
 
 
+def tier_output(tier: str) -> str:
+    """The `$GITHUB_OUTPUT` name of one tier's matrix (`ci workflow` wires jobs to it)."""
+    return "matrix-" + re.sub(r"[^A-Za-z0-9_-]+", "-", tier).strip("-")
+
+
+def tier_outputs(cfg: Config, plan: Plan) -> list[tuple[str, str]]:
+    """One `{"include": [...]}` per tier that holds images, empty ones included, in tier order:
+    a job per tier reads its own and is skipped when it is empty."""
+    used = {i.tier for i in cfg.images.values()}
+    grouped: dict[str, list[dict[str, str]]] = {t: [] for t in cfg.tiers if t in used}
+    for s in plan.stale:
+        grouped.setdefault(s.tier, []).append(_entry(cfg, s.name, s.tier))
+    return [(tier_output(t), matrix_json({"include": inc})) for t, inc in grouped.items()]
+
+
 def _append(path: Path, text: str) -> None:
     # O_APPEND and one write: concurrent steps appending to the same file do not interleave.
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -43,12 +59,13 @@ def _append(path: Path, text: str) -> None:
         os.close(fd)
 
 
-def write_output(name: str, value: str) -> Path | None:
-    """Append `name=value` to `$GITHUB_OUTPUT` when set; the file written, or None."""
+def write_output(name: str, value: str, *more: tuple[str, str]) -> Path | None:
+    """Append `name=value` (and `more` pairs) to `$GITHUB_OUTPUT` when set, in one write;
+    the file written, or None."""
     target = os.environ.get("GITHUB_OUTPUT")
     if not target:
         return None
-    _append(Path(target), f"{name}={value}\n")
+    _append(Path(target), "".join(f"{k}={v}\n" for k, v in ((name, value), *more)))
     return Path(target)
 
 
