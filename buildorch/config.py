@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ class Smoke:
         return not self.argv
 
     def describe(self) -> str:
-        return HEALTHCHECK if self.healthcheck else " ".join(self.argv)
+        return HEALTHCHECK if self.healthcheck else shlex.join(self.argv)
 
 
 # The seed's tier policies (build-and-ci-architecture.md, "Updated Timeout Configurations" and

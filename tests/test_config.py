@@ -242,7 +242,7 @@ def test_smoke_checks_and_smoke_timeout(tmp_path: Path) -> None:
     assert base is not None and base.healthcheck and base.argv == ()
     assert stt is not None and not stt.healthcheck
     assert stt.argv == ("python", "-c", "import app")
-    assert stt.describe() == "python -c import app"
+    assert stt.describe() == "python -c 'import app'"
 
 
 @pytest.mark.parametrize("value,expect", [

@@ -14,6 +14,8 @@ from buildorch.running.events import (
     Finished,
     Queued,
     Skipped,
+    SmokeFinished,
+    SmokeStarted,
     Started,
     Step,
     UpToDate,
@@ -65,6 +67,10 @@ class Plain:
             self._line(e.image, f"FAILED: {e.reason}")
             for t in e.log_tail:
                 self._line(e.image, f"  | {t}")
+        elif isinstance(e, SmokeStarted):
+            self._line(e.image, f"smoke  {e.check}")
+        elif isinstance(e, SmokeFinished) and e.outcome == "passed":
+            self._line(e.image, f"smoke passed in {e.duration_s:.1f}s")
         elif isinstance(e, Skipped):
             self._line(e.image, f"skipped: {e.reason}")
         elif isinstance(e, UpToDate):

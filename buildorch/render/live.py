@@ -18,13 +18,14 @@ from buildorch.running.events import (
     Finished,
     Queued,
     Skipped,
+    SmokeStarted,
     Started,
     Step,
     UpToDate,
 )
 
-_STYLE = {"queued": "dim", "building": "cyan", "built": "green", "reused": "green",
-          "failed": "bold red", "skipped": "yellow", "up to date": "dim green"}
+_STYLE = {"queued": "dim", "building": "cyan", "smoke": "magenta", "built": "green",
+          "reused": "green", "failed": "bold red", "skipped": "yellow", "up to date": "dim green"}
 
 
 @dataclass
@@ -81,6 +82,8 @@ class LiveTable:
             elif isinstance(e, Failed):
                 row.state, row.ended = "failed", time.monotonic()
                 self.failures.append(e)
+            elif isinstance(e, SmokeStarted):
+                row.state, row.step = "smoke", e.check
             elif isinstance(e, Skipped):
                 row.state, row.step = "skipped", e.reason
             elif isinstance(e, UpToDate):

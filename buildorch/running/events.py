@@ -80,6 +80,28 @@ class Failed(_EventBase):
 
 
 @dataclass(frozen=True)
+class SmokeStarted(_EventBase):
+    """The image built; its smoke check starts (`check`: "healthcheck" or the command)."""
+
+    KIND: ClassVar[str] = "smoke-started"
+
+    check: str
+
+
+@dataclass(frozen=True)
+class SmokeFinished(_EventBase):
+    """The smoke check's end. ``outcome``: passed | failed | timeout | cancelled. A check that
+    did not pass is followed by the image's ``failed`` event (reason "smoke check failed: …")."""
+
+    KIND: ClassVar[str] = "smoke-finished"
+
+    outcome: str
+    duration_s: float
+    reason: str = ""
+    log_tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Skipped(_EventBase):
     """Not built: a parent failed or was skipped, fail-fast, or the run was cancelled."""
 
@@ -93,6 +115,8 @@ class UpToDate(_EventBase):
     KIND: ClassVar[str] = "up-to-date"
 
 
-Event = Queued | Started | Step | Finished | Failed | Skipped | UpToDate
+Event = (Queued | Started | Step | Finished | Failed | SmokeStarted | SmokeFinished | Skipped
+         | UpToDate)
 
-EVENT_TYPES: tuple[type[Event], ...] = (Queued, Started, Step, Finished, Failed, Skipped, UpToDate)
+EVENT_TYPES: tuple[type[Event], ...] = (Queued, Started, Step, Finished, Failed, SmokeStarted,
+                                        SmokeFinished, Skipped, UpToDate)

@@ -25,6 +25,8 @@ from buildorch.running.events import (
     Finished,
     Queued,
     Skipped,
+    SmokeFinished,
+    SmokeStarted,
     Started,
     Step,
     UpToDate,
@@ -600,10 +602,13 @@ def test_every_event_serialises_to_stable_json() -> None:
         Failed("stt", "exit 1", 3.0, ("line 1", "line 2"), time=1.0),
         Skipped("stt", "parent python-ml failed", time=1.0),
         UpToDate("stt", time=1.0),
+        SmokeStarted("stt", "healthcheck", time=1.0),
+        SmokeFinished("stt", "timeout", 60.2, "timed out after 60s", ("booting",), time=1.0),
     ]
     assert {type(e) for e in samples} == set(EVENT_TYPES)
     kinds = [e.to_json()["event"] for e in samples]
-    assert kinds == ["queued", "started", "step", "finished", "failed", "skipped", "up-to-date"]
+    assert kinds == ["queued", "started", "step", "finished", "failed", "skipped", "up-to-date",
+                     "smoke-started", "smoke-finished"]
     for e in samples:
         obj = e.to_json()
         assert list(obj)[:3] == ["event", "image", "time"]
@@ -614,6 +619,10 @@ def test_every_event_serialises_to_stable_json() -> None:
         "cached_steps": 7, "image_id": "sha256:abc", "reused": False,
     }
     assert samples[4].to_json()["log_tail"] == ["line 1", "line 2"]
+    assert samples[8].to_json() == {
+        "event": "smoke-finished", "image": "stt", "time": 1.0, "outcome": "timeout",
+        "duration_s": 60.2, "reason": "timed out after 60s", "log_tail": ["booting"],
+    }
 
 
 def test_events_default_to_the_current_time_and_are_frozen() -> None:
