@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "plan": "plan",
     "build": "build",
     "service": "service",
+    "smoke": "smoke",
     "status": "status",
     "inputs": "inputs",
     "graph": "graph",
