@@ -92,14 +92,20 @@ PROGRESS = click.Choice(["auto", "rich", "plain", "json"])
 @click.option("--warm", is_flag=True, help="Pull the previous images first (cache warming).")
 @click.option("--no-reuse", is_flag=True,
               help="Build even when the registry has an image of the same inputs.")
+@click.option("--no-smoke", is_flag=True, help="Skip the smoke checks of the images built.")
+@click.option("--no-deps", is_flag=True,
+              help="Build exactly IMAGES; their parents are used as they are (CI builds a "
+                   "tier at a time).")
 @click.option("--progress", type=PROGRESS, default="auto", show_default=True)
 @click.pass_context
 def command(ctx: click.Context, images: tuple[str, ...], force_all: bool, since: str | None,
           jobs: int | None, push: bool, fail_fast: bool, dry_run: bool,
-          cache_to: tuple[str, ...], warm: bool, no_reuse: bool, progress: str) -> None:
+          cache_to: tuple[str, ...], warm: bool, no_reuse: bool, no_smoke: bool,
+          no_deps: bool, progress: str) -> None:
     """Build the stale images (or IMAGES and their stale ancestry), parents first."""
     from buildorch.running.build import BuildOptions
 
     run_build(ctx, BuildOptions(names=images, force_all=force_all, since=since, jobs=jobs,
                                  push=push, fail_fast=fail_fast, dry_run=dry_run,
-                                 cache_to=cache_to, warm=warm, no_reuse=no_reuse), progress)
+                                 cache_to=cache_to, warm=warm, no_reuse=no_reuse,
+                                 smoke=not no_smoke, no_deps=no_deps), progress)

@@ -36,6 +36,8 @@ class Row:
     cache_refs: tuple[str, ...]      # every configured source, in full
     import_failures: int         # built runs where BuildKit reported a failed cache import
     last_warning: str | None
+    smoke_passed: int = 0        # runs whose smoke check passed
+    smoke_failed: int = 0        # runs failed by their smoke check (failed or timed out)
 
     @property
     def up_to_date_rate(self) -> float | None:
@@ -103,7 +105,9 @@ def summarize(name: str, tier: str, rows: list[Mapping[str, object]]) -> Row:
         last_s=durations[-1] if durations else None,
         steps=steps, cached_steps=cached, hit_rate=cached / steps if steps else None,
         cache_sources=tuple(sources), cache_refs=tuple(refs),
-        import_failures=len(warned), last_warning=last_warning)
+        import_failures=len(warned), last_warning=last_warning,
+        smoke_passed=sum(1 for r in rows if r.get("smoke") == "passed"),
+        smoke_failed=sum(1 for r in rows if r.get("smoke") in ("failed", "timeout")))
 
 
 def compute(history: Iterable[Mapping[str, object]],
@@ -138,7 +142,8 @@ def pct(x: float | None) -> str:
 
 HIT_COLUMNS = ("image", "tier", "built", "steps", "cached", "hit rate", "up to date",
                "cache from", "import failed")
-TIME_COLUMNS = ("image", "tier", "runs", "built", "reused", "failed", "median", "last")
+TIME_COLUMNS = ("image", "tier", "runs", "built", "reused", "failed", "smoke failed", "median",
+                "last")
 
 
 def _drop_tier(t: tuple[str, ...]) -> tuple[str, ...]:
@@ -164,8 +169,10 @@ def hit_rows(rows: Iterable[Row]) -> list[tuple[str, ...]]:
 
 def time_rows(rows: Iterable[Row]) -> list[tuple[str, ...]]:
     return [(r.name, r.tier, str(r.runs), str(r.built), str(r.reused),
-             str(r.failed + r.cancelled), format_duration(r.median_s),
-             format_duration(r.last_s)) for r in rows]
+             str(r.failed + r.cancelled),
+             f"{r.smoke_failed}/{r.smoke_passed + r.smoke_failed}"
+             if r.smoke_passed + r.smoke_failed else "-",
+             format_duration(r.median_s), format_duration(r.last_s)) for r in rows]
 
 
 def warnings(stats: Stats) -> list[str]:

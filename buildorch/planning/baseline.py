@@ -48,9 +48,10 @@ class PlanResult:
 
 
 def plan(cfg: Config, *, since: str | None = None, selected: Iterable[str] = (),
-         force_all: bool = False, engine: Mapping[str, str | None] | None = None
-         ) -> PlanResult:
-    """`engine`: image name -> digest label of what the engine holds under its tag."""
+         force_all: bool = False, engine: Mapping[str, str | None] | None = None,
+         ancestry: bool = True) -> PlanResult:
+    """`engine`: image name -> digest label of what the engine holds under its tag.
+    `ancestry=False`: `selected` alone, their parents taken as they are."""
     tree = WorkTree.scan(cfg.root)   # git status runs while the manifest is read
     manifest = load_manifest(cfg.state_dir) if since is None else None
     now = snapshot(cfg, tree)
@@ -78,5 +79,5 @@ def plan(cfg: Config, *, since: str | None = None, selected: Iterable[str] = (),
     notes.extend(unconfigured_bases(
         cfg, {n: i.external_images for n, i in now.inputs.items()}, tree.paths()))
     result = make_plan(now, baseline, what=what, selected=selected, force_all=force_all,
-                       engine=engine)
+                       engine=engine, ancestry=ancestry)
     return PlanResult(result, now, tuple(notes))

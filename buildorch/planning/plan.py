@@ -80,9 +80,11 @@ def make_plan(
     selected: Iterable[str] = (),
     force_all: bool = False,
     engine: Mapping[str, str | None] | None = None,
+    ancestry: bool = True,
 ) -> Plan:
     """`what` names the baseline in reasons ("the manifest", "HEAD~1"). `selected` narrows the
-    plan to those images and their ancestry. `engine`, when known: the images the engine
+    plan to those images and their ancestry (only those with `ancestry=False`: their parents
+    are taken as they are). `engine`, when known: the images the engine
     holds, each with the digest label of the image (None when buildorch did not build it)."""
     graph = snap.graph
     names = graph.order()
@@ -97,7 +99,7 @@ def make_plan(
                     f"unknown image {n!r}"
                     + (f"; did you mean {hint[0]!r}?" if hint else "; see `buildorch graph`")
                 )
-            chosen |= {n} | graph.ancestors(n)
+            chosen |= {n} | (graph.ancestors(n) if ancestry else set())
     stale: dict[str, list[str]] = {}
     for n in names:
         if n not in chosen:

@@ -31,6 +31,7 @@ from buildorch.running.builder import (
     trim_local_caches,
 )
 from buildorch.running.events import Event, Failed, Finished, Queued, Skipped, Step, UpToDate
+from buildorch.running.smoke import check_built
 
 MAX_TRIES = 3
 
@@ -47,6 +48,8 @@ class BuildOptions:
     cache_to: tuple[str, ...] = ()     # extra cache destinations (docker-build-enhanced)
     warm: bool = False                 # pull previous images first (cache warming)
     no_reuse: bool = False             # never pull a bo-<digest> image instead of building
+    smoke: bool = True                 # run each built image's smoke check (--no-smoke: off)
+    no_deps: bool = False              # exactly `names`, parents as they are (CI, per tier)
 
 
 @dataclass
@@ -222,6 +225,14 @@ class _Run:
         if not res.ok:
             return self._failed(job.name, entry, res.reason, res.duration_s,
                                 cancelled=res.cancelled, tail=res.log_tail[-15:], res=res)
+        smoke = check_built(self.engine.client, cfg, job.name, self.emit, cancel) \
+            if self.opts.smoke else None
+        if smoke is not None:
+            entry.update({"smoke": smoke.outcome, "smoke_s": round(smoke.duration_s, 3)})
+            if not smoke.ok:   # not recorded in the manifest: the next run checks it again
+                return self._failed(job.name, entry, f"smoke check failed: {smoke.reason}",
+                                    res.duration_s, cancelled=smoke.cancelled,
+                                    tail=smoke.log_tail, res=res)
         if len(spec.tags) > 1 and not spec.push:
             with contextlib.suppress(BuildorchError, Exception):
                 self.engine.push(spec.tags[-1])   # so that teammates and CI can reuse it
@@ -300,7 +311,8 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
         guard = DiskGuard(engine).check
     with state.build_lock(cfg.state_dir):
         result = project.plan(cfg, since=opts.since, selected=opts.names,
-                              force_all=opts.force_all, engine=engine.images_of(cfg))
+                              force_all=opts.force_all, engine=engine.images_of(cfg),
+                              ancestry=not opts.no_deps)
         report = BuildReport(result.plan, result.notes)
         snap = result.snapshot
         stale = {s.name for s in result.plan.stale}

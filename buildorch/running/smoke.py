@@ -15,11 +15,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from buildorch.config import HEALTHCHECK, Smoke
+from buildorch.config import HEALTHCHECK, Config, Smoke
+from buildorch.running.events import Event, SmokeFinished, SmokeStarted
 
 LABEL_SMOKE = "org.buildorch.smoke"       # value: "host:pid" of the buildorch that made it
 LABEL_SMOKE_IMAGE = "org.buildorch.smoke.image"
@@ -184,3 +185,19 @@ def run_smoke(client: Any, ref: str, check: Smoke, *, timeout_s: float,
         # already gone (the engine removed it) is fine
         with contextlib.suppress(Exception):
             api.remove_container(cid, force=True)
+
+
+def check_built(client: Any, cfg: Config, name: str, emit: Callable[[Event], None],
+                cancel: threading.Event) -> SmokeResult | None:
+    """The smoke check of `name` just built, with its events; None when it has none."""
+    image = cfg.images[name]
+    if image.smoke is None:
+        return None
+    emit(SmokeStarted(name, image.smoke.describe()))
+    try:
+        res = run_smoke(client, cfg.ref(name), image.smoke,
+                        timeout_s=cfg.tiers[image.tier].smoke_timeout, cancel=cancel, name=name)
+    except Exception as exc:  # the engine failed us: the check did not pass
+        res = SmokeResult(False, f"the engine failed the check: {exc}", 0.0)
+    emit(SmokeFinished(name, res.outcome, res.duration_s, res.reason, res.log_tail))
+    return res
