@@ -201,3 +201,28 @@ def test_hook_blocks_a_broken_push_and_lets_a_clean_one_through(
     assert p.returncode == 0, p.stderr
     assert "lone" in p.stderr
     assert remote_sha(remote) == fixed_sha
+
+
+@pytest.mark.usefixtures("engine")
+def test_a_failing_smoke_check_blocks_the_push(pushed: tuple[Path, Path]) -> None:
+    repo, remote = pushed
+    before = remote_sha(remote)
+    toml = (repo / "services.toml").read_text()
+    with_smoke = toml.replace('[services.lone]\ntier = "services"',
+                              '[services.lone]\ntier = "services"\n'
+                              'smoke = ["sh", "-c", "grep -q ready /app"]')
+    assert with_smoke != toml
+    commit(repo, {"services.toml": with_smoke, "services/lone/app.txt": "not yet\n"},
+           "lone: smoke check, app not ready")
+    p = push(repo)
+    assert p.returncode != 0
+    blocked = [line for line in p.stderr.splitlines() if "push blocked" in line]
+    assert len(blocked) == 1, p.stderr
+    assert "lone failed: smoke check failed: `sh -c 'grep -q ready /app'` exited with code 1" \
+        in blocked[0]
+    assert remote_sha(remote) == before
+
+    ready = commit(repo, {"services/lone/app.txt": "ready\n"}, "lone ready")
+    p = push(repo)
+    assert p.returncode == 0, p.stderr
+    assert remote_sha(remote) == ready

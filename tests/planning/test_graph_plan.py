@@ -112,6 +112,15 @@ def test_selection_plans_the_image_and_its_stale_ancestry_only() -> None:
         make_plan(now, {}, what="m", selected=["c"])
 
 
+def test_selection_without_ancestry_plans_exactly_the_images_named() -> None:
+    """`build --no-deps` (CI, a tier at a time): the parents are taken as they are."""
+    parents = {"base": [], "a": ["base"], "b": ["base"]}
+    now = _snap(parents, {"base": "B", "a": "A", "b": "X"})
+    plan = make_plan(now, {}, what="the manifest", selected=["a", "b"], ancestry=False)
+    assert plan.names == ["a", "b"] and plan.fresh == ()
+    assert plan.stale[0].reasons == ("not in the manifest",)
+
+
 def test_missing_image_and_all_flag() -> None:
     parents = {"base": [], "a": ["base"]}
     now = _snap(parents, {"base": "B", "a": "A"})

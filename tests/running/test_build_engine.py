@@ -212,6 +212,11 @@ def test_demo_stack_scratch_then_no_change_then_one_service(make_repo: Callable[
     rc, ev, err = run_bo(repo, "build")
     assert rc == 0, err
     assert len(names(ev, "finished")) == 15
+    # every service's smoke check ran on the image just built, and passed
+    smoke = {e["image"]: e["outcome"] for e in ev if e["event"] == "smoke-finished"}
+    assert smoke == dict.fromkeys(
+        ["discord", "tts_bark", "stt", "audio_processor", "llm_flan", "guardrails",
+         "orchestrator", "linter"], "passed")
     rc, ev, _ = run_bo(repo, "build")
     assert rc == 0 and names(ev, "finished") == []
     write_files(repo, {"services/stt/app.py": "print('stt, changed')\n"})
