@@ -273,9 +273,10 @@ def test_compose_required_variable_missing_is_one_line(make_repo: Callable[..., 
     repo = make_repo(files)
     proc = bo(repo, "init", "--from-compose", "compose.yaml")
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == [
-        "buildorch: error: compose.yaml: services.base.image: required variable REGISTRY is "
-        "missing a value: set REGISTRY in .env; set it in the environment or .env"]
+    # one line, whichever reader ran (`docker compose config` or PyYAML), naming the variable
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("buildorch: error: compose.yaml: "), line
+    assert "required variable REGISTRY is missing a value" in line, line
 
 
 def test_from_compose_in_a_subfolder_places_its_bases_too(
