@@ -2,19 +2,49 @@
 
 Each module named in `COMMANDS` defines `command` (a click command or group). Nothing of a
 command is imported until it runs, so `buildorch plan` stays fast. Errors are printed here,
-once: a `BuildorchError` is one line on stderr and exit 1; ^C is exit 130.
+once: a `BuildorchError` is one line on stderr and exit 1; ^C or SIGTERM is exit 130, at any
+moment (start-up and shut-down included), never a traceback.
 """
 
 from __future__ import annotations
 
-import importlib
+import contextlib
+import os
+import signal
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-import click
 
-from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED, BuildorchError, ConfigError
+def _exit_interrupted(signum: int, frame: object) -> None:
+    """Start-up and shut-down: nothing to stop or record yet (or any more): leave at once."""
+    with contextlib.suppress(OSError):
+        os.write(2, b"buildorch: interrupted\n")
+    os._exit(130)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+# As early as this module runs (it is what the `buildorch` script and `python -m buildorch`
+# import): a ^C or SIGTERM while Python imports click and the rest exits 130, no traceback.
+_argv0 = sys.argv[0] if sys.argv else ""
+if os.path.basename(_argv0) == "buildorch" or _argv0.endswith(os.path.join("buildorch",
+                                                                           "__main__.py")):
+    for _sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_sig, _exit_interrupted)
+
+import importlib  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+import click  # noqa: E402
+
+from buildorch.errors import (  # noqa: E402
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    BuildorchError,
+    ConfigError,
+)
 
 if TYPE_CHECKING:
     from buildorch.config import Config
@@ -83,23 +113,49 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = config_path
 
 
+def _error(text: str) -> None:
+    for line in text.splitlines() or [""]:
+        click.echo(f"buildorch: error: {line}", err=True)
+
+
 def main() -> None:
+    # While a command runs, ^C and SIGTERM are KeyboardInterrupt (a build turns them into
+    # "cancel" itself); outside of it, they end the process at once with 130.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    code = EXIT_ERROR
     try:
         rc = cli.main(standalone_mode=False, prog_name="buildorch")
         # standalone_mode=False returns the code of a click Exit instead of raising it.
-        sys.exit(rc if isinstance(rc, int) else 0)
+        code = rc if isinstance(rc, int) else 0
     except ConfigError as exc:
         for p in exc.problems:
-            click.echo(f"buildorch: error: {p}", err=True)
-        sys.exit(EXIT_ERROR)
+            _error(p)
     except BuildorchError as exc:
-        click.echo(f"buildorch: error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        _error(str(exc))
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("buildorch: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        code = EXIT_INTERRUPTED
+    except OSError as exc:
+        # A file or folder that is not what it should be (permissions, a file where a folder
+        # belongs, a full disk): say which, once.
+        where = f"{exc.filename}: " if exc.filename else ""
+        _error(f"{where}{exc.strerror or exc}: check that path (its type and permissions) "
+               "and run the command again")
+    except UnicodeDecodeError as exc:
+        _error(f"a file is not valid UTF-8 ({exc.reason} at byte {exc.start}): save it as "
+               "UTF-8 and run the command again")
+    except Exception as exc:  # a bug: still one line, with what the user can do
+        _error(f"internal error: {exc.__class__.__name__}: {exc} (a bug in buildorch; set "
+               "BUILDORCH_DEBUG=1 for the traceback and report it)")
+        if os.environ.get("BUILDORCH_DEBUG"):
+            raise
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_interrupted)
+    sys.stdout.flush()
+    sys.exit(code)

@@ -35,7 +35,7 @@ def _renderer(progress: str) -> tuple[Renderer, contextlib.AbstractContextManage
 
 def _summary(report: BuildReport) -> None:
     rows = [r for r in report.images.values()
-            if r.result in ("built", "reused", "failed", "cancelled")]
+            if r.result in ("built", "reused", "failed", "interrupted", "cancelled")]
     for r in rows:
         rate = f"{100 * r.cached_steps / r.steps:.0f}%" if r.steps else "-"
         how = ("pulled: same inputs built elsewhere" if r.result == "reused"
@@ -44,8 +44,9 @@ def _summary(report: BuildReport) -> None:
     parts = [f"{report.count('built')} built", f"{report.count('reused')} reused",
              f"{report.count('up-to-date')} up to date",
              f"{report.count('failed')} failed", f"{report.count('skipped')} skipped"]
-    if report.count("cancelled"):
-        parts.append(f"{report.count('cancelled')} cancelled")
+    for extra in ("interrupted", "cancelled"):
+        if report.count(extra):
+            parts.append(f"{report.count(extra)} {extra}")
     click.echo(f"{', '.join(parts)} in {report.wall_s:.1f}s")
     if report.cleanup:
         click.echo(report.cleanup)
@@ -69,6 +70,11 @@ def run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
             click.echo(f"nothing to build: {len(report.plan.fresh)} image(s) up to date")
         else:
             _summary(report)
+    elif report.failures and not report.cancelled:
+        # The stream (stdout) has the details; the error is said on stderr too, once.
+        failed = sorted({f.image for f in report.failures})
+        click.echo(f"buildorch: error: {len(failed)} image(s) not built: {', '.join(failed)}; "
+                   f"see their `failed` events and {cfg.state_dir / 'logs'}", err=True)
     if report.cancelled:
         raise click.exceptions.Exit(EXIT_INTERRUPTED)
     if not report.ok:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from buildorch.errors import BuildorchError
@@ -16,24 +16,69 @@ if TYPE_CHECKING:
 
 NO_ENGINE = ("no Docker engine reachable at {where}: start Docker (on a bare Debian machine of "
              "ours: `bash scripts/engine.sh up`), or set DOCKER_HOST")
+FROZEN_ENGINE = ("the Docker engine at {where} accepted the connection but did not answer "
+                 "within {secs:.0f}s (frozen or overloaded): restart it (`systemctl restart "
+                 "docker`, or `bash scripts/engine.sh up`), or set DOCKER_HOST to another")
+PING_TIMEOUT_S = 3.0     # a frozen engine is reported after this, not after the API timeout
+
+
+def endpoint() -> str:
+    """The socket docker-py talks to, and the CLI's context when one is set (the builds go
+    through the CLI: a context pointing elsewhere would split the two)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    ctx = os.environ.get("DOCKER_CONTEXT")
+    return f"{host} (docker context {ctx})" if ctx else host
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    import requests.exceptions
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, requests.exceptions.Timeout | TimeoutError):
+            return True
+        if "timed out" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @dataclass
 class Engine:
     client: Any   # docker.DockerClient; typed loosely, docker-py's stubs are partial
+    where: str = field(default_factory=endpoint)   # the socket (and context) it talks to
 
     @classmethod
-    def connect(cls, timeout: float = 10.0) -> Engine:
+    def connect(cls, timeout: float = 60.0, ping_timeout: float = PING_TIMEOUT_S) -> Engine:
+        """Ping with a short timeout (a frozen engine is said within seconds), then use
+        `timeout` for every other call."""
         import docker  # docker-py: the Engine API for everything but builds
 
-        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        at = endpoint()
         try:
-            client = docker.from_env(timeout=int(timeout))
+            client = docker.from_env(timeout=max(1, round(ping_timeout)))
             client.ping()
         except Exception as exc:  # docker-py raises several unrelated types here
-            raise BuildorchError(NO_ENGINE.format(where=where)
+            if _is_timeout(exc):
+                raise BuildorchError(FROZEN_ENGINE.format(where=at, secs=ping_timeout)) \
+                    from None
+            raise BuildorchError(NO_ENGINE.format(where=at)
                                  + f" ({exc.__class__.__name__})") from None
-        return cls(client)
+        client.api.timeout = int(timeout)
+        return cls(client, at)
+
+    def answers(self, timeout: float = PING_TIMEOUT_S) -> bool:
+        """Does the engine still answer a ping within `timeout`? (a fresh connection)"""
+        import docker
+
+        try:
+            client = docker.from_env(timeout=max(1, round(timeout)))
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
+        except Exception:
+            return False
 
     def held(self, refs: Iterable[str]) -> dict[str, str | None]:
         """The refs the engine holds, each with the buildorch digest label of the image it

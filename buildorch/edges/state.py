@@ -67,6 +67,24 @@ def _flock(path: Path, *, blocking: bool) -> Iterator[bool]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def check_writable(state_dir: Path) -> None:
+    """Before a run writes anything: the state folder is a folder we can write, or one line
+    saying what to do (never a traceback half-way through a build)."""
+    if state_dir.exists() and not state_dir.is_dir():
+        raise BuildorchError(
+            f"{state_dir} is a file, but buildorch keeps its manifest, history and logs in a "
+            "folder of that name: move the file away (or pass --config for another repository)")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe.", dir=state_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise BuildorchError(
+            f"{state_dir} is not writable ({exc.strerror or exc}): make it writable "
+            f"(`chmod -R u+w {state_dir}`, or run as its owner)") from None
+
+
 @contextlib.contextmanager
 def build_lock(state_dir: Path) -> Iterator[None]:
     """One build per repository at a time; a second one is told, not queued."""
@@ -157,14 +175,16 @@ def append_history(state_dir: Path, *entries: Mapping[str, object]) -> None:
 
 
 def read_history(state_dir: Path) -> list[dict[str, object]]:
+    """Every readable entry; lines that are not JSON objects (a torn write, binary junk) are
+    skipped, never rewritten: nothing of the file is lost."""
     out: list[dict[str, object]] = []
     try:
-        text = (state_dir / HISTORY).read_text()
-    except FileNotFoundError:
+        data = (state_dir / HISTORY).read_bytes()
+    except OSError:   # missing, or .buildorch is not a folder: no history to read
         return out
-    for line in text.splitlines():
-        with contextlib.suppress(ValueError):
-            d = json.loads(line)
+    for line in data.splitlines():
+        with contextlib.suppress(ValueError):   # UnicodeDecodeError is a ValueError
+            d = json.loads(line.decode("utf-8"))
             if isinstance(d, dict):
                 out.append(d)
     return out

@@ -19,6 +19,7 @@ from buildorch.running.events import (
     Started,
     Step,
     UpToDate,
+    Warned,
 )
 
 Renderer = Callable[[Event], None]
@@ -40,16 +41,19 @@ class JsonLines:
 class Plain:
     """Prefixed lines for CI logs: no cursor movement, one line per thing that happened."""
 
-    def __init__(self, out: TextIO = sys.stdout, steps: bool = True) -> None:
+    def __init__(self, out: TextIO = sys.stdout, steps: bool = True,
+                 err: TextIO | None = None) -> None:
         self.out = out
+        self.err = err if err is not None else (sys.stderr if out is sys.stdout else out)
         self.steps = steps
         self.lock = threading.Lock()
         self.width = 12
 
-    def _line(self, image: str, text: str) -> None:
+    def _line(self, image: str, text: str, err: bool = False) -> None:
+        out = self.err if err else self.out
         with self.lock:
-            self.out.write(f"[{image:<{self.width}}] {text}\n")
-            self.out.flush()
+            out.write(f"[{image:<{self.width}}] {text}\n")
+            out.flush()
 
     def __call__(self, e: Event) -> None:
         if isinstance(e, Queued):
@@ -64,13 +68,18 @@ class Plain:
             how = "reused" if e.reused else f"built in {e.duration_s:.1f}s"
             self._line(e.image, f"{how} ({e.cached_steps}/{e.steps} steps cached)")
         elif isinstance(e, Failed):
-            self._line(e.image, f"FAILED: {e.reason}")
+            # The reason and the log tail go to stderr: errors belong there (the CLI's
+            # summary table stays on stdout).
+            what = {"cancelled": "CANCELLED", "engine": "INTERRUPTED"}.get(e.cause, "FAILED")
+            self._line(e.image, f"{what}: {e.reason}", err=True)
             for t in e.log_tail:
-                self._line(e.image, f"  | {t}")
+                self._line(e.image, f"  | {t}", err=True)
         elif isinstance(e, SmokeStarted):
             self._line(e.image, f"smoke  {e.check}")
         elif isinstance(e, SmokeFinished) and e.outcome == "passed":
             self._line(e.image, f"smoke passed in {e.duration_s:.1f}s")
+        elif isinstance(e, Warned):
+            self._line(e.image or "buildorch", f"warning: {e.message}", err=True)
         elif isinstance(e, Skipped):
             self._line(e.image, f"skipped: {e.reason}")
         elif isinstance(e, UpToDate):

@@ -9,6 +9,7 @@ from types import TracebackType
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from buildorch.running.builder import is_dockerfile_step
@@ -22,6 +23,7 @@ from buildorch.running.events import (
     Started,
     Step,
     UpToDate,
+    Warned,
 )
 
 _STYLE = {"queued": "dim", "building": "cyan", "smoke": "magenta", "built": "green",
@@ -44,6 +46,8 @@ class LiveTable:
     console: Console = field(default_factory=lambda: Console(stderr=False))
     rows: dict[str, _Row] = field(default_factory=dict)
     failures: list[Failed] = field(default_factory=list)
+    warnings: list[Warned] = field(default_factory=list)
+    errors: Console = field(default_factory=lambda: Console(stderr=True))
     lock: threading.Lock = field(default_factory=threading.Lock)
     live: Live | None = None
 
@@ -57,13 +61,22 @@ class LiveTable:
                  tb: TracebackType | None) -> None:
         if self.live:
             self.live.__exit__(t, e, tb)
+        # Warnings and failures go to stderr, once, after the table.
+        for w in self.warnings:
+            self.errors.print(f"[yellow]warning:[/] {escape(w.image) + ': ' if w.image else ''}"
+                              f"{escape(w.message)}", markup=True, highlight=False)
         for f in self.failures:
-            self.console.print(f"[bold red]{f.image} failed:[/] {f.reason}", markup=True,
-                               highlight=False)
+            what = {"cancelled": "cancelled", "engine": "interrupted"}.get(f.cause, "failed")
+            self.errors.print(f"[bold red]{f.image} {what}:[/] {escape(f.reason)}", markup=True,
+                              highlight=False)
             for line in f.log_tail:
-                self.console.print(f"  [dim]|[/] {line}", markup=True, highlight=False)
+                self.errors.print(f"  [dim]|[/] {escape(line)}", markup=True, highlight=False)
 
     def __call__(self, e: Event) -> None:
+        if isinstance(e, Warned):
+            with self.lock:
+                self.warnings.append(e)
+            return
         with self.lock:
             row = self.rows.setdefault(e.image, _Row())
             if isinstance(e, Queued):

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import FrameType
 
 from buildorch.config import Config, Tier
@@ -27,10 +28,21 @@ from buildorch.running.builder import (
     BuildSpec,
     cache_args,
     gc_local_cache,
+    is_dockerfile_step,
+    is_interrupted_export,
     run_build,
     trim_local_caches,
 )
-from buildorch.running.events import Event, Failed, Finished, Queued, Skipped, Step, UpToDate
+from buildorch.running.events import (
+    Event,
+    Failed,
+    Finished,
+    Queued,
+    Skipped,
+    Step,
+    UpToDate,
+    Warned,
+)
 from buildorch.running.smoke import check_built
 
 MAX_TRIES = 3
@@ -55,29 +67,65 @@ class BuildOptions:
 @dataclass
 class ImageReport:
     name: str
-    result: str                      # built | reused | up-to-date | failed | skipped | cancelled
+    result: str      # built | reused | up-to-date | failed | interrupted | skipped | cancelled
     duration_s: float = 0.0
     steps: int = 0
     cached_steps: int = 0
     reason: str = ""
 
 
+_RESULT_OF_CAUSE = {"build": "failed", "cancelled": "cancelled", "engine": "interrupted"}
+
+
 @dataclass
 class BuildReport:
+    """What a run did, folded from its events and nothing else: the summary, the exit status,
+    the CI step summary and the history all come from here (via `apply`), so no image can fail
+    in the event stream and succeed in the summary."""
+
     plan: Plan
     notes: tuple[str, ...]
     images: dict[str, ImageReport] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    failures: list[Failed] = field(default_factory=list)
     wall_s: float = 0.0
     cancelled: bool = False
     cleanup: str = ""
+    engine_gone: str = ""            # one line: the engine stopped answering (and what to do)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _steps: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
+
+    def apply(self, e: Event) -> None:
+        with self.lock:
+            if isinstance(e, Step):
+                if (e.completed or e.cached) and not e.error and is_dockerfile_step(e.name):
+                    n = self._steps.setdefault(e.image, [0, 0])
+                    n[0] += 1
+                    n[1] += e.cached
+            elif isinstance(e, UpToDate):
+                self.images[e.image] = ImageReport(e.image, "up-to-date")
+            elif isinstance(e, Finished):
+                self.images[e.image] = ImageReport(
+                    e.image, "reused" if e.reused else "built", e.duration_s, e.steps,
+                    e.cached_steps)
+            elif isinstance(e, Failed):
+                steps, cached = self._steps.get(e.image, (0, 0))
+                self.images[e.image] = ImageReport(
+                    e.image, _RESULT_OF_CAUSE.get(e.cause, "failed"), e.duration_s,
+                    steps, cached, e.reason)
+                self.failures.append(e)
+            elif isinstance(e, Skipped):
+                self.images[e.image] = ImageReport(e.image, "skipped", reason=e.reason)
+            elif isinstance(e, Warned):
+                self.warnings.append(f"{e.image}: {e.message}" if e.image else e.message)
 
     def count(self, result: str) -> int:
         return sum(1 for r in self.images.values() if r.result == result)
 
     @property
     def ok(self) -> bool:
-        return not self.cancelled and not any(
-            r.result in ("failed", "skipped", "cancelled") for r in self.images.values())
+        """Any `failed` event (of any cause) fails the run; so does a cancelled one."""
+        return not self.cancelled and not self.failures
 
 
 def _weights(history: list[dict[str, object]]) -> dict[str, float]:
@@ -165,31 +213,72 @@ def check_builders(cfg: Config, tiers: set[str]) -> dict[str, str]:
 
 @dataclass
 class _Run:
-    """One build run: the state shared by the per-image build functions (worker threads)."""
+    """One build run: the state shared by the per-image build functions (worker threads).
+
+    `emit` is the run's one sink: every event (the scheduler's, the builder's, this module's)
+    passes through it, is folded into the report, ends an image's history line when it ends the
+    image, and only then reaches the renderer."""
 
     cfg: Config
     opts: BuildOptions
     engine: Engine
     snap: Snapshot
     report: BuildReport
-    emit: Callable[[Event], None]
+    out: Callable[[Event], None]
     drivers: dict[str, str]
     guard: Callable[[Tier], str | None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    entries: dict[str, dict[str, object]] = field(default_factory=dict)
+    engine_gone: threading.Event = field(default_factory=threading.Event)
 
-    def history(self, entry: dict[str, object]) -> None:
-        state.append_history(self.cfg.state_dir, entry)
+    def emit(self, e: Event) -> None:
+        self.report.apply(e)
+        if isinstance(e, Finished | Failed):
+            self._history(e)
+        self.out(e)
+
+    def _history(self, e: Finished | Failed) -> None:
+        with self.lock:
+            entry = self.entries.pop(e.image, None)
+        if entry is None:   # e.g. the scheduler's Failed for a build function that raised
+            image = self.cfg.images.get(e.image)
+            record = self.snap.records.get(e.image)
+            entry = {"image": e.image, "tier": image.tier if image else "",
+                     "digest": record.digest if record else "",
+                     "start": round(e.time - e.duration_s, 3)}
+        entry.setdefault("duration_s", round(e.duration_s, 3))
+        if isinstance(e, Finished):
+            entry.setdefault("steps", e.steps)
+            entry.setdefault("cached_steps", e.cached_steps)
+            entry["result"] = "reused" if e.reused else "built"
+        else:
+            entry["result"] = "cancelled" if e.cause == "cancelled" else "failed"
+            entry["reason"] = e.reason
+            if e.cause == "engine":
+                entry["cause"] = "engine"
+        try:
+            state.append_history(self.cfg.state_dir, entry)
+        except OSError as exc:   # the history is a record, not the build: say so, go on
+            w = Warned(e.image, f"could not append to {self.cfg.state_dir / state.HISTORY} "
+                       f"({exc.strerror or exc}); stats will miss this run")
+            self.report.apply(w)
+            self.out(w)
 
     def build_one(self, job: scheduler.Job, cancel: threading.Event) -> scheduler.Outcome:
         cfg, record = self.cfg, self.snap.records[job.name]
         tier = cfg.tiers[job.tier]
         entry: dict[str, object] = {"image": job.name, "tier": job.tier,
                                     "digest": record.digest, "start": time.time()}
+        with self.lock:
+            self.entries[job.name] = entry
+        if self.engine_gone.is_set():
+            return self._failed(job.name, f"not started: {self.report.engine_gone}", 0.0,
+                                cause="engine")
         if self.guard is not None:
             try:
                 note = self.guard(tier)
             except BuildorchError as exc:
-                return self._failed(job.name, entry, str(exc), 0.0)
+                return self._failed(job.name, str(exc), 0.0)
             if note:
                 self.emit(Step(job.name, name=f"disk guard: {note}", started=None,
                                completed=time.time(), cached=False, error=None))
@@ -205,7 +294,41 @@ class _Run:
         log_path = cfg.state_dir / "logs" / f"{job.name}.log"
         with contextlib.suppress(FileNotFoundError):
             log_path.unlink()
+        res = self._attempts(spec, tier, cancel, log_path)
+        if not res.ok and not res.cancelled and is_interrupted_export(res.reason):
+            # kill -9 during an export leaves the containerd store unable to commit the same
+            # content again; a plain retry repeats it, a build without the cache does not.
+            self.emit(Warned(job.name, "the engine kept the state of an interrupted export "
+                             f"({_short(res.reason)}): building {job.name} again without "
+                             "the cache to recover"))
+            res = self._attempts(replace(spec, no_cache=True), tier, cancel, log_path)
+        entry.update({"duration_s": round(res.duration_s, 3), "steps": res.steps,
+                      "cached_steps": res.cached_steps, "cache_from": list(spec.cache_from),
+                      "cache_warnings": list(res.cache_warnings)})
+        if not res.ok:
+            if not res.cancelled and self._engine_stopped():
+                return self._failed(job.name, f"interrupted: {self.report.engine_gone}",
+                                    res.duration_s, cause="engine")
+            return self._failed(job.name, res.reason, res.duration_s,
+                                cause="cancelled" if res.cancelled else "build",
+                                tail=res.log_tail[-15:])
+        smoke = check_built(self.engine.client, cfg, job.name, self.emit, cancel) \
+            if self.opts.smoke else None
+        if smoke is not None:
+            entry.update({"smoke": smoke.outcome, "smoke_s": round(smoke.duration_s, 3)})
+            if not smoke.ok:   # not recorded in the manifest: the next run checks it again
+                return self._failed(job.name, f"smoke check failed: {smoke.reason}",
+                                    res.duration_s,
+                                    cause="cancelled" if smoke.cancelled else "build",
+                                    tail=smoke.log_tail)
+        state.record_built(cfg.state_dir, job.name, record, res.image_id)
+        self._housekeeping(job.name, spec)
+        self.emit(Finished(job.name, duration_s=res.duration_s, steps=res.steps,
+                           cached_steps=res.cached_steps, image_id=res.image_id))
+        return scheduler.Outcome(True)
 
+    def _attempts(self, spec: BuildSpec, tier: Tier, cancel: threading.Event,
+                  log_path: Path) -> BuildResult:
         def attempt() -> BuildResult:
             return run_build(spec, emit=self.emit, cancel=cancel, log_path=log_path,
                              timeout_s=tier.timeout, step_timeout_s=tier.step_timeout)
@@ -215,39 +338,48 @@ class _Run:
         res: BuildResult = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(MAX_TRIES),
             wait=tenacity.wait_exponential(multiplier=1, max=10),
-            retry=tenacity.retry_if_result(lambda r: r.transient and not cancel.is_set()),
+            retry=tenacity.retry_if_result(lambda r: r.transient and not cancel.is_set()
+                                           and not self.engine_gone.is_set()),
             retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None,
             sleep=lambda s: _interruptible_sleep(cancel, s),
         )(attempt)
-        entry.update({"duration_s": round(res.duration_s, 3), "steps": res.steps,
-                      "cached_steps": res.cached_steps, "cache_from": list(spec.cache_from),
-                      "cache_warnings": list(res.cache_warnings)})
-        if not res.ok:
-            return self._failed(job.name, entry, res.reason, res.duration_s,
-                                cancelled=res.cancelled, tail=res.log_tail[-15:], res=res)
-        smoke = check_built(self.engine.client, cfg, job.name, self.emit, cancel) \
-            if self.opts.smoke else None
-        if smoke is not None:
-            entry.update({"smoke": smoke.outcome, "smoke_s": round(smoke.duration_s, 3)})
-            if not smoke.ok:   # not recorded in the manifest: the next run checks it again
-                return self._failed(job.name, entry, f"smoke check failed: {smoke.reason}",
-                                    res.duration_s, cancelled=smoke.cancelled,
-                                    tail=smoke.log_tail, res=res)
-        if len(spec.tags) > 1 and not spec.push:
-            with contextlib.suppress(BuildorchError, Exception):
-                self.engine.push(spec.tags[-1])   # so that teammates and CI can reuse it
-        state.record_built(cfg.state_dir, job.name, record, res.image_id)
-        gc_local_cache(cfg.state_dir / "cache" / job.name)
-        with self.lock:   # one trimmer at a time: they walk the same folders
-            trim_local_caches(cfg.state_dir / "cache", cfg.local_cache_max, keep=job.name)
-        entry["result"] = "built"
-        self.history(entry)
+        return res
+
+    def _engine_stopped(self) -> bool:
+        """After a failed build: is the engine still there? If not, say it once for the run."""
+        if self.engine_gone.is_set():
+            return True
+        if self.engine.answers():
+            return False
         with self.lock:
-            self.report.images[job.name] = ImageReport(job.name, "built", res.duration_s,
-                                                       res.steps, res.cached_steps)
-        self.emit(Finished(job.name, duration_s=res.duration_s, steps=res.steps,
-                           cached_steps=res.cached_steps, image_id=res.image_id))
-        return scheduler.Outcome(True)
+            first = not self.engine_gone.is_set()
+            if first:
+                self.report.engine_gone = (
+                    f"the Docker engine at {self.engine.where} stopped answering during the "
+                    "build; start it again (`systemctl start docker`, or `bash scripts/engine.sh "
+                    "up`) and run `buildorch build` again: what finished is kept")
+                self.engine_gone.set()
+        if first:
+            self.emit(Warned("", self.report.engine_gone))
+        return True
+
+    def _housekeeping(self, name: str, spec: BuildSpec) -> None:
+        """After a good build: best-effort. A failure here is a warning, never a failed image."""
+        cfg = self.cfg
+        if len(spec.tags) > 1 and not spec.push:
+            try:
+                self.engine.push(spec.tags[-1])   # so that teammates and CI can reuse it
+            except Exception as exc:
+                self.emit(Warned(name, f"push of {spec.tags[-1]} failed ({_short(str(exc))}): "
+                                 "teammates and CI cannot reuse this build; check the registry "
+                                 f"{cfg.registry}"))
+        try:
+            gc_local_cache(cfg.state_dir / "cache" / name)
+            with self.lock:   # one trimmer at a time: they walk the same folders
+                trim_local_caches(cfg.state_dir / "cache", cfg.local_cache_max, keep=name)
+        except Exception as exc:
+            self.emit(Warned(name, f"local cache housekeeping skipped ({_short(str(exc))}); "
+                             "the image is built"))
 
     def _reuse(self, name: str, record: Record, entry: dict[str, object]) -> bool:
         """A teammate or CI already built these exact inputs: pull and retag, don't build."""
@@ -260,39 +392,27 @@ class _Run:
             return False
         try:
             image_id = self.engine.pull_as(src, cfg.ref(name))
-        except Exception:  # a failed pull only costs a build
+        except Exception as exc:  # a failed pull only costs a build
+            self.emit(Warned(name, f"pull of {src} failed ({_short(str(exc))}); building it"))
             return False
         took = time.monotonic() - t
         state.record_built(cfg.state_dir, name, record, image_id)
         entry.update({"duration_s": round(took, 3), "steps": 0, "cached_steps": 0,
-                      "result": "reused", "reused_from": src})
-        self.history(entry)
-        with self.lock:
-            self.report.images[name] = ImageReport(name, "reused", took)
+                      "reused_from": src})
         self.emit(Finished(name, duration_s=took, steps=0, cached_steps=0, image_id=image_id,
                            reused=True))
         return True
 
-    def _failed(self, name: str, entry: dict[str, object], reason: str, duration: float, *,
-                cancelled: bool = False, tail: tuple[str, ...] = (),
-                res: BuildResult | None = None) -> scheduler.Outcome:
-        kind = "cancelled" if cancelled else "failed"
-        entry.update({"result": kind, "reason": reason})
-        entry.setdefault("duration_s", round(duration, 3))
-        self.history(entry)
-        with self.lock:
-            self.report.images[name] = ImageReport(
-                name, kind, duration, res.steps if res else 0, res.cached_steps if res else 0,
-                reason)
+    def _failed(self, name: str, reason: str, duration: float, *, cause: str = "build",
+                tail: tuple[str, ...] = ()) -> scheduler.Outcome:
         self.emit(Failed(name, reason=reason, duration_s=duration,
-                         log_tail=() if cancelled else tail))
+                         log_tail=() if cause != "build" else tail, cause=cause))
         return scheduler.Outcome(False, reason)
 
-    def on_event(self, e: Event) -> None:
-        if isinstance(e, Skipped):
-            with self.lock:
-                self.report.images[e.image] = ImageReport(e.image, "skipped", reason=e.reason)
-        self.emit(e)
+
+def _short(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
@@ -301,9 +421,13 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
           engine: Engine | None = None) -> BuildReport:
     """`guard(tier)` runs before an image of that tier builds (default: the disk guard, once
     per tier): a note of what it cleaned, or BuildorchError to fail the image with that line.
-    `engine`: the engine to use (default: the one DOCKER_HOST names)."""
+    `engine`: the engine to use (default: the one DOCKER_HOST names).
+
+    The report is a fold of the events `emit` receives: nothing is added to it any other way
+    (but the wall time, the cancel flag and the emergency cleanup's line)."""
     t0 = time.monotonic()
     cancel = cancel or threading.Event()
+    state.check_writable(cfg.state_dir)
     engine = engine or Engine.connect()
     if guard is None:
         from buildorch.ops.disk import DiskGuard
@@ -314,21 +438,29 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
                               force_all=opts.force_all, engine=engine.images_of(cfg),
                               ancestry=not opts.no_deps)
         report = BuildReport(result.plan, result.notes)
+
+        def sink(e: Event) -> None:
+            report.apply(e)
+            emit(e)
+
         snap = result.snapshot
         stale = {s.name for s in result.plan.stale}
         now = time.time()
         for n in result.plan.fresh:
-            emit(UpToDate(n))
-            report.images[n] = ImageReport(n, "up-to-date")
-        if not opts.dry_run:
-            state.append_history(cfg.state_dir, *(
-                {"image": n, "tier": cfg.images[n].tier, "digest": snap.records[n].digest,
-                 "start": now, "duration_s": 0.0, "steps": 0, "cached_steps": 0,
-                 "result": "up-to-date"} for n in result.plan.fresh))
+            sink(UpToDate(n))
+        if not opts.dry_run and result.plan.fresh:
+            try:
+                state.append_history(cfg.state_dir, *(
+                    {"image": n, "tier": cfg.images[n].tier, "digest": snap.records[n].digest,
+                     "start": now, "duration_s": 0.0, "steps": 0, "cached_steps": 0,
+                     "result": "up-to-date"} for n in result.plan.fresh))
+            except OSError as exc:
+                sink(Warned("", f"could not append to {cfg.state_dir / state.HISTORY} "
+                            f"({exc.strerror or exc}); stats will miss this run"))
         if opts.dry_run or not stale:
             for s in result.plan.stale:
-                emit(Queued(s.name, s.tier))
-                emit(Skipped(s.name, "dry run: " + "; ".join(s.reasons)))
+                sink(Queued(s.name, s.tier))
+                sink(Skipped(s.name, "dry run: " + "; ".join(s.reasons)))
             report.wall_s = time.monotonic() - t0
             return report
         drivers = check_builders(cfg, {s.tier for s in result.plan.stale})
@@ -343,13 +475,14 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
                                if t.max_parallel})
         runner = _Run(cfg, opts, engine, snap, report, emit, drivers, guard)
         with _signals_cancel(cancel):
-            run = scheduler.run(jobs, runner.build_one, limits, emit=runner.on_event,
+            run = scheduler.run(jobs, runner.build_one, limits, emit=runner.emit,
                                 cancel=cancel, fail_fast=opts.fail_fast,
                                 weights=_weights(state.read_history(cfg.state_dir)))
         if run.cancelled:
             report.cancelled = True
             from buildorch.ops.disk import clean
 
+            # Only buildorch's own leftovers (by label): never anyone else's things.
             report.cleanup = "emergency cleanup: " + clean(engine, "emergency").summary()
     report.wall_s = time.monotonic() - t0
     return report

@@ -1,13 +1,17 @@
 """One `docker buildx build` per image: argv from a frozen spec, rawjson progress -> step events.
 
 Never a shell string. The build runs in its own process group so that a terminal ^C reaches
-only us; we stop it ourselves (INT -> TERM -> KILL) when cancelled or past a time limit.
+only us; we stop it ourselves (INT -> TERM -> KILL) when cancelled or past a time limit. On
+Linux it also gets SIGINT the moment buildorch dies, even by kill -9 (PR_SET_PDEATHSIG): the
+docker CLI then stops its buildx plugin gracefully, which leaves the engine's store clean.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import os
 import re
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from buildorch.running.events import Event, Step
+from buildorch.running.events import Event, Step, Warned
 from buildorch.units import format_duration as _dur
 
 LABEL_DIGEST = "org.buildorch.planning.digest"   # on every image built: the digest of its inputs
@@ -39,13 +43,32 @@ _TRANSIENT_RE = re.compile(
     r"unexpected EOF|connection refused|TLS handshake|toomanyrequests|429 Too Many Requests|"
     # containerd image store under concurrent exports (Engine 26): the retry succeeds.
     r"failed to prepare extraction snapshot|parent snapshot \S+ does not exist)")
+# What an export interrupted by a killed client leaves in the containerd image store: the same
+# content then fails to commit again until it is built without the cache (issue 9, measured).
+_INTERRUPTED_EXPORT_RE = re.compile(
+    r"(?i)failed to commit\b[^\n]*snapshot|failed to stat active key during commit|"
+    r"during finalize:[^\n]*snapshot")
 _BUILD_ERROR_RE = re.compile(r"did not complete successfully|dockerfile parse error"
                              r"|failed to compute cache key")
+
+
+_NOT_FOUND_RE = re.compile(r"(?i)not found|no such file|does not exist|manifest unknown")
+
+
+def _source(vertex: str) -> str:
+    """`importing cache manifest from 127.0.0.1:5000/x:buildcache` -> the source."""
+    m = re.search(r"\b(?:from|to)\s+(\S+)", vertex)
+    return m.group(1) if m else vertex
 
 
 def is_dockerfile_step(name: str) -> bool:
     """A vertex for a Dockerfile instruction (not FROM, not [internal], not an export)."""
     return bool(_STEP_RE.match(name))
+
+
+def is_interrupted_export(output: str) -> bool:
+    """The `failed to commit … snapshot` family: an earlier export was cut off mid-way."""
+    return bool(_INTERRUPTED_EXPORT_RE.search(output))
 
 
 def is_transient(output: str) -> bool:
@@ -70,6 +93,7 @@ class BuildSpec:
     push: bool = False
     builder: str | None = None
     metadata_file: Path | None = None
+    no_cache: bool = False            # recovery from an interrupted export only
 
 
 def argv(spec: BuildSpec) -> list[str]:
@@ -91,6 +115,8 @@ def argv(spec: BuildSpec) -> list[str]:
         cmd += ["--cache-from", c]
     for c in spec.cache_to:
         cmd += ["--cache-to", c]
+    if spec.no_cache:
+        cmd += ["--no-cache"]
     if spec.metadata_file:
         cmd += ["--metadata-file", str(spec.metadata_file)]
     cmd += ["--push" if spec.push else "--load", str(spec.context)]
@@ -122,6 +148,7 @@ class Progress:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     running: dict[str, float] = field(default_factory=dict)   # step name -> local start time
+    vertex_logs: dict[str, list[str]] = field(default_factory=dict)
     steps: int = 0
     cached_steps: int = 0
 
@@ -141,8 +168,11 @@ class Progress:
             n = self.numbers.get(str(lg.get("vertex")), 0)
             with contextlib.suppress(ValueError, TypeError):
                 text = base64.b64decode(lg.get("data") or "").decode("utf-8", "replace")
+                kept = self.vertex_logs.setdefault(str(lg.get("vertex")), [])
                 for part in text.splitlines():
                     self.log(f"#{n} {part}")
+                    kept.append(part)
+                del kept[:-5]
         for w in status.get("warnings") or ():
             with contextlib.suppress(ValueError, TypeError):
                 msg = base64.b64decode(w.get("short") or "").decode("utf-8", "replace")
@@ -170,10 +200,19 @@ class Progress:
         n = self.numbers[digest]
         if error and name.startswith("importing cache"):
             # A cache source that is not there yet (first build) fails this vertex while the
-            # build goes on: say so in the stats, do not count it as the build's error.
+            # build goes on: say so in the stats, do not count it as the build's error. Any
+            # other failure (registry down, denied) is said in the run, once, with its reason.
             self.warnings.append(f"cache import failed: {name}: {error}")
             self.log(f"#{n} CACHE IMPORT FAILED: {error}")
+            if not _NOT_FOUND_RE.search(error):
+                self.emit(Warned(self.image, f"cache import failed ({_source(name)}): "
+                                 f"{error}; building without that cache"))
             return
+        if error and name.startswith("exporting cache"):
+            reason = self._vertex_reason(digest, error)
+            self.warnings.append(f"cache export failed: {name}: {reason}")
+            self.emit(Warned(self.image, f"cache export failed ({_source(name)}): {reason}; "
+                             "the image is built, the next build may miss that cache"))
         if error:
             self.errors.append(f"{name}: {error}")
             self.log(f"#{n} ERROR: {error}")
@@ -184,6 +223,12 @@ class Progress:
             self.cached_steps += cached
         self.emit(Step(self.image, name=name, started=_ts(prev.get("started")),
                        completed=_ts(prev.get("completed")), cached=cached, error=error))
+
+    def _vertex_reason(self, digest: str, error: str) -> str:
+        """BuildKit's error for an export is often generic; its own log lines say why."""
+        lines = self.vertex_logs.get(digest, [])
+        why = next((ln for ln in reversed(lines) if ln.strip()), "")
+        return f"{error}: {why.strip()}" if why and why.strip() not in error else error
 
     def longest_running(self) -> tuple[str, float] | None:
         if not self.running:
@@ -204,6 +249,26 @@ class BuildResult:
     transient: bool = False
     cancelled: bool = False
     cache_warnings: tuple[str, ...] = ()
+
+
+_PR_SET_PDEATHSIG = 1
+_libc: ctypes.CDLL | None = None
+if os.uname().sysname == "Linux":
+    with contextlib.suppress(OSError):
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A preexec_fn: SIGINT this child when the thread that started it dies (buildorch killed,
+    even by -9), and at once if buildorch already died between fork and here."""
+
+    def pre() -> None:
+        if _libc is not None:
+            _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return pre
 
 
 def stop_process(p: subprocess.Popen[bytes]) -> None:
@@ -251,8 +316,10 @@ def run_build(
     full_env = dict(os.environ if env is None else env)
     full_env.setdefault("BUILDX_NO_DEFAULT_ATTESTATIONS", "1")
     try:
+        # Its own session (a terminal ^C reaches only us), and it dies with us.
         p = subprocess.Popen(argv(spec), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=full_env, start_new_session=True)
+                             stderr=subprocess.PIPE, env=full_env, start_new_session=True,
+                             preexec_fn=_die_with_parent(os.getpid()))
     except FileNotFoundError:
         log_file.close()
         return BuildResult(False, "docker CLI not found on PATH: install Docker (see README)",
@@ -389,32 +456,65 @@ def gc_local_cache(cache_dir: Path) -> int:
 
 
 def _tree_size(path: Path) -> int:
+    """Bytes under `path`. BuildKit creates and removes `ingest/` folders while exporting, so
+    entries vanish under the walk: os.walk skips folders it cannot list, lstat is guarded."""
     total = 0
-    for p in path.rglob("*"):
-        with contextlib.suppress(OSError):
-            if p.is_file():
-                total += p.stat().st_size
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, f)).st_size
     return total
+
+
+SIZES = "sizes.json"    # in the cache root: image -> bytes of its local cache, when last written
+NEAR_CAP = 0.9
 
 
 def trim_local_caches(cache_root: Path, max_bytes: int, keep: str) -> list[str]:
     """Keep all images' local caches under `max_bytes` ([cache] local_max_size): drop whole
     per-image caches, least recently written first, never `keep` (just written). Returns the
-    names dropped."""
+    names dropped.
+
+    Only `keep`'s own cache is measured after each build (nobody else writes it now); the
+    others' sizes come from `sizes.json`, so the walk over every image's cache (which other
+    builds are writing) runs only when the total is near the cap. Vanishing entries are
+    tolerated everywhere."""
     if max_bytes <= 0 or not cache_root.is_dir():
         return []
-    dirs = [d for d in cache_root.iterdir() if d.is_dir()]
-    sizes = {d.name: _tree_size(d) for d in dirs}
-    total = sum(sizes.values())
+    sizes_path = cache_root / SIZES
+    try:
+        known = json.loads(sizes_path.read_text())
+        sizes = {str(k): int(v) for k, v in known.items()} if isinstance(known, dict) else {}
+    except (OSError, ValueError, TypeError, AttributeError):
+        sizes = {}
+    sizes[keep] = _tree_size(cache_root / keep)
+    dirs: dict[str, Path] = {}
+    with contextlib.suppress(OSError):
+        dirs = {d.name: d for d in cache_root.iterdir() if d.is_dir()}
+    sizes = {n: v for n, v in sizes.items() if n in dirs}
     dropped: list[str] = []
-    for d in sorted(dirs, key=lambda d: d.stat().st_mtime):
-        if total <= max_bytes:
-            break
-        if d.name == keep:
-            continue
-        shutil.rmtree(d, ignore_errors=True)
-        total -= sizes[d.name]
-        dropped.append(d.name)
+    if sum(sizes.values()) >= NEAR_CAP * max_bytes or any(n not in sizes for n in dirs):
+        for n, d in dirs.items():
+            if n != keep:
+                sizes[n] = _tree_size(d)
+        total = sum(sizes.values())
+
+        def mtime(d: Path) -> float:
+            try:
+                return d.stat().st_mtime
+            except OSError:
+                return 0.0
+
+        for d in sorted(dirs.values(), key=mtime):
+            if total <= max_bytes:
+                break
+            if d.name == keep:
+                continue
+            shutil.rmtree(d, ignore_errors=True)
+            total -= sizes.pop(d.name, 0)
+            dropped.append(d.name)
+    with contextlib.suppress(OSError):
+        sizes_path.write_text(json.dumps(sizes, sort_keys=True))
     return dropped
 
 

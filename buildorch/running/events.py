@@ -72,11 +72,16 @@ class Finished(_EventBase):
 
 @dataclass(frozen=True)
 class Failed(_EventBase):
+    """Not built. ``cause``: ``build`` (the build itself failed, or buildorch did while
+    building it), ``cancelled`` (^C/SIGTERM stopped it) or ``engine`` (the Docker engine stopped
+    answering: interrupted, not a build error)."""
+
     KIND: ClassVar[str] = "failed"
 
     reason: str
     duration_s: float
     log_tail: tuple[str, ...] = ()
+    cause: str = "build"
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,19 @@ class UpToDate(_EventBase):
     KIND: ClassVar[str] = "up-to-date"
 
 
+@dataclass(frozen=True)
+class Warned(_EventBase):
+    """Something the run did not need but the user should know, said once, as it happens: a
+    cache import or export that failed (with its reason), a `bo-<digest>` push that failed,
+    housekeeping that could not run, a recovery buildorch made. ``image`` is "" for the run."""
+
+    KIND: ClassVar[str] = "warning"
+
+    message: str
+
+
 Event = (Queued | Started | Step | Finished | Failed | SmokeStarted | SmokeFinished | Skipped
-         | UpToDate)
+         | UpToDate | Warned)
 
 EVENT_TYPES: tuple[type[Event], ...] = (Queued, Started, Step, Finished, Failed, SmokeStarted,
-                                        SmokeFinished, Skipped, UpToDate)
+                                        SmokeFinished, Skipped, UpToDate, Warned)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import threading
 from pathlib import Path
 
-from buildorch.running.builder import gc_local_cache, trim_local_caches
+import pytest
+
+from buildorch.running import builder
+from buildorch.running.builder import SIZES, gc_local_cache, trim_local_caches
 
 
 def _blob(root: Path, data: bytes) -> str:
@@ -47,5 +52,51 @@ def test_trim_drops_oldest_image_caches_but_never_the_one_just_written(tmp_path:
         (d / "blob").write_bytes(b"x" * 1000)
         os.utime(d, (1000 + i, 1000 + i))
     assert trim_local_caches(tmp_path, 2500, keep="old") == ["mid"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "old"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["new", "old"]
     assert trim_local_caches(tmp_path, 0, keep="new") == []   # 0: no cap
+
+
+def test_trim_walks_the_others_only_near_the_cap(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "blob").write_bytes(b"x" * 100)
+    assert trim_local_caches(tmp_path, 10_000, keep="a") == []   # learns b's size once
+    walked: list[str] = []
+    real = builder._tree_size
+    monkeypatch.setattr(builder, "_tree_size", lambda p: walked.append(p.name) or real(p))
+    assert trim_local_caches(tmp_path, 10_000, keep="a") == []
+    assert walked == ["a"], "far from the cap, only the cache just written is measured"
+    (tmp_path / "a" / "big").write_bytes(b"x" * 9_950)
+    walked.clear()
+    assert trim_local_caches(tmp_path, 10_000, keep="a") == ["b"]
+    assert sorted(walked) == ["a", "b"]
+
+
+def test_trim_tolerates_entries_vanishing_under_the_walk(tmp_path: Path) -> None:
+    """The flaky demo-stack test's root cause: BuildKit creates and removes `ingest/` folders
+    in a cache while another image's housekeeping walks it; `Path.rglob` then raised
+    FileNotFoundError from os.scandir, and the image that had just been built was reported
+    failed."""
+    for name in ("a", "b"):
+        (tmp_path / name / "blobs").mkdir(parents=True)
+    stop = threading.Event()
+
+    def churn() -> None:
+        i = 0
+        while not stop.is_set():
+            d = tmp_path / "b" / "ingest" / str(i)
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "data").write_bytes(b"y")
+            shutil.rmtree(tmp_path / "b" / "ingest", ignore_errors=True)
+            i += 1
+
+    t = threading.Thread(target=churn)
+    t.start()
+    try:
+        for _ in range(300):
+            (tmp_path / SIZES).unlink(missing_ok=True)   # force the walk over every cache
+            assert trim_local_caches(tmp_path, 10**9, keep="a") == []
+    finally:
+        stop.set()
+        t.join()

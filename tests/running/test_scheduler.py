@@ -30,6 +30,7 @@ from buildorch.running.events import (
     Started,
     Step,
     UpToDate,
+    Warned,
 )
 from buildorch.running.scheduler import (
     Job,
@@ -604,11 +605,12 @@ def test_every_event_serialises_to_stable_json() -> None:
         UpToDate("stt", time=1.0),
         SmokeStarted("stt", "healthcheck", time=1.0),
         SmokeFinished("stt", "timeout", 60.2, "timed out after 60s", ("booting",), time=1.0),
+        Warned("stt", "cache export failed (127.0.0.1:5000/x:buildcache): refused", time=1.0),
     ]
     assert {type(e) for e in samples} == set(EVENT_TYPES)
     kinds = [e.to_json()["event"] for e in samples]
     assert kinds == ["queued", "started", "step", "finished", "failed", "skipped", "up-to-date",
-                     "smoke-started", "smoke-finished"]
+                     "smoke-started", "smoke-finished", "warning"]
     for e in samples:
         obj = e.to_json()
         assert list(obj)[:3] == ["event", "image", "time"]
@@ -623,6 +625,7 @@ def test_every_event_serialises_to_stable_json() -> None:
         "event": "smoke-finished", "image": "stt", "time": 1.0, "outcome": "timeout",
         "duration_s": 60.2, "reason": "timed out after 60s", "log_tail": ["booting"],
     }
+    assert samples[4].to_json()["cause"] == "build"
 
 
 def test_events_default_to_the_current_time_and_are_frozen() -> None:
