@@ -142,6 +142,15 @@ class Config:
     def state_dir(self) -> Path:
         return self.path.parent / ".buildorch"
 
+    @property
+    def hidden(self) -> tuple[str, ...]:
+        """Root-relative folders that are never inputs: the state folder, wherever
+        services.toml lives."""
+        try:
+            return (self.state_dir.relative_to(self.root).as_posix(),)
+        except ValueError:
+            return ()
+
     def repository(self, name: str) -> str:
         return f"{self.registry}/{name}" if self.registry else name
 
@@ -183,6 +192,9 @@ def _hint(key: str, valid: tuple[str, ...]) -> str:
 class _Checks:
     is_file: Callable[[str], bool]
     is_dir: Callable[[str], bool]
+    # Where a root-relative path really leads (symlinks followed), when it leads outside the
+    # root; None inside, and always None for a git commit's tree (nothing there to follow).
+    escapes: Callable[[str], str | None] = lambda p: None
 
 
 class _Collector:
@@ -210,13 +222,33 @@ class _Collector:
 def load(path: Path) -> Config:
     """Read and validate services.toml; raise ConfigError listing every problem."""
     path = path.resolve()
+    return parse(read_text(path), path)
+
+
+def read_text(path: Path) -> str:
+    """services.toml's text, or ConfigError with one line saying what is wrong and what to do."""
     try:
         raw = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: not found: create it or pass --config FILE"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
-    return parse(raw, path)
+    except UnicodeDecodeError as exc:
+        line = raw_bytes_line(path, exc.start)
+        raise ConfigError([f"{path}: not valid UTF-8 (byte {exc.start}, line {line}): "
+                           "save it as UTF-8"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: is a folder: pass the services.toml file itself"]) \
+            from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read ({exc.strerror or exc}): check its "
+                           "permissions or pass --config FILE"]) from None
+    return raw
+
+
+def raw_bytes_line(path: Path, offset: int) -> int:
+    try:
+        return path.read_bytes()[:offset].count(b"\n") + 1
+    except OSError:
+        return 0
 
 
 def parse(
@@ -245,7 +277,8 @@ def parse_lenient(
     root = root if root is not None else find_root(path.parent)
     base_dir = path.parent
     checks = _Checks(
-        is_file or (lambda p: (root / p).is_file()), is_dir or (lambda p: (root / p).is_dir()))
+        is_file or (lambda p: (root / p).is_file()), is_dir or (lambda p: (root / p).is_dir()),
+        (lambda p: escapes(root, p)) if is_file is None else (lambda p: None))
     c.keys("top level", data, TOP_KEYS)
 
     project = c.table("", "project", data.get("project"))
@@ -266,7 +299,8 @@ def parse_lenient(
     platform = _opt_str(c, "[project]", "platform", project.get("platform"))
     default_context = project.get("context", ".")
     if not isinstance(default_context, str):
-        c.add("[project]", "context must be a string path")
+        c.add("[project]", f"context = {default_context!r} must be a string path, like "
+              "context = \".\"")
         default_context = "."
 
     cache = c.table("", "cache", data.get("cache"))
@@ -342,7 +376,8 @@ def parse_lenient(
             if dep not in declared:
                 hint = difflib.get_close_matches(dep, list(images), n=1)
                 c.add(image.table, f"depends_on names {dep!r}, which is not an image here"
-                      + (f"; did you mean {hint[0]!r}?" if hint else ""))
+                      + (f"; did you mean {hint[0]!r}?" if hint else
+                         f"; remove it, or add a [base.{dep}] or [services.{dep}] table"))
             elif dep == image.name:
                 c.add(image.table, "depends_on names the image itself; remove it")
 
@@ -366,7 +401,7 @@ def _image(
         ok = False
     tier = d.get("tier", DEFAULT_TIER[kind])
     if not isinstance(tier, str):
-        c.add(table, "tier must be a string naming a tier"
+        c.add(table, f"tier = {tier!r} must be a string naming a tier"
               + (f" ({', '.join(tiers)})" if tiers else ""))
         ok = False
     elif tier not in tiers:
@@ -376,6 +411,10 @@ def _image(
         ok = False
     context_raw = d.get("context", default_context)
     context = _inside(c, table, "context", context_raw, root, base_dir)
+    if context is not None and (target := checks.escapes(context)):
+        c.add(table, f"context {context_raw!r} leads outside the repository {root} (to "
+              f"{target}) through a symlink; point it at a folder inside the repository")
+        context = None
     if context is not None and not checks.is_dir(context):
         c.add(table, f"context {context_raw!r} is not a directory; fix the path")
         context = None
@@ -387,6 +426,10 @@ def _image(
         dockerfile_raw = "Dockerfile in the context"
     else:
         dockerfile = _inside(c, table, "dockerfile", dockerfile_raw, root, base_dir)
+    if dockerfile is not None and (target := checks.escapes(dockerfile)):
+        c.add(table, f"dockerfile {dockerfile_raw!r} leads outside the repository {root} (to "
+              f"{target}) through a symlink; keep the Dockerfile inside the repository")
+        dockerfile = None
     if dockerfile is not None and not checks.is_file(dockerfile):
         c.add(table, f"dockerfile {dockerfile_raw!r} does not exist; fix the path "
               "or create it")
@@ -394,13 +437,16 @@ def _image(
     args_raw = d.get("args", {})
     args: list[tuple[str, str]] = []
     if not isinstance(args_raw, dict):
-        c.add(table, "args must be a table like { PYTHON_VERSION = \"3.11\" }")
+        c.add(table, f"args = {args_raw!r} must be a table, like "
+              "args = { PYTHON_VERSION = \"3.11\" }")
     else:
         for k, v in args_raw.items():
             if not ARG_NAME_RE.match(k):
-                c.add(table, f"args: {k!r} is not a valid build-arg name")
+                c.add(table, f"args: {k!r} is not a valid build-arg name: use letters, "
+                      "digits and '_', not starting with a digit")
             elif isinstance(v, bool) or not isinstance(v, str | int | float):
-                c.add(table, f"args.{k} must be a string or number")
+                c.add(table, f"args.{k} = {v!r} must be a string or a number, like "
+                      f"{k} = \"1\"")
             else:
                 args.append((k, str(v)))
     if None in (context, dockerfile) or not ok:
@@ -450,11 +496,22 @@ def _join(a: str, b: str) -> str:
     return b if a == "." else f"{a}/{b}"
 
 
+def escapes(root: Path, rel: str) -> str | None:
+    """Where `root/rel` really leads when that is outside `root` (symlinks followed, every
+    component); None when it stays inside (or does not exist yet)."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(root, rel))
+    if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
+        return None
+    return real
+
+
 def _inside(c: _Collector, table: str, key: str, value: object, root: Path,
             base_dir: Path) -> str | None:
     """A path from services.toml (relative to the file) as a posix path relative to the root."""
     if not isinstance(value, str) or not value:
-        c.add(table, f"{key} must be a non-empty string path")
+        c.add(table, f"{key} = {value!r} must be a non-empty string path, relative to "
+              "services.toml")
         return None
     full = Path(os.path.normpath(base_dir / value))
     try:
@@ -482,7 +539,7 @@ def _rel_patterns(root: Path, base_dir: Path, patterns: list[str]) -> list[str]:
 
 def _str_list(c: _Collector, table: str, key: str, value: object) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        c.add(table, f"{key} must be a list of strings")
+        c.add(table, f"{key} = {value!r} must be a list of strings, like {key} = [\"…\"]")
         return []
     return list(value)
 
@@ -491,7 +548,7 @@ def _opt_str(c: _Collector, table: str, key: str, value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        c.add(table, f"{key} must be a non-empty string")
+        c.add(table, f"{key} = {value!r} must be a non-empty string (or leave it out)")
         return None
     return value
 

@@ -16,13 +16,13 @@ _SIZE_UNITS = {
 
 
 def parse_duration(text: object) -> float:
-    """'20m', '1h30m', '45s', '500ms' or a number of seconds -> seconds."""
+    """'20m', '1h30m', '45s', '500ms' -> seconds. A bare number is refused: `timeout = 5`
+    reads as five minutes to some and five seconds to others."""
     if isinstance(text, int | float) and not isinstance(text, bool):
-        if text <= 0:
-            raise ValueError("must be positive")
-        return float(text)
+        raise ValueError(f"{text!r} has no unit: write a duration string like "
+                         f"\"{text}s\" or \"{text}m\"")
     if not isinstance(text, str):
-        raise ValueError("expected a duration like \"20m\"")
+        raise ValueError(f"{text!r} is not a duration: write a string like \"20m\"")
     s = text.strip().lower()
     pos, total = 0, 0.0
     for m in _DURATION_RE.finditer(s):
@@ -43,7 +43,7 @@ def parse_size(text: object) -> int:
             raise ValueError("must not be negative")
         return text
     if not isinstance(text, str):
-        raise ValueError("expected a size like \"4GB\"")
+        raise ValueError(f"{text!r} is not a size: write a string like \"4GB\"")
     m = _SIZE_RE.match(text)
     if not m:
         raise ValueError(f"{text!r} is not a size like \"4GB\" or \"500MiB\"")

@@ -24,7 +24,9 @@ def command(ctx: click.Context, name: str, as_json: bool) -> None:
 
         hint = difflib.get_close_matches(name, list(snap.inputs), n=1)
         raise BuildorchError(f"unknown image {name!r}"
-                             + (f"; did you mean {hint[0]!r}?" if hint else ""))
+                             + (f"; did you mean {hint[0]!r}?" if hint else
+                                f" in {cfg.path.name}: name one of its images "
+                                "(`buildorch graph` lists them)"))
     ins = snap.inputs[name]
     files = sorted(ins.files)
     if as_json:

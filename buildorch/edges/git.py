@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from buildorch.config import escapes
 from buildorch.edges import proc
 from buildorch.errors import BuildorchError
 
@@ -170,12 +171,15 @@ class WorkTree:
     _odd: subprocess.Popen[bytes] | None = None
     _perms: dict[str, int] | None = None
     _files: set[str] = field(default_factory=set)
+    # Folders never part of the tree besides NEVER_SENT at the top: buildorch's state beside a
+    # services.toml that is not at the root (`--config sub/services.toml` -> sub/.buildorch).
+    hidden: tuple[str, ...] = ()
 
     @classmethod
-    def scan(cls, root: Path) -> WorkTree:
+    def scan(cls, root: Path, hidden: Sequence[str] = ()) -> WorkTree:
         """Starts `git status` (the slow part, ~0.1 s on 50,000 files) in the background; the
         listing completes when first needed, so callers can read Dockerfiles meanwhile."""
-        tree = cls(root=root)
+        tree = cls(root=root, hidden=tuple(h for h in hidden if h not in NEVER_SENT))
         if (root / ".git").exists():
             tree._start_git()
         else:
@@ -241,9 +245,14 @@ class WorkTree:
                 index[path] = ""  # changed on disk: hash it when asked
         for d in ignored_dirs:
             files.update(self._walk(d))
-        self._index = {p: i for p, i in index.items() if i}
+        if self.hidden:
+            files = {p for p in files if not self._is_hidden(p)}
+        self._index = {p: i for p, i in index.items() if i and not self._is_hidden(p)}
         self._paths = sorted(files)
         self._files = set()
+
+    def _is_hidden(self, path: str) -> bool:
+        return any(path == h or path.startswith(h + "/") for h in self.hidden)
 
     def _walk(self, rel: str) -> Iterator[str]:
         base = self.root if rel == "." else self.root / rel
@@ -253,6 +262,8 @@ class WorkTree:
             d = "" if d == "." else d + "/"
             if not d and not prefix:
                 dirnames[:] = [n for n in dirnames if n not in NEVER_SENT]
+            if self.hidden:
+                dirnames[:] = [n for n in dirnames if not self._is_hidden(f"{prefix}{d}{n}")]
             for n in filenames:
                 yield f"{prefix}{d}{n}"
             # os.walk does not descend into symlinked dirs; Docker sends the link itself.
@@ -326,7 +337,10 @@ class WorkTree:
                 target = os.readlink(full)
                 ident = f"{SYMLINK}:{blob_id(os.fsencode(target))}"
                 resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-                if not resolved.startswith("../") and resolved != path and full.is_file():
+                # Never read through a link leading out of the repository (escapes() says
+                # where it leads; the planner refuses such an input).
+                if not resolved.startswith("../") and resolved != path and \
+                        escapes(self.root, path) is None and full.is_file():
                     # COPY reads through a symlink: the target's content is what lands.
                     ident += "->" + blob_id(full.read_bytes())
             else:
@@ -339,6 +353,10 @@ class WorkTree:
             ident = f"unreadable:{exc.errno}"
         self._ids[path] = ident
         return ident
+
+    def escapes(self, path: str) -> str | None:
+        """Where `path` leads when a symlink takes it outside the repository, else None."""
+        return escapes(self.root, path)
 
     def read_bytes(self, path: str) -> bytes | None:
         try:

@@ -1,8 +1,16 @@
 """Disk guard and cleanup tiers (seed: "Disk Space Management").
 
 Free space is measured where the engine keeps its data. Cleanup policies grow from `basic` to
-`conservative`; none of them ever removes a tagged image, an image a container uses, or a
-protected volume (the shared pip cache).
+`conservative`; none of them ever removes a tagged image, an image a container uses, a
+protected volume (the shared pip cache), a container, or an image buildorch did not build.
+
+Each policy's reach (README, "Disk guard and cleanup"):
+  basic / emergency  dangling images carrying buildorch's label (old builds of its images)
+  standard           + BuildKit's build cache beyond a keep size (engine-wide: BuildKit's
+                     records have no owner)
+  conservative       + unused anonymous volumes (engine-wide)
+No policy removes containers: buildorch makes none that outlive it, and a stopped container
+can hold someone's only copy of some state.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from typing import Any
 from buildorch.config import Tier
 from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
+from buildorch.running.builder import LABEL_NAME
 from buildorch.units import format_size
 
 POLICIES = ("basic", "standard", "conservative", "emergency")
@@ -26,7 +35,6 @@ PIP_CACHE_VOLUME = "pip-cache"
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"  # what `docker volume prune` removes by default
 KEEP_BUILD_CACHE = 5 * 10**9                     # standard keeps this much build cache
 EMERGENCY_TIMEOUT_S = 60.0
-STOPPED = ("exited", "created", "dead")
 
 
 @dataclass(frozen=True)
@@ -94,10 +102,16 @@ def engine_df(engine: Engine, tries: int = 4) -> dict[str, Any]:
 
 # -- cleanup ----------------------------------------------------------------------------------
 
-def _filters(base: Mapping[str, object], label: str | None) -> dict[str, object]:
+OWN_LABEL = LABEL_NAME    # on every image buildorch builds: what its cleanup may remove
+
+
+def _filters(base: Mapping[str, object], label: str | None, own: bool = False
+             ) -> dict[str, object]:
+    """`own`: only things carrying buildorch's label (and `label` too, when given)."""
     f = dict(base)
-    if label:
-        f["label"] = [label]
+    labels = ([OWN_LABEL] if own else []) + ([label] if label else [])
+    if labels:
+        f["label"] = labels
     return f
 
 
@@ -108,15 +122,8 @@ def _protected(vol: Mapping[str, Any]) -> bool:
 
 
 def _dangling_images(engine: Engine, label: str | None) -> list[dict[str, Any]]:
-    imgs = engine.client.api.images(filters=_filters({"dangling": True}, label))
+    imgs = engine.client.api.images(filters=_filters({"dangling": True}, label, own=True))
     return [i for i in imgs if not [t for t in (i.get("RepoTags") or []) if t != "<none>:<none>"]]
-
-
-def _stopped_containers(engine: Engine, label: str | None) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for status in STOPPED:
-        out += engine.client.api.containers(all=True, filters=_filters({"status": status}, label))
-    return out
 
 
 def _unused_volumes(engine: Engine, label: str | None) -> list[dict[str, Any]]:
@@ -126,29 +133,27 @@ def _unused_volumes(engine: Engine, label: str | None) -> list[dict[str, Any]]:
 
 
 def _basic(engine: Engine, dry_run: bool, label: str | None, acts: list[str]) -> int:
+    """Dangling images buildorch built (its label), nothing else: one by one, never a prune
+    (a prune filter is one request; a list is what we checked)."""
     freed = 0
-    cons = _stopped_containers(engine, label)
-    if dry_run:
-        if cons:
-            acts.append(f"{len(cons)} stopped container(s): "
-                        + ", ".join(str(c.get("Names", ["?"])[0]).lstrip("/") for c in cons[:5]))
-    elif cons:
-        r = engine.client.api.prune_containers(filters=_filters({}, label))
-        n = len(r.get("ContainersDeleted") or [])
-        freed += int(r.get("SpaceReclaimed") or 0)
-        acts.append(f"{n} stopped container(s)")
     imgs = _dangling_images(engine, label)
+    size = sum(int(i.get("Size") or 0) for i in imgs)
     if dry_run:
-        size = sum(int(i.get("Size") or 0) for i in imgs)
         freed += size
         if imgs:
-            acts.append(f"{len(imgs)} dangling image(s) ({format_size(size)}): "
+            acts.append(f"{len(imgs)} dangling image(s) of buildorch ({format_size(size)}): "
                         + ", ".join(str(i["Id"]).split(":")[-1][:12] for i in imgs[:5]))
-    elif imgs:
-        r = engine.client.api.prune_images(filters=_filters({"dangling": True}, label))
-        n = len([d for d in (r.get("ImagesDeleted") or []) if d.get("Deleted")])
-        freed += int(r.get("SpaceReclaimed") or 0)
-        acts.append(f"{len(imgs)} dangling image(s)" + (f" ({n} layer(s))" if n else ""))
+        return freed
+    removed = 0
+    for i in imgs:
+        try:
+            engine.client.api.remove_image(str(i["Id"]), noprune=False)
+            removed += 1
+            freed += int(i.get("Size") or 0)
+        except Exception:  # in use since listed, or already gone: leave it
+            continue
+    if removed:
+        acts.append(f"{removed} dangling image(s) of buildorch")
     return freed
 
 
@@ -203,6 +208,7 @@ def clean(engine: Engine, policy: str, dry_run: bool = False, *, label: str | No
     if policy not in POLICIES:
         raise BuildorchError(f"unknown cleanup policy {policy!r}: use one of {', '.join(POLICIES)}")
     if policy == "emergency":
+        # After ^C: only buildorch's own leftovers (by label), bounded in time.
         return _bounded(lambda: clean(engine, "basic", dry_run, label=label), EMERGENCY_TIMEOUT_S)
     acts: list[str] = []
     freed = _basic(engine, dry_run, label, acts)

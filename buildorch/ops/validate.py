@@ -15,16 +15,16 @@ from buildorch.planning.inputs import Reader, infer_parents
 def problems(path: Path | None) -> list[str]:
     try:
         path = (path or config_mod.find_config(Path.cwd())).resolve()
-        text = path.read_text()
+        text = config_mod.read_text(path)
+    except ConfigError as exc:
+        return exc.problems
     except BuildorchError as exc:
         return [str(exc)]
-    except OSError as exc:
-        return [f"{path}: cannot read: {exc.strerror}; pass --config FILE"]
     try:
         cfg, found = config_mod.parse_lenient(text, path)
     except ConfigError as exc:  # a TOML syntax error leaves nothing to check further
         return exc.problems
-    tree = WorkTree.scan(cfg.root)
+    tree = WorkTree.scan(cfg.root, cfg.hidden)
     reader = Reader(cfg, tree)
     external: dict[str, tuple[str, ...]] = {}
     for name, image in cfg.images.items():

@@ -21,7 +21,7 @@ def open_config(path: Path | None) -> Config:
 
 
 def work_snapshot(cfg: Config) -> Snapshot:
-    return snapshot(cfg, WorkTree.scan(cfg.root))
+    return snapshot(cfg, WorkTree.scan(cfg.root, cfg.hidden))
 
 
 def config_at(cfg: Config, tree: Tree) -> tuple[Config, str | None]:
@@ -52,7 +52,7 @@ def plan(cfg: Config, *, since: str | None = None, selected: Iterable[str] = (),
          ancestry: bool = True) -> PlanResult:
     """`engine`: image name -> digest label of what the engine holds under its tag.
     `ancestry=False`: `selected` alone, their parents taken as they are."""
-    tree = WorkTree.scan(cfg.root)   # git status runs while the manifest is read
+    tree = WorkTree.scan(cfg.root, cfg.hidden)   # git status runs while the manifest is read
     manifest = load_manifest(cfg.state_dir) if since is None else None
     now = snapshot(cfg, tree)
     notes: list[str] = []

@@ -14,6 +14,10 @@ from buildorch.dockerlang.reference import repository_of
 from buildorch.edges.git import Tree
 from buildorch.errors import BuildorchError
 
+# Over this, `docker buildx build` fails seconds in with a gRPC "message larger than max"
+# naming neither the file nor a fix: plan and validate say it first.
+MAX_DOCKERFILE_BYTES = 2 * 2**20
+
 
 @dataclass(frozen=True)
 class ImageInputs:
@@ -76,6 +80,11 @@ class Reader:
         data = self.tree.read_bytes(image.dockerfile)
         if data is None:
             return None
+        if len(data) > MAX_DOCKERFILE_BYTES:
+            raise BuildorchError(
+                f"{image.dockerfile} ({image.table}) is {len(data) / 2**20:.1f} MiB: BuildKit "
+                "refuses a Dockerfile near its 4 MiB message limit (a gRPC size error seconds "
+                "into the build); move what it embeds into files the Dockerfile COPYs")
         try:
             return analyze(data.decode("utf-8", "replace"), dict(image.args), image.target,
                            image.platform or self.config.platform)
@@ -112,6 +121,15 @@ class Reader:
         if image.ignore:
             spec = pathspec.GitIgnoreSpec.from_lines(image.ignore)
             paths = {p for p in paths if not spec.match_file(p)}
+        files = self.tree.file_ids(sorted(paths))
+        escapes = getattr(self.tree, "escapes", None)
+        if escapes is not None:
+            for p, ident in files.items():
+                if ident.startswith("120000:") and (target := escapes(p)):
+                    raise BuildorchError(
+                        f"{p} is a symlink leading outside the repository (to {target}) and "
+                        f"{image.table} reads it: replace the link with the file, or exclude "
+                        "it (.dockerignore, or `ignore` in services.toml)")
         consumed = set(analysis.consumed_args)
         args = tuple((k, v) for k, v in image.args if k in consumed)
         text = json.dumps([analysis.directives, analysis.fingerprint], separators=(",", ":"))
@@ -122,7 +140,7 @@ class Reader:
             args=args,
             target=image.target,
             platform=platform,
-            files=self.tree.file_ids(sorted(paths)),
+            files=files,
             external_images=analysis.external_images,
             notes=tuple(notes),
         )

@@ -97,7 +97,9 @@ def make_plan(
                 hint = difflib.get_close_matches(n, names, n=1)
                 raise BuildorchError(
                     f"unknown image {n!r}"
-                    + (f"; did you mean {hint[0]!r}?" if hint else "; see `buildorch graph`")
+                    + (f"; did you mean {hint[0]!r}?" if hint else
+                       ": name one of the images of services.toml (`buildorch graph` lists "
+                       "them)")
                 )
             chosen |= {n} | (graph.ancestors(n) if ancestry else set())
     stale: dict[str, list[str]] = {}
