@@ -152,3 +152,16 @@ def record_manifest(repo: Path, config: str = "services.toml") -> None:
     cfg = open_config(repo / config)
     snap = work_snapshot(cfg)
     state.record_many(cfg.state_dir, {n: (r, None) for n, r in snap.records.items()})
+
+
+def story(events: list[dict[str, object]], stderr: str = "", last: int = 40) -> str:
+    """For an assertion message: the events that led here (steps abridged) and stderr."""
+    lines = []
+    for e in events[-last:]:
+        extra = {k: v for k, v in e.items() if k not in ("event", "image", "time", "log_tail")}
+        if e["event"] == "step":
+            extra = {"name": str(e.get("name"))[:80], "error": e.get("error")}
+        lines.append(f"  {e['event']:<10} {e['image']!s:<14} {json.dumps(extra)[:300]}")
+        for t in list(e.get("log_tail") or [])[-8:]:  # type: ignore[call-overload]
+            lines.append(f"      | {t}")
+    return "events:\n" + "\n".join(lines) + (f"\nstderr:\n{stderr}" if stderr else "")

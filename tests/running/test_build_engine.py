@@ -29,6 +29,7 @@ from tests.helpers import (
     overlap,
     run_bo,
     stack,
+    story,
     write_files,
 )
 
@@ -49,7 +50,7 @@ def test_first_build_everything_in_order_then_nothing(
         fixture_repo: Callable[..., tuple[Path, str]]) -> None:
     repo, reg = fixture_repo()
     rc, ev, err = run_bo(repo, "build")
-    assert rc == 0, err
+    assert rc == 0, story(ev, err)
     built = names(ev, "finished")
     assert sorted(built) == ["a", "b", "base", "c", "lone", "svc-a", "svc-b"]
     span = intervals(ev)
@@ -67,7 +68,7 @@ def test_first_build_everything_in_order_then_nothing(
     out = docker("run", "--rm", f"{reg}/svc-a:latest", "cat", "/a.txt", "/ns")
     assert out.split() == ["a", reg.rsplit("-", 1)[1]]
     rc, ev, err = run_bo(repo, "build")
-    assert rc == 0 and names(ev, "finished") == [] and len(names(ev, "up-to-date")) == 7
+    assert rc == 0 and names(ev, "finished") == [] and len(names(ev, "up-to-date")) == 7, story(ev)
     p = subprocess.run([sys.executable, "-m", "buildorch", "build", "--progress", "plain"],
                        cwd=repo, capture_output=True, text=True)
     assert "nothing to build: 7 image(s) up to date" in p.stdout
@@ -79,22 +80,22 @@ def test_changes_rebuild_exactly_what_they_reach(
     assert run_bo(repo, "build")[0] == 0
     (repo / "services/svc-b/app.txt").write_text("changed\n")
     rc, ev, _ = run_bo(repo, "build")
-    assert rc == 0 and names(ev, "finished") == ["svc-b"]
+    assert rc == 0 and names(ev, "finished") == ["svc-b"], story(ev)
     assert docker("run", "--rm", f"{reg}/svc-b:latest", "cat", "/app").strip() == "changed"
     (repo / "a.txt").write_text("a2\n")
     rc, ev, _ = run_bo(repo, "build")
-    assert rc == 0 and names(ev, "finished") == ["a", "svc-a"]
+    assert rc == 0 and names(ev, "finished") == ["a", "svc-a"], story(ev)
     assert docker("run", "--rm", f"{reg}/svc-a:latest", "cat", "/a.txt").strip() == "a2"
     # `service NAME`: stale ancestors first, nothing else
     (repo / "base.txt").write_text("base2\n")
     rc, ev, _ = run_bo(repo, "service", "svc-b")
-    assert rc == 0 and names(ev, "finished") == ["base", "b", "svc-b"]
+    assert rc == 0 and names(ev, "finished") == ["base", "b", "svc-b"], story(ev)
     span = intervals(ev)
     assert span["base"][1] <= span["b"][0] <= span["b"][1] <= span["svc-b"][0]
     # an image gone from the engine is stale even though its digest is unchanged
     docker("rmi", f"{reg}/lone:latest")
     rc, ev, _ = run_bo(repo, "build", "lone")
-    assert rc == 0 and names(ev, "finished") == ["lone"]
+    assert rc == 0 and names(ev, "finished") == ["lone"], story(ev)
 
 
 def test_failure_skips_dependents_and_the_rest_go_on(
@@ -115,13 +116,13 @@ def test_failure_skips_dependents_and_the_rest_go_on(
     assert sorted(manifest(repo)["images"]) == ["b", "base", "c", "lone", "svc-b"]  # type: ignore[call-overload]
     df.write_text(good)
     rc, ev, _ = run_bo(repo, "build")
-    assert rc == 0 and names(ev, "finished") == ["a", "svc-a"]
+    assert rc == 0 and names(ev, "finished") == ["a", "svc-a"], story(ev)
 
 
 def test_tier_max_parallel_and_jobs(fixture_repo: Callable[..., tuple[Path, str]]) -> None:
     repo, _ = fixture_repo(tier1_parallel=1, jobs=2)
     rc, ev, err = run_bo(repo, "build")
-    assert rc == 0, err
+    assert rc == 0, story(ev, err)
     span = intervals(ev)
     tier1 = [span["a"], span["b"], span["c"]]
     assert not any(overlap(x, y) for i, x in enumerate(tier1) for y in tier1[i + 1:])
@@ -130,18 +131,39 @@ def test_tier_max_parallel_and_jobs(fixture_repo: Callable[..., tuple[Path, str]
 
 
 def test_registry_cache_round_trip(fixture_repo: Callable[..., tuple[Path, str]]) -> None:
-    repo, reg = fixture_repo(cache_from='["registry"]', cache_to='["registry"]')
+    ns = uuid.uuid4().hex[:10]
+    repo, reg = fixture_repo(cache_from='["registry"]', cache_to='["registry"]', extra={
+        "services/lone/Dockerfile": f"FROM busybox:1.36\nCOPY services/lone/app.txt /app-{ns}\n"
+                                    f"RUN cat /app-{ns} && echo {ns}\n"})
     rc, ev, err = run_bo(repo, "build", "lone")
-    assert rc == 0, err
+    assert rc == 0, story(ev, err)
     first = next(e for e in ev if e["event"] == "finished")
     assert first["cached_steps"] == 0
     docker("rmi", f"{reg}/lone:latest")
-    docker("builder", "prune", "-af")   # BuildKit's own cache gone: only the registry has it
+    # BuildKit's own cache of this image gone, and nothing else: only the records whose
+    # description carries this test's namespace (never `docker builder prune -a`, which on a
+    # laptop wipes every cache the user has).
+    ours = _cache_records_naming(ns)
+    assert len(ours) == 2, ours
+    for record in ours:
+        docker("builder", "prune", "-f", "--filter", f"id={record}")
+    assert _cache_records_naming(ns) == []
     assert not (repo / ".buildorch/cache/lone").exists()
     rc, ev, err = run_bo(repo, "build", "--no-reuse", "lone")  # build, from the registry cache
-    assert rc == 0, err
+    assert rc == 0, story(ev, err)
     again = next(e for e in ev if e["event"] == "finished")
-    assert again["steps"] == 2 and again["cached_steps"] == 2, ev
+    assert again["steps"] == 2 and again["cached_steps"] == 2, story(ev)
+
+
+def _cache_records_naming(text: str) -> list[str]:
+    """IDs of BuildKit cache records whose description contains `text`."""
+    out, current = [], ""
+    for line in docker("buildx", "du", "--verbose").splitlines():
+        if line.startswith("ID:"):
+            current = line.split(":", 1)[1].strip()
+        elif line.startswith("Description:") and text in line:
+            out.append(current)
+    return out
 
 
 def test_step_timeout(fixture_repo: Callable[..., tuple[Path, str]]) -> None:
@@ -210,19 +232,19 @@ def test_demo_stack_scratch_then_no_change_then_one_service(make_repo: Callable[
         files[rel] = (root / rel).read_text().replace("127.0.0.1:5000/demo", ns)
     repo = make_repo(files)
     rc, ev, err = run_bo(repo, "build")
-    assert rc == 0, err
-    assert len(names(ev, "finished")) == 15
+    assert rc == 0, story(ev, err)
+    assert len(names(ev, "finished")) == 15 and names(ev, "failed") == [], story(ev, err)
     # every service's smoke check ran on the image just built, and passed
     smoke = {e["image"]: e["outcome"] for e in ev if e["event"] == "smoke-finished"}
     assert smoke == dict.fromkeys(
         ["discord", "tts_bark", "stt", "audio_processor", "llm_flan", "guardrails",
-         "orchestrator", "linter"], "passed")
-    rc, ev, _ = run_bo(repo, "build")
-    assert rc == 0 and names(ev, "finished") == []
+         "orchestrator", "linter"], "passed"), story(ev, err)
+    rc, ev, err = run_bo(repo, "build")
+    assert rc == 0 and names(ev, "finished") == [], story(ev, err)
     write_files(repo, {"services/stt/app.py": "print('stt, changed')\n"})
     git(repo, "commit", "-qam", "change stt")
-    rc, ev, _ = run_bo(repo, "build")
-    assert rc == 0 and names(ev, "finished") == ["stt"]
+    rc, ev, err = run_bo(repo, "build")
+    assert rc == 0 and names(ev, "finished") == ["stt"], story(ev, err)
     out = docker("run", "--rm", f"{ns}/stt:latest", "cat", "/app/app.py")
     assert "changed" in out
     assert os.path.exists(repo / ".buildorch/cache/stt/index.json")
@@ -232,7 +254,7 @@ def test_reuse_across_machines(fixture_repo: Callable[..., tuple[Path, str]]) ->
     """A fresh machine (empty engine, no .buildorch) pulls what was built before, builds none."""
     repo, reg = fixture_repo(cache_to='["local", "registry"]')
     rc, ev, err = run_bo(repo, "build")
-    assert rc == 0, err
+    assert rc == 0, story(ev, err)
     assert len(names(ev, "finished")) == 7
     tags = [t for t in docker("images", "--format", "{{.Repository}}:{{.Tag}}").split()
             if t.startswith(reg)]
@@ -240,15 +262,15 @@ def test_reuse_across_machines(fixture_repo: Callable[..., tuple[Path, str]]) ->
     docker("rmi", "-f", *tags)
     shutil.rmtree(repo / ".buildorch")
     rc, ev, err = run_bo(repo, "build")
-    assert rc == 0, err
+    assert rc == 0, story(ev, err)
     finished = [e for e in ev if e["event"] == "finished"]
-    assert len(finished) == 7 and all(e["reused"] for e in finished), finished
+    assert len(finished) == 7 and all(e["reused"] for e in finished), story(ev, err)
     assert not any(e["event"] == "step" for e in ev), "nothing may be built"
     assert docker("run", "--rm", f"{reg}/svc-a:latest", "cat", "/a.txt").strip() == "a"
     # --no-reuse builds instead
     docker("rmi", f"{reg}/lone:latest")
     rc, ev, _ = run_bo(repo, "build", "--no-reuse", "lone")
-    assert rc == 0 and [e["reused"] for e in ev if e["event"] == "finished"] == [False]
+    assert rc == 0 and [e["reused"] for e in ev if e["event"] == "finished"] == [False], story(ev)
 
 
 def test_unknown_tier_builder_stops_before_the_run(
@@ -286,5 +308,5 @@ def test_an_image_replaced_under_its_tag_is_stale(
     assert run_bo(repo, "build")[0] == 0
     docker("tag", "busybox:1.36", f"{reg}/lone:latest")   # e.g. a compose build or a pull
     rc, ev, _ = run_bo(repo, "build")
-    assert rc == 0 and names(ev, "finished") == ["lone"]
+    assert rc == 0 and names(ev, "finished") == ["lone"], story(ev)
     assert docker("run", "--rm", f"{reg}/lone:latest", "cat", "/app").startswith("lone")
