@@ -214,7 +214,9 @@ class _Collector:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.add(f"[{parent}]" if parent else key, f"{key!r} must be a table")
+            self.add(f"[{parent}]" if parent else "top level",
+                     f"{key!r} must be a table (write it as [{parent + '.' if parent else ''}"
+                     f"{key}] with its keys below)")
             return {}
         return value
 
@@ -333,6 +335,10 @@ def parse_lenient(
             implicit[name] = seed_policy(name)
     for name, tdata in {**declared_tiers, **implicit}.items():
         table = f"[tiers.{name}]"
+        if not isinstance(tdata, dict):
+            c.table("tiers", name, tdata)
+            tiers[name] = Tier(name=name)   # said once above; images naming it are fine
+            continue
         t = c.table("tiers", name, tdata)
         c.keys(table, t, TIER_KEYS)
         timeout = _duration(c, table, "timeout", t.get("timeout", "40m")) or 2400.0
@@ -354,21 +360,29 @@ def parse_lenient(
             or 60.0,
         )
 
+    # `tiers = 5` was said once: images naming a tier are not wrong on top of it.
+    tiers_said = not isinstance(data.get("tiers", {}), dict)
     images: dict[str, Image] = {}
     declared: set[str] = set()   # every image table, valid or not: depends_on may name them
+    bad_sections = False         # `base = 5`: said once, not also as "no images"
     for kind, section in (("base", "base"), ("service", "services")):
+        if not isinstance(data.get(section, {}), dict):
+            bad_sections = True
         for name, idata in c.table("", section, data.get(section)).items():
             declared.add(name)
             table = f"[{section}.{name}]"
+            if not isinstance(idata, dict):
+                c.table(section, name, idata)   # one line; nothing more to say about it
+                continue
             if name in images:
                 c.add(table, f"image {name!r} is declared twice (also in "
                       f"{images[name].table}); rename one")
                 continue
-            image = _image(c, table, kind, name, c.table(section, name, idata), tiers,
-                           root, base_dir, default_context, checks)
+            image = _image(c, table, kind, name, idata, tiers, root, base_dir,
+                           default_context, checks, tiers_said)
             if image is not None:
                 images[name] = image
-    if not declared:   # an invalid image table is reported as such, not also as "no images"
+    if not declared and not bad_sections:   # an invalid table is said as such, once
         c.add("top level", "no images: add a [base.NAME] or [services.NAME] table")
 
     for image in images.values():
@@ -391,7 +405,7 @@ def parse_lenient(
 def _image(
     c: _Collector, table: str, kind: str, name: str, d: Mapping[str, Any],
     tiers: Mapping[str, Tier], root: Path, base_dir: Path, default_context: str,
-    checks: _Checks,
+    checks: _Checks, tiers_said: bool = False,
 ) -> Image | None:
     c.keys(table, d, IMAGE_KEYS)
     ok = True
@@ -403,6 +417,8 @@ def _image(
     if not isinstance(tier, str):
         c.add(table, f"tier = {tier!r} must be a string naming a tier"
               + (f" ({', '.join(tiers)})" if tiers else ""))
+        ok = False
+    elif tier not in tiers and tiers_said:
         ok = False
     elif tier not in tiers:
         hint = difflib.get_close_matches(tier, list(dict.fromkeys([*tiers, *SEED_TIERS])), n=1)

@@ -115,10 +115,11 @@ dockerfile = "services/lone/Dockerfile"
     return files
 
 
-def run_bo(repo: Path, *args: str, timeout: float = 300) -> tuple[int, list[dict[str, object]],
-                                                                   str]:
+def run_bo(repo: Path, *args: str, timeout: float = 300, env: Mapping[str, str] | None = None
+           ) -> tuple[int, list[dict[str, object]], str]:
+    full = None if env is None else {**os.environ, **env}
     p = subprocess.run([sys.executable, "-m", "buildorch", *args, "--progress", "json"],
-                       cwd=repo, capture_output=True, text=True, timeout=timeout)
+                       cwd=repo, capture_output=True, text=True, timeout=timeout, env=full)
     events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
     return p.returncode, events, p.stderr
 

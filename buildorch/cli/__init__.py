@@ -104,7 +104,7 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
               envvar="BUILDORCH_CONFIG", help="services.toml to use (default: found upwards).")
 @click.version_option(package_name="buildorch")
 @click.pass_context

@@ -157,7 +157,7 @@ def infer_parents(config: Config, external: Mapping[str, Sequence[str]]) -> dict
             if parent and parent not in found:
                 found.append(parent)
         for dep in image.depends_on:
-            if dep not in found:
+            if dep not in found and dep != name:   # itself: services.toml's error, said there
                 found.append(dep)
         parents[name] = found
     return parents
