@@ -11,13 +11,14 @@ from buildorch.units import format_size
 
 @click.command("clean")
 @click.option("--policy", type=click.Choice(disk.POLICIES), default="basic", show_default=True,
-              help="basic: dangling images, stopped containers; standard: + build cache beyond "
-                   "a keep size; conservative: + unused anonymous volumes; emergency: basic "
-                   "within 60s.")
+              help="basic: dangling images buildorch built (its label); standard: + build "
+                   "cache beyond a keep size (engine-wide); conservative: + unused anonymous "
+                   "volumes (engine-wide); emergency: basic within 60s. None removes "
+                   "containers.")
 @click.option("--dry-run", is_flag=True, help="Delete nothing; list what would go.")
 @click.option("--label", metavar="KEY=VALUE",
-              help="Only containers, images and volumes with this label (build cache is "
-                   "then left alone).")
+              help="Only images and volumes with this label too (build cache is then left "
+                   "alone).")
 def command(policy: str, dry_run: bool, label: str | None) -> None:
     """Free disk space in the engine. Never removes tagged images, images in use or the
     protected pip-cache volume."""

@@ -37,7 +37,9 @@ class Scope:
         d = self.tmp / f"ctx-{uuid.uuid4().hex[:6]}"
         d.mkdir()
         (d / "Dockerfile").write_text(f"FROM busybox:1.36\nRUN echo {d.name} > /x\n")
-        argv = ["buildx", "build", "-q", "--load", "--provenance=false", "--label", self.label]
+        # buildorch's own label too: cleanup only ever removes images buildorch built
+        argv = ["buildx", "build", "-q", "--load", "--provenance=false", "--label", self.label,
+                "--label", f"{disk.OWN_LABEL}=test"]
         if tag:
             argv += ["-t", tag]
             self.tags.append(tag)
