@@ -70,6 +70,8 @@ def run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
             click.echo(f"nothing to build: {len(report.plan.fresh)} image(s) up to date")
         else:
             _summary(report)
+    elif report.engine_gone:
+        click.echo(f"buildorch: error: {report.engine_gone}", err=True)
     elif report.failures and not report.cancelled:
         # The stream (stdout) has the details; the error is said on stderr too, once.
         failed = sorted({f.image for f in report.failures})

@@ -127,8 +127,9 @@ def test_a_signal_during_start_up_exits_130_without_a_traceback(
 
 def test_sigterm_mid_build_stops_everything_and_keeps_what_finished(
         private_engine: PrivateEngine, make_repo: Callable[..., Path]) -> None:
+    key = uuid.uuid4().hex
     repo, _ = _repo(make_repo, extra={
-        "services/svc-a/Dockerfile": "FROM busybox:1.36\nRUN sleep 120\n"})
+        "services/svc-a/Dockerfile": f"FROM busybox:1.36\nRUN echo {key} && sleep 120\n"})
     p = _spawn(repo, private_engine.env, "build")
     events = _read_until(p, lambda e: e["event"] == "started" and e["image"] == "svc-a")
     time.sleep(1.5)
@@ -147,8 +148,9 @@ def test_sigterm_mid_build_stops_everything_and_keeps_what_finished(
 
 def test_engine_stopped_mid_build_is_said_once_and_what_finished_is_kept(
         private_engine: PrivateEngine, make_repo: Callable[..., Path]) -> None:
+    key = uuid.uuid4().hex   # never cached: the step must be running when the engine stops
     repo, _ = _repo(make_repo, extra={
-        "services/svc-b/Dockerfile": "FROM busybox:1.36\nRUN sleep 60\n"})
+        "services/svc-b/Dockerfile": f"FROM busybox:1.36\nRUN echo {key} && sleep 60\n"})
     env = private_engine.env
     p = _spawn(repo, env, "build")
     events = _read_until(p, lambda e: (e["event"] == "step" and e["image"] == "svc-b"
