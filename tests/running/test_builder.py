@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from buildorch.running.builder import BuildSpec, Progress, argv, is_transient
-from buildorch.running.events import Event, Step
+from buildorch.running.builder import (
+    BuildSpec,
+    Progress,
+    argv,
+    is_interrupted_export,
+    is_transient,
+)
+from buildorch.running.events import Event, Step, Warned
 
 
 @pytest.mark.parametrize("output", [
@@ -70,3 +78,41 @@ def test_rawjson_objects_become_step_events() -> None:
     assert (p.steps, p.cached_steps) == (2, 1)
     assert p.errors == ["[3/3] RUN exit 3: exit code: 3"]   # a failed cache import is no error
     assert any("cache import failed" in w for w in p.warnings)
+
+
+INTERRUPTED_EXPORT = (
+    "ERROR: failed to solve: exporting to image: failed to commit "
+    "sha256:3f1e during finalize: failed to stat active key during commit: snapshot "
+    "buildkit/3/abc does not exist: not found")
+
+
+def test_an_interrupted_export_is_recognised_and_rebuilt_without_cache(tmp_path: Path) -> None:
+    assert is_interrupted_export(INTERRUPTED_EXPORT)
+    assert not is_interrupted_export("process \"/bin/sh -c exit 3\" did not complete "
+                                     "successfully: exit code: 3")
+    assert not is_transient(INTERRUPTED_EXPORT), "a plain retry repeats it"
+    spec = BuildSpec(name="x", tags=("x:1",), dockerfile=tmp_path / "D", context=tmp_path)
+    assert "--no-cache" not in argv(spec)
+    assert "--no-cache" in argv(replace(spec, no_cache=True))
+
+
+def test_cache_outages_are_warned_once_with_their_reason_not_found_is_quiet() -> None:
+    events: list[Event] = []
+    p = Progress("stt", events.append, lambda line: None)
+    p.feed('{"vertexes":[{"digest":"sha256:c","name":"importing cache manifest from r/x:bc",'
+           '"error":"r/x:bc: not found"}]}')
+    p.feed('{"vertexes":[{"digest":"sha256:d","name":"importing cache manifest from r/y:bc",'
+           '"error":"dial tcp 127.0.0.1:5999: connect: connection refused"}]}')
+    p.feed('{"logs":[{"vertex":"sha256:e","data":"'
+           + base64.b64encode(b"error: dial tcp 127.0.0.1:5999: connection refused\n").decode()
+           + '"}]}')
+    p.feed('{"vertexes":[{"digest":"sha256:e","name":"exporting cache to registry",'
+           '"error":"failed to export cache"}]}')
+    p.feed('{"vertexes":[{"digest":"sha256:e","name":"exporting cache to registry",'
+           '"error":"failed to export cache"}]}')   # repeated status: said once
+    said = [e.message for e in events if isinstance(e, Warned)]
+    assert len(said) == 2, said
+    assert said[0].startswith("cache import failed (r/y:bc): dial tcp") and "refused" in said[0]
+    assert said[1].startswith("cache export failed") and "connection refused" in said[1]
+    # an import never fails the build; an export that does (a local cache) names its reason
+    assert p.errors == ["exporting cache to registry: failed to export cache"]
