@@ -48,6 +48,11 @@ class Reader:
 
     def _dockerignore(self, path: str | None) -> DockerIgnore | None:
         if path not in self._ignores:
+            escapes = getattr(self.tree, "escapes", None)
+            if path and escapes is not None and (target := escapes(path)):
+                raise BuildorchError(
+                    f"{path} is a symlink leading outside the repository (to {target}): "
+                    "replace the link with the file")
             data = self.tree.read_bytes(path) if path else None
             if data is None:
                 self._ignores[path] = None

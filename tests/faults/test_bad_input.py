@@ -201,6 +201,8 @@ CASES: list[Case] = [
     Case("inputs-symlink-out", toml(image='inputs = ["extra/*"]'), P,
          "is a symlink leading outside the repository",
          setup=_symlink("extra/passwd", "/etc/passwd")),
+    Case("dockerignore-symlink-out", toml(), P, ".dockerignore is a symlink leading outside",
+         setup=_symlink(".dockerignore", "/etc/hostname")),
     Case("dockerfile-5mb", {**toml(), "b.Dockerfile": "FROM busybox:1.36\n"
                             + "# " + "x" * (5 * 2**20) + "\n"}, V,
          "b.Dockerfile ([base.b]) is 5.0 MiB"),
