@@ -58,7 +58,7 @@ def _build_in(cfg: Config, since: str | None, names: tuple[str, ...]) -> str | N
         click.echo(f"note: {n}", err=True)
     if report.cancelled:
         return "build interrupted"
-    bad = [r for r in report.images.values() if r.result == "failed"]
+    bad = [r for r in report.images.values() if r.result in ("failed", "interrupted")]
     if bad:
         first = bad[0]
         reason = first.reason.splitlines()[0] if first.reason else "build failed"

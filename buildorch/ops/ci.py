@@ -80,12 +80,14 @@ def step_summary(report: BuildReport) -> str:
              "|---|---|---|---:|---:|---|"]
     for r in report.images.values():
         tier = tiers.get(r.name, "")
-        duration = f"{r.duration_s:.1f}s" if r.result in ("built", "reused", "failed") else "-"
+        duration = f"{r.duration_s:.1f}s" if r.result in ("built", "reused", "failed",
+                                                            "interrupted") else "-"
         steps = f"{r.cached_steps}/{r.steps}" if r.steps else "-"
         lines.append(f"| {_cell(r.name)} | {_cell(tier)} | {r.result} | {duration} | {steps} "
                      f"| {_cell(r.reason)} |")
     counts = ", ".join(f"{report.count(k)} {k}" for k in
-                       ("built", "reused", "up-to-date", "failed", "skipped", "cancelled")
+                       ("built", "reused", "up-to-date", "failed", "interrupted", "skipped",
+                        "cancelled")
                        if report.count(k))
     lines.append("")
     lines.append(f"{counts or 'nothing built'} in {report.wall_s:.1f}s")
