@@ -415,7 +415,7 @@ def _image(
         ok = False
     tier = d.get("tier", DEFAULT_TIER[kind])
     if not isinstance(tier, str):
-        c.add(table, f"tier = {tier!r} must be a string naming a tier"
+        c.add(table, "tier must be a string naming a tier"
               + (f" ({', '.join(tiers)})" if tiers else ""))
         ok = False
     elif tier not in tiers and tiers_said:
