@@ -7,6 +7,7 @@ and the shared registry at 127.0.0.1:5000 are never stopped, frozen or pruned.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 from tests.helpers import SESSION
 
 ROOT = Path(__file__).resolve().parents[2]
+PRIVATE_ROOT = Path("/var/lib/buildorch-engine/private")   # scripts/engine.sh's, per name
 ENGINE_SH = ROOT / "scripts" / "engine.sh"
 
 
@@ -79,6 +81,8 @@ def _private_engine_session() -> Iterator[PrivateEngine]:
     yield eng
     if not os.environ.get("BUILDORCH_FAULTS_ENGINE"):
         eng.down()
+        # its data root is this session's alone (made by `private up` above): leave no trace
+        shutil.rmtree(PRIVATE_ROOT / name, ignore_errors=True)
 
 
 @pytest.fixture
