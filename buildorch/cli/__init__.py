@@ -157,5 +157,16 @@ def main() -> None:
             raise
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_interrupted)
+    if code == EXIT_INTERRUPTED:
+        # Interrupted: nothing is left to do, and the interpreter's own shutdown would turn a
+        # KeyboardInterrupt it once saw into death by SIGINT (-2) instead of 130.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    # The work is done: a signal now would only turn this exit into death by that signal
+    # while the interpreter shuts down (it restores the default handlers). Hold them off.
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     sys.stdout.flush()
     sys.exit(code)

@@ -154,8 +154,9 @@ def test_smoke_checks_in_a_build(smoke_repo: tuple[Path, str]) -> None:
     # plain output: the failure's reason and its output's tail
     p = bo(repo, "build", "bad", "--progress", "plain")
     assert p.returncode == 1
-    assert "[bad         ] FAILED: smoke check failed: `sh -c" in p.stdout
-    assert "[bad         ]   | broken config" in p.stdout
+    # failures are errors: on stderr (the summary table stays on stdout)
+    assert "[bad         ] FAILED: smoke check failed: `sh -c" in p.stderr
+    assert "[bad         ]   | broken config" in p.stderr
     assert "not in the manifest" not in p.stdout   # (reasons are the plan's, not printed)
 
     # the next run builds and checks the failed ones again; --no-smoke lets them through
