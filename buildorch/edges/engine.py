@@ -75,8 +75,31 @@ class Engine:
         image.tag(drepo, dtag)
         return str(image.id)
 
-    def push(self, ref: str) -> None:
+    def push(self, ref: str) -> str:
+        """Push `ref`; returns the manifest digest the registry now holds."""
         repo, _, tag = ref.rpartition(":")
-        for line in self.client.api.push(repo, tag=tag, stream=True, decode=True):
-            if isinstance(line, dict) and line.get("error"):
-                raise BuildorchError(f"push {ref}: {line['error']}")
+        digest = ""
+        try:
+            for line in self.client.api.push(repo, tag=tag, stream=True, decode=True):
+                if isinstance(line, dict) and line.get("error"):
+                    raise BuildorchError(f"push {ref}: {line['error']}")
+                aux = line.get("aux") if isinstance(line, dict) else None
+                if isinstance(aux, dict) and aux.get("Digest"):
+                    digest = str(aux["Digest"])
+        except BuildorchError:
+            raise
+        except Exception as exc:  # docker-py: APIError, connection errors
+            raise BuildorchError(f"push {ref}: {exc}") from None
+        if not digest:
+            raise BuildorchError(f"push {ref}: the engine reported no digest")
+        return digest
+
+    def pull_digest(self, repository: str, digest: str, ref: str) -> str:
+        """Pull exactly `repository@digest` and tag it `ref`; returns the image id."""
+        try:
+            image = self.client.images.pull(repository, tag=digest)
+            repo, _, tag = ref.rpartition(":")
+            image.tag(repo, tag)
+        except Exception as exc:  # docker-py: APIError, ImageNotFound, connection errors
+            raise BuildorchError(f"pull {repository}@{digest} into this engine: {exc}") from None
+        return str(image.id)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from types import FrameType
 
 from buildorch.config import Config, Tier
-from buildorch.edges import proc, state
+from buildorch.edges import state
+from buildorch.edges.capabilities import Capabilities, detect
 from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
 from buildorch.planning import baseline as project
@@ -32,6 +33,13 @@ from buildorch.running.builder import (
 )
 from buildorch.running.events import Event, Failed, Finished, Queued, Skipped, Step, UpToDate
 from buildorch.running.smoke import check_built
+from buildorch.running.strategy import (
+    BuilderInfo,
+    CachePlan,
+    ParentPlan,
+    cache_plan,
+    parent_plan,
+)
 
 MAX_TRIES = 3
 
@@ -45,7 +53,7 @@ class BuildOptions:
     push: bool = False
     fail_fast: bool = False
     dry_run: bool = False
-    cache_to: tuple[str, ...] = ()     # extra cache destinations (docker-build-enhanced)
+    cache_to: tuple[str, ...] = ()     # replaces [cache] to (--cache-to); each one must work
     warm: bool = False                 # pull previous images first (cache warming)
     no_reuse: bool = False             # never pull a bo-<digest> image instead of building
     smoke: bool = True                 # run each built image's smoke check (--no-smoke: off)
@@ -108,17 +116,20 @@ def _signals_cancel(cancel: threading.Event) -> Iterator[None]:
             signal.signal(s, h)
 
 
-def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions) -> BuildSpec:
+def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions, *,
+             cache: CachePlan | None = None, builder: BuilderInfo | None = None) -> BuildSpec:
+    """The build of one image. `cache` and `builder` come from the run's capabilities; without
+    them, the docker driver of a containerd-store engine is assumed."""
     image = cfg.images[name]
+    builder = builder or DEFAULT_BUILDER
+    cache = cache or cache_plan(cfg.cache_from, cfg.cache_to, opts.cache_to, builder)
     local_dir = cfg.state_dir / "cache" / name
     in_actions = os.environ.get("GITHUB_ACTIONS") == "true" and \
         bool(os.environ.get("ACTIONS_RUNTIME_TOKEN"))
-    kinds_to = tuple(dict.fromkeys((*cfg.cache_to, *opts.cache_to)))
     cache_from, cache_to = cache_args(
-        cfg.cache_from, kinds_to, name=name, ref=cfg.ref(name),
+        cache.sources, cache.sinks, name=name, ref=cfg.ref(name),
         repository=cfg.repository(name) if cfg.registry else None,
         local_dir=local_dir, in_actions=in_actions)
-    tier = cfg.tiers[image.tier]
     return BuildSpec(
         name=name,
         tags=(cfg.ref(name),),
@@ -131,9 +142,13 @@ def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions) -> Buil
         cache_from=cache_from,
         cache_to=cache_to,
         push=opts.push,
-        builder=tier.builder,
+        builder=builder.buildx_builder,
+        docker_context=builder.docker_context,
         metadata_file=cfg.state_dir / "meta" / f"{name}.json",
     )
+
+
+DEFAULT_BUILDER = BuilderInfo("default", "docker", "", current=True, image_store="containerd")
 
 
 def reuse_ref(cfg: Config, name: str, digest: str) -> str:
@@ -141,26 +156,38 @@ def reuse_ref(cfg: Config, name: str, digest: str) -> str:
     return f"{cfg.repository(name)}:bo-{digest[:12]}"
 
 
-def check_builders(cfg: Config, tiers: set[str]) -> dict[str, str]:
-    """Named buildx builders of the tiers about to build: they must exist before the run
-    starts. Returns builder -> driver."""
-    drivers: dict[str, str] = {}
-    for tier in sorted(tiers):
-        name = cfg.tiers[tier].builder
-        if not name or name in drivers:
-            continue
-        p = proc.run(["docker", "buildx", "inspect", name], check=False)
-        if p.returncode != 0:
-            raise BuildorchError(
-                f"[tiers.{tier}]: buildx builder {name!r} does not exist; create it "
-                f"(`docker buildx create --name {name} ...`) or remove `builder` from the tier")
-        driver = "docker"
-        for line in p.stdout.decode("utf-8", "replace").splitlines():
-            if line.strip().startswith("Driver:"):
-                driver = line.split(":", 1)[1].strip()
-                break
-        drivers[name] = driver
-    return drivers
+@dataclass(frozen=True)
+class Strategy:
+    """What this run's builders can do: each tier's builder and cache plan, and the parents
+    that travel through the registry. Decided before anything starts."""
+
+    caps: Capabilities
+    cache: dict[str, CachePlan]          # tier -> its cache plan
+    parents: ParentPlan
+    notes: tuple[str, ...]
+
+    def builder(self, cfg: Config, name: str) -> BuilderInfo:
+        return self.caps.builder(cfg.tiers[cfg.images[name].tier].builder)
+
+
+def plan_strategy(cfg: Config, opts: BuildOptions, caps: Capabilities, snap: Snapshot,
+                  stale: set[str]) -> Strategy:
+    """Raises BuildorchError (one line, naming the tier) for what cannot work."""
+    tiers = sorted({cfg.images[n].tier for n in stale})
+    cache: dict[str, CachePlan] = {}
+    notes: list[str] = []
+    for t in tiers:
+        b = caps.builder(cfg.tiers[t].builder)
+        if not b.reachable:
+            raise BuildorchError(f"[tiers.{t}]: {b.problem}")
+        cache[t] = cache_plan(cfg.cache_from, cfg.cache_to, opts.cache_to, b,
+                              where=f" ([tiers.{t}])")
+        notes.extend(n for n in cache[t].notes if n not in notes)
+    parents = {n: tuple(snap.graph.parents(n)) for n in stale}
+    builder_of = {n: caps.builder(cfg.tiers[cfg.images[n].tier].builder)
+                  for n in {*stale, *(p for ps in parents.values() for p in ps)}}
+    pp = parent_plan(stale, parents, builder_of, registry=cfg.registry)
+    return Strategy(caps, cache, pp, tuple(notes))
 
 
 @dataclass
@@ -173,9 +200,27 @@ class _Run:
     snap: Snapshot
     report: BuildReport
     emit: Callable[[Event], None]
-    drivers: dict[str, str]
+    strategy: Strategy
     guard: Callable[[Tier], str | None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    pushed: dict[str, str] = field(default_factory=dict)   # image -> digest in the registry
+    push_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pushed_digest(self, name: str) -> str:
+        """The registry digest of `name` as built or held here: pushed now if need be."""
+        with self.push_lock:
+            if name not in self.pushed:
+                self.pushed[name] = self.engine.push(self.cfg.ref(name))
+            return self.pushed[name]
+
+    def pinned(self, spec: BuildSpec) -> BuildSpec:
+        """A child on another builder (or of a parent built elsewhere) reads exactly the parent
+        just built: its FROM name is bound to the digest in the registry."""
+        cfg = self.cfg
+        contexts = tuple((cfg.ref(p), f"docker-image://{cfg.repository(p)}@"
+                                      f"{self.pushed_digest(p)}")
+                         for p in self.strategy.parents.pins.get(spec.name, ()))
+        return replace(spec, build_contexts=contexts) if contexts else spec
 
     def history(self, entry: dict[str, object]) -> None:
         state.append_history(self.cfg.state_dir, entry)
@@ -195,13 +240,21 @@ class _Run:
                                completed=time.time(), cached=False, error=None))
         if self._reuse(job.name, record, entry):
             return scheduler.Outcome(True)
-        spec = spec_for(cfg, job.name, record, self.opts)
-        if spec.builder and self.drivers.get(spec.builder, "docker") != "docker":
-            # Other drivers keep results in their own store: children read them from the
-            # registry, so these images are pushed.
+        builder = self.strategy.builder(cfg, job.name)
+        cache = self.strategy.cache[job.tier]
+        parents = self.strategy.parents
+        spec = spec_for(cfg, job.name, record, self.opts, cache=cache, builder=builder)
+        if job.name in parents.built_remotely:
+            # Its store is not this engine's: the registry carries it here and to its children.
             spec = replace(spec, push=True)
-        if cfg.registry and "registry" in (*cfg.cache_to, *self.opts.cache_to):
+        if cfg.registry and "registry" in (self.opts.cache_to or cfg.cache_to):
             spec = replace(spec, tags=(*spec.tags, reuse_ref(cfg, job.name, record.digest)))
+        if cache.inline_for_pushed and (spec.push or len(spec.tags) > 1):
+            spec = replace(spec, cache_to=(*spec.cache_to, "type=inline"))
+        try:
+            spec = self.pinned(spec)
+        except BuildorchError as exc:
+            return self._failed(job.name, entry, f"pushing a parent for it: {exc}", 0.0)
         log_path = cfg.state_dir / "logs" / f"{job.name}.log"
         with contextlib.suppress(FileNotFoundError):
             log_path.unlink()
@@ -233,9 +286,10 @@ class _Run:
                 return self._failed(job.name, entry, f"smoke check failed: {smoke.reason}",
                                     res.duration_s, cancelled=smoke.cancelled,
                                     tail=smoke.log_tail, res=res)
-        if len(spec.tags) > 1 and not spec.push:
-            with contextlib.suppress(BuildorchError, Exception):
-                self.engine.push(spec.tags[-1])   # so that teammates and CI can reuse it
+        try:
+            self._after_build(job.name, spec, res)
+        except BuildorchError as exc:
+            return self._failed(job.name, entry, str(exc), res.duration_s)
         state.record_built(cfg.state_dir, job.name, record, res.image_id)
         gc_local_cache(cfg.state_dir / "cache" / job.name)
         with self.lock:   # one trimmer at a time: they walk the same folders
@@ -248,6 +302,24 @@ class _Run:
         self.emit(Finished(job.name, duration_s=res.duration_s, steps=res.steps,
                            cached_steps=res.cached_steps, image_id=res.image_id))
         return scheduler.Outcome(True)
+
+    def _after_build(self, name: str, spec: BuildSpec, res: BuildResult) -> None:
+        """Pushes: what a child on another builder reads, what this engine pulls back, and the
+        reuse tag for teammates and CI."""
+        cfg, parents = self.cfg, self.strategy.parents
+        if spec.push and res.image_id:
+            with self.push_lock:
+                self.pushed[name] = res.image_id   # --push: the metadata's manifest digest
+        if name in parents.built_remotely:
+            if not res.image_id:
+                raise BuildorchError(f"built on {self.strategy.builder(cfg, name).describe()} "
+                                     "but buildx reported no pushed digest")
+            self.engine.pull_digest(cfg.repository(name), res.image_id, cfg.ref(name))
+        elif name in parents.push_after_build and not spec.push:
+            self.pushed_digest(name)
+        if len(spec.tags) > 1 and not spec.push:
+            with contextlib.suppress(BuildorchError, Exception):
+                self.engine.push(spec.tags[-1])   # so that teammates and CI can reuse it
 
     def _reuse(self, name: str, record: Record, entry: dict[str, object]) -> bool:
         """A teammate or CI already built these exact inputs: pull and retag, don't build."""
@@ -331,7 +403,10 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
                 emit(Skipped(s.name, "dry run: " + "; ".join(s.reasons)))
             report.wall_s = time.monotonic() - t0
             return report
-        drivers = check_builders(cfg, {s.tier for s in result.plan.stale})
+        involved = {*stale, *(p for n in stale for p in snap.graph.parents(n))}
+        caps = detect(engine, {cfg.tiers[cfg.images[n].tier].builder for n in involved})
+        strategy = plan_strategy(cfg, opts, caps, snap, stale)
+        report.notes = (*report.notes, *strategy.notes)
         if opts.warm:
             _warm(engine, cfg, stale)
         jobs = [scheduler.Job(s.name, s.tier,
@@ -341,7 +416,7 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
             jobs=opts.jobs or cfg.jobs,
             tier_max_parallel={t.name: t.max_parallel for t in cfg.tiers.values()
                                if t.max_parallel})
-        runner = _Run(cfg, opts, engine, snap, report, emit, drivers, guard)
+        runner = _Run(cfg, opts, engine, snap, report, emit, strategy, guard)
         with _signals_cancel(cancel):
             run = scheduler.run(jobs, runner.build_one, limits, emit=runner.on_event,
                                 cancel=cancel, fail_fast=opts.fail_fast,

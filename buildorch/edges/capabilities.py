@@ -1,0 +1,116 @@
+"""What the engine and each tier's builder are, asked once per run (about 0.1 s per builder).
+
+`docker info` (through docker-py) for the engine; `docker buildx inspect [NAME]` for a builder
+(its driver and endpoint); for a docker-driver builder, which is a docker context,
+`docker context inspect` and `docker --context NAME info` for its address, image store and
+whether it is this same engine (the engine ID tells). What follows from the facts is decided in
+`running/strategy.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from buildorch.edges import proc
+from buildorch.edges.engine import Engine
+from buildorch.errors import BuildorchError
+from buildorch.running.strategy import BuilderInfo, image_store
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    version: str
+    api: str
+    image_store: str        # "containerd" | "classic"
+    driver: str             # storage driver: overlayfs (containerd), overlay2, ...
+    id: str
+    root: str               # DockerRootDir
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    engine: EngineInfo
+    current: BuilderInfo
+    builders: Mapping[str, BuilderInfo] = field(default_factory=dict)   # tier builder names
+
+    def builder(self, name: str | None) -> BuilderInfo:
+        """The builder a tier uses: its `builder`, else the current one."""
+        return self.builders[name] if name else self.current
+
+
+def engine_info(engine: Engine) -> EngineInfo:
+    info = engine.client.info()
+    try:
+        api = str(engine.client.version().get("ApiVersion", ""))
+    except Exception:  # an old engine without /version fields: the API is only shown
+        api = ""
+    return EngineInfo(version=str(info.get("ServerVersion", "")), api=api,
+                      image_store=image_store(info), driver=str(info.get("Driver", "")),
+                      id=str(info.get("ID", "")), root=str(info.get("DockerRootDir", "")))
+
+
+def _fields(text: str) -> dict[str, str]:
+    """`docker buildx inspect` output: the first value of each `Key: value` line."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and not line.startswith(" ") and key.strip() not in out:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def inspect_builder(name: str | None, local: EngineInfo) -> BuilderInfo:
+    """One builder (None: the current one). Raises BuildorchError if buildx does not know it."""
+    p = proc.run(["docker", "buildx", "inspect", *([name] if name else [])], check=False)
+    if p.returncode != 0:
+        err = (p.stderr or p.stdout).decode("utf-8", "replace").strip().splitlines()
+        if name is None:
+            raise BuildorchError("`docker buildx inspect` failed"
+                                 + (f" ({err[-1]})" if err else "")
+                                 + ": install the buildx plugin (Debian: docker-buildx)")
+        return BuilderInfo(name, "?", "", reachable=False, same_engine=False, problem=(
+            f"buildx builder {name!r} does not exist; create it (`docker buildx create --name "
+            f"{name} ...`, or `docker context create {name} --docker host=...`) or remove "
+            "`builder` from the tier"))
+    f = _fields(p.stdout.decode("utf-8", "replace"))
+    bname, driver = f.get("Name", name or "default"), f.get("Driver", "docker")
+    endpoint = f.get("Endpoint", "")
+    if driver != "docker":
+        status = f.get("Status", "")
+        bad = status == "error"
+        return BuilderInfo(bname, driver, endpoint, current=name is None, same_engine=False,
+                           reachable=not bad, problem=(
+                               f"buildx builder {bname!r} ({driver}) is in error: see `docker "
+                               f"buildx inspect {bname}`, recreate it or remove `builder` from "
+                               "the tier") if bad else "")
+    # A docker-driver builder is a docker context: where does it point, and is it us?
+    ctx = endpoint or bname
+    host = proc.run(["docker", "context", "inspect", ctx, "--format",
+                     "{{.Endpoints.docker.Host}}"], check=False)
+    address = host.stdout.decode().strip() if host.returncode == 0 else ctx
+    q = proc.run(["docker", "--context", ctx, "info", "--format", "{{json .}}"], check=False)
+    try:
+        info = json.loads(q.stdout) if q.returncode == 0 else {}
+    except ValueError:
+        info = {}
+    if not info.get("ID"):
+        return BuilderInfo(bname, driver, address, current=name is None, same_engine=False,
+                           reachable=False,
+                           problem=(f"builder {bname!r} (docker context): its engine at "
+                                    f"{address} does not answer `docker info`; start it, or "
+                                    "remove `builder` from the tier"))
+    return BuilderInfo(bname, driver, address, current=name is None,
+                       same_engine=info["ID"] == local.id, image_store=image_store(info))
+
+
+def detect(engine: Engine, builder_names: Iterable[str | None]) -> Capabilities:
+    """The engine, the current builder and each named builder (a tier's `builder`)."""
+    local = engine_info(engine)
+    named = sorted({b for b in builder_names if b})
+    with ThreadPoolExecutor(max_workers=len(named) + 1) as pool:   # ~0.3 s each, all at once
+        current = pool.submit(inspect_builder, None, local)
+        found = list(pool.map(lambda n: inspect_builder(n, local), named))
+    return Capabilities(local, current.result(), dict(zip(named, found, strict=True)))
