@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from buildorch.running.builder import LABEL_DIGEST
 if TYPE_CHECKING:
     from buildorch.config import Config
 
+_PUSHED_RE = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 NO_ENGINE = ("no Docker engine reachable at {where}: start Docker (on a bare Debian machine of "
              "ours: `bash scripts/engine.sh up`), or set DOCKER_HOST")
 
@@ -86,6 +88,10 @@ class Engine:
                 aux = line.get("aux") if isinstance(line, dict) else None
                 if isinstance(aux, dict) and aux.get("Digest"):
                     digest = str(aux["Digest"])
+                elif isinstance(line, dict) and not digest:
+                    # the containerd image store sends no aux: "TAG: digest: sha256:… size: N"
+                    m = _PUSHED_RE.search(str(line.get("status", "")))
+                    digest = m.group(1) if m else ""
         except BuildorchError:
             raise
         except Exception as exc:  # docker-py: APIError, connection errors

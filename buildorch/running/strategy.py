@@ -92,6 +92,10 @@ def cache_plan(configured_from: Sequence[str], configured_to: Sequence[str],
     why: list[str] = []
     lost: list[str] = []
     for kind in wanted:
+        if kind == "local" and builder.persists_cache and not explicit:
+            why.append("local: not exported: the docker driver's engine build cache already is "
+                       "the local cache (--cache-to local exports it anyway)")
+            continue
         if not builder.can_export(kind):
             if explicit:
                 raise BuildorchError(
@@ -100,10 +104,6 @@ def cache_plan(configured_from: Sequence[str], configured_to: Sequence[str],
                     "(daemon.json: {\"features\": {\"containerd-snapshotter\": true}}), or "
                     "give the tier a docker-container builder")
             lost.append(kind)
-            continue
-        if kind == "local" and builder.persists_cache and not explicit:
-            why.append("local: not exported: the docker driver's engine build cache already is "
-                       "the local cache (--cache-to local exports it anyway)")
             continue
         sinks.append(kind)
         why.append(f"{kind}: exported" + (" (asked on the command line)" if explicit else ""))

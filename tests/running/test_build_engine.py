@@ -261,7 +261,9 @@ def test_unknown_tier_builder_stops_before_the_run(
     assert rc == 1 and not any(e["event"] == "started" for e in ev)
     assert err.strip() == ("buildorch: error: [tiers.foundation]: buildx builder "
                            "'no-such-builder' does not exist; create it (`docker buildx create "
-                           "--name no-such-builder ...`) or remove `builder` from the tier")
+                           "--name no-such-builder ...`, or `docker context create "
+                           "no-such-builder --docker host=...`) or remove `builder` from the "
+                           "tier")
 
 
 def test_disk_guard_stops_a_tier_that_cannot_get_its_space(
