@@ -140,7 +140,9 @@ def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions, *,
         build_args=(*image.args, ("BUILDKIT_INLINE_CACHE", "1")),
         labels=((LABEL_NAME, name), (LABEL_DIGEST, record.digest)),
         cache_from=cache_from,
-        cache_to=cache_to,
+        # BUILDKIT_INLINE_CACHE=1 is the inline cache (with --cache-to type=inline as well,
+        # BuildKit refuses: "duplicate cache exports [inline]")
+        cache_to=tuple(c for c in cache_to if c != "type=inline"),
         push=opts.push,
         builder=builder.buildx_builder,
         docker_context=builder.docker_context,
@@ -249,8 +251,6 @@ class _Run:
             spec = replace(spec, push=True)
         if cfg.registry and "registry" in (self.opts.cache_to or cfg.cache_to):
             spec = replace(spec, tags=(*spec.tags, reuse_ref(cfg, job.name, record.digest)))
-        if cache.inline_for_pushed and (spec.push or len(spec.tags) > 1):
-            spec = replace(spec, cache_to=(*spec.cache_to, "type=inline"))
         try:
             spec = self.pinned(spec)
         except BuildorchError as exc:
