@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "ci": "ci",
     "export": "export",
     "init": "init",
+    "doctor": "doctor",
 }
 
 

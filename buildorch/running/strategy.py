@@ -94,7 +94,8 @@ def cache_plan(configured_from: Sequence[str], configured_to: Sequence[str],
     for kind in wanted:
         if kind == "local" and builder.persists_cache and not explicit:
             why.append("local: not exported: the docker driver's engine build cache already is "
-                       "the local cache (--cache-to local exports it anyway)")
+                       "the local cache" + (" (--cache-to local exports it anyway)"
+                                            if builder.can_export(kind) else ""))
             continue
         if not builder.can_export(kind):
             if explicit:

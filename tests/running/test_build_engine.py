@@ -49,7 +49,7 @@ def test_first_build_everything_in_order_then_nothing(
         store: str, fixture_repo: Callable[..., tuple[Path, str]]) -> None:
     repo, reg = fixture_repo()
     rc, ev, err = run_bo(repo, "build")
-    assert rc == 0, err
+    assert rc == 0, [e for e in ev if e["event"] == "failed"] or err
     built = names(ev, "finished")
     assert sorted(built) == ["a", "b", "base", "c", "lone", "svc-a", "svc-b"]
     span = intervals(ev)
