@@ -683,6 +683,8 @@ private_answers() { DOCKER_HOST=$1 with_timeout 10 docker info >/dev/null 2>&1; 
 cmd_private_up() {
     local name=$1 store=${2:-classic} dir run bridge net sock pid deadline
     [ "$(id -u)" = 0 ] || die "a private engine needs root (it runs its own dockerd)"
+    # Test sessions of several checkouts may ask for the same private engine at once.
+    lock
     have dockerd || die "dockerd not found: run 'scripts/engine.sh up' first"
     case $store in classic | containerd) ;; *) die "store must be classic or containerd: '$store'" ;; esac
     dir=$(private_dir "$name")
