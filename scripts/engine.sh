@@ -598,7 +598,12 @@ report() {
 # ---- commands -----------------------------------------------------------------------------
 cmd_up() {
     lock
-    if ! pid_of_ours "$STATE_DIR/dockerd.pid" dockerd >/dev/null && engine_answers 20; then
+    local other_host=
+    if [ -n "${DOCKER_HOST:-}" ] && [ "$DOCKER_HOST" != unix:///var/run/docker.sock ]; then
+        other_host=1   # e.g. a private engine (below): use it even when we started the main one
+    fi
+    if { [ -n "$other_host" ] || ! pid_of_ours "$STATE_DIR/dockerd.pid" dockerd >/dev/null; } &&
+        engine_answers 20; then
         # Someone else's engine (laptop, CI service): use it, install nothing system-wide.
         begin engine
         end "using the running engine $(server_version)${DOCKER_HOST:+ at $DOCKER_HOST}; installing nothing"
