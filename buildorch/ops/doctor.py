@@ -187,7 +187,8 @@ def _parents(cfg: Config) -> dict[str, tuple[str, ...]]:
 
 
 def _disk(engine: Engine, tiers: dict[str, Any], problems: list[str]) -> dict[str, Any]:
-    from buildorch.ops.disk import free_bytes, human
+    from buildorch.ops.disk import free_bytes
+    from buildorch.units import format_size as human
 
     try:
         free, where = free_bytes(engine)
@@ -207,7 +208,7 @@ def _disk(engine: Engine, tiers: dict[str, Any], problems: list[str]) -> dict[st
 
 def lines(d: dict[str, Any]) -> list[str]:
     """The report as text, one fact a line."""
-    from buildorch.ops.disk import human
+    from buildorch.units import format_size as human
 
     out: list[str] = []
     e = d["engine"]
