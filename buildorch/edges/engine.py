@@ -100,6 +100,13 @@ class Engine:
             raise BuildorchError(f"push {ref}: the engine reported no digest")
         return digest
 
+    def tag(self, src: str, dst: str) -> None:
+        repo, _, tag = dst.rpartition(":")
+        try:
+            self.client.api.tag(src, repo, tag)
+        except Exception as exc:  # docker-py: ImageNotFound, APIError
+            raise BuildorchError(f"tag {src} as {dst}: {exc}") from None
+
     def pull_digest(self, repository: str, digest: str, ref: str) -> str:
         """Pull exactly `repository@digest` and tag it `ref`; returns the image id."""
         try:

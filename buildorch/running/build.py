@@ -209,10 +209,15 @@ class _Run:
     push_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def pushed_digest(self, name: str) -> str:
-        """The registry digest of `name` as built or held here: pushed now if need be."""
+        """The registry digest of `name` as built or held here: pushed now if need be, under
+        the tag of its inputs (bo-<digest>), never over the registry's {tag} that teammates
+        and CI pull (unless the run is a --push)."""
         with self.push_lock:
             if name not in self.pushed:
-                self.pushed[name] = self.engine.push(self.cfg.ref(name))
+                cfg = self.cfg
+                ref = reuse_ref(cfg, name, self.snap.records[name].digest)
+                self.engine.tag(cfg.ref(name), ref)
+                self.pushed[name] = self.engine.push(ref)
             return self.pushed[name]
 
     def pinned(self, spec: BuildSpec) -> BuildSpec:
@@ -246,11 +251,12 @@ class _Run:
         cache = self.strategy.cache[job.tier]
         parents = self.strategy.parents
         spec = spec_for(cfg, job.name, record, self.opts, cache=cache, builder=builder)
-        if job.name in parents.built_remotely:
-            # Its store is not this engine's: the registry carries it here and to its children.
-            spec = replace(spec, push=True)
         if cfg.registry and "registry" in (self.opts.cache_to or cfg.cache_to):
             spec = replace(spec, tags=(*spec.tags, reuse_ref(cfg, job.name, record.digest)))
+        if job.name in parents.built_remotely and not spec.push:
+            # Its store is not this engine's: the registry carries it here and to its children,
+            # under the tag of its inputs; this engine tags it {tag} when it pulls it.
+            spec = replace(spec, push=True, tags=(reuse_ref(cfg, job.name, record.digest),))
         try:
             spec = self.pinned(spec)
         except BuildorchError as exc:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -117,13 +119,21 @@ def test_child_always_builds_on_the_parent_just_built_across_engines(
         rc, ev, err = run_bo(repo, "build")
         assert rc == 0, err
         assert sorted(names(ev, "finished")) == ["child", "parent"]
-        nonce = _run(parent_on, f"{reg}/parent:latest", "/nonce")
-        assert _run(child_on, f"{reg}/child:latest", "/seen") == nonce
-        # both images are in this engine too (pulled through the registry where built away)
+        # the parent as its builder's engine holds it (built away: under the tag of its
+        # inputs, bo-<digest>; the registry's :latest is never overwritten without --push)
+        nonce = _run(parent_on, _newest(parent_on, f"{reg}/parent"), "/nonce")
+        assert _run(child_on, _newest(child_on, f"{reg}/child"), "/seen") == nonce
+        # both images are in this engine too, under {tag} (pulled by digest where built away)
         assert _run(here, f"{reg}/child:latest", "/seen") == nonce
         assert _run(here, f"{reg}/parent:latest", "/nonce") == nonce
         seen.append(nonce)
     assert len(set(seen)) == 3
+    # nothing was pushed over the registry's :latest (no --push was asked)
+    for image in ("parent", "child"):
+        url = f"http://{reg.split('/', 1)[0]}/v2/{reg.split('/', 1)[1]}/{image}/manifests/latest"
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(url, timeout=10)
+        assert exc.value.code == 404
     log = (repo / ".buildorch/logs/child.log").read_text()
     assert f"--build-context {reg}/parent:latest=docker-image://{reg}/parent@sha256:" in log
     if where == "child-elsewhere":
@@ -132,10 +142,21 @@ def test_child_always_builds_on_the_parent_just_built_across_engines(
     assert rc == 0 and names(ev, "finished") == [] and len(names(ev, "up-to-date")) == 2
 
 
+def _newest(docker_argv: list[str], repository: str) -> str:
+    """The image of `repository` this engine made or got last, as REPOSITORY:TAG."""
+    out = subprocess.run([*docker_argv, "image", "ls", "--filter", f"reference={repository}",
+                          "--format", "{{.CreatedAt}}\t{{.Repository}}:{{.Tag}}"], check=True,
+                         capture_output=True, text=True, env=_env()).stdout.splitlines()
+    return sorted(out)[-1].split("\t")[1]
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+
+
 def _run(docker_argv: list[str], ref: str, path: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
     return subprocess.run([*docker_argv, "run", "--rm", ref, "cat", path], check=True,
-                          capture_output=True, text=True, env=env).stdout.strip()
+                          capture_output=True, text=True, env=_env()).stdout.strip()
 
 
 def test_no_registry_with_a_builder_on_another_engine_is_one_error(
