@@ -284,6 +284,10 @@ class _Run:
         if not res.ok:
             return self._failed(job.name, entry, res.reason, res.duration_s,
                                 cancelled=res.cancelled, tail=res.log_tail[-15:], res=res)
+        try:
+            self._bring_here(job.name, spec, res)
+        except BuildorchError as exc:
+            return self._failed(job.name, entry, str(exc), res.duration_s)
         smoke = check_built(self.engine.client, cfg, job.name, self.emit, cancel) \
             if self.opts.smoke else None
         if smoke is not None:
@@ -293,7 +297,7 @@ class _Run:
                                     res.duration_s, cancelled=smoke.cancelled,
                                     tail=smoke.log_tail, res=res)
         try:
-            self._after_build(job.name, spec, res)
+            self._publish(job.name, spec)
         except BuildorchError as exc:
             return self._failed(job.name, entry, str(exc), res.duration_s)
         state.record_built(cfg.state_dir, job.name, record, res.image_id)
@@ -309,19 +313,23 @@ class _Run:
                            cached_steps=res.cached_steps, image_id=res.image_id))
         return scheduler.Outcome(True)
 
-    def _after_build(self, name: str, spec: BuildSpec, res: BuildResult) -> None:
-        """Pushes: what a child on another builder reads, what this engine pulls back, and the
-        reuse tag for teammates and CI."""
-        cfg, parents = self.cfg, self.strategy.parents
+    def _bring_here(self, name: str, spec: BuildSpec, res: BuildResult) -> None:
+        """An image built away (another engine, a container builder) into this engine: pulled
+        by the digest buildx pushed, tagged {tag}."""
+        cfg = self.cfg
         if spec.push and res.image_id:
             with self.push_lock:
                 self.pushed[name] = res.image_id   # --push: the metadata's manifest digest
-        if name in parents.built_remotely:
+        if name in self.strategy.parents.built_remotely:
             if not res.image_id:
                 raise BuildorchError(f"built on {self.strategy.builder(cfg, name).describe()} "
                                      "but buildx reported no pushed digest")
             self.engine.pull_digest(cfg.repository(name), res.image_id, cfg.ref(name))
-        elif name in parents.push_after_build and not spec.push:
+
+    def _publish(self, name: str, spec: BuildSpec) -> None:
+        """After its smoke check: what a child on another builder reads, and the reuse tag for
+        teammates and CI."""
+        if name in self.strategy.parents.push_after_build and not spec.push:
             self.pushed_digest(name)
         if len(spec.tags) > 1 and not spec.push:
             with contextlib.suppress(BuildorchError, Exception):
