@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from buildorch.edges.capabilities import _fields, detect
+from pathlib import Path
+
+import pytest
+
+from buildorch.edges.capabilities import _fields, default_builder_is_current, detect
 from buildorch.edges.engine import Engine
 
 CONTAINER_BUILDER = """Name:          ci
@@ -39,3 +43,24 @@ def test_detect_on_this_engine(engine: None) -> None:
         assert not cur.via_registry
     missing = caps.builder("no-such-builder-i7")
     assert not missing.reachable and "does not exist" in missing.problem
+
+
+def test_the_default_builder_is_known_without_asking_buildx_only_when_sure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("BUILDX_BUILDER", "DOCKER_CONTEXT", "DOCKER_HOST", "BUILDX_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert default_builder_is_current()                      # nothing chosen anywhere
+    (tmp_path / "buildx").mkdir()
+    current = tmp_path / "buildx" / "current"
+    current.write_text('{"Key":"unix:///var/run/docker.sock","Name":"","Global":false}')
+    assert default_builder_is_current()
+    current.write_text('{"Key":"unix:///var/run/docker.sock","Name":"ci","Global":false}')
+    assert not default_builder_is_current()                  # `docker buildx use ci`
+    current.unlink()
+    (tmp_path / "config.json").write_text('{"currentContext": "gpu-box"}')
+    assert not default_builder_is_current()                  # `docker context use gpu-box`
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/x.sock")
+    assert default_builder_is_current()                      # DOCKER_HOST wins over it
+    monkeypatch.setenv("BUILDX_BUILDER", "ci")
+    assert not default_builder_is_current()
