@@ -598,7 +598,12 @@ report() {
 # ---- commands -----------------------------------------------------------------------------
 cmd_up() {
     lock
-    if ! pid_of_ours "$STATE_DIR/dockerd.pid" dockerd >/dev/null && engine_answers 20; then
+    local other_host=
+    if [ -n "${DOCKER_HOST:-}" ] && [ "$DOCKER_HOST" != unix:///var/run/docker.sock ]; then
+        other_host=1   # e.g. a private engine (below): use it even when we started the main one
+    fi
+    if { [ -n "$other_host" ] || ! pid_of_ours "$STATE_DIR/dockerd.pid" dockerd >/dev/null; } &&
+        engine_answers 20; then
         # Someone else's engine (laptop, CI service): use it, install nothing system-wide.
         begin engine
         end "using the running engine $(server_version)${DOCKER_HOST:+ at $DOCKER_HOST}; installing nothing"
@@ -683,6 +688,8 @@ private_answers() { DOCKER_HOST=$1 with_timeout 10 docker info >/dev/null 2>&1; 
 cmd_private_up() {
     local name=$1 store=${2:-classic} dir run bridge net sock pid deadline
     [ "$(id -u)" = 0 ] || die "a private engine needs root (it runs its own dockerd)"
+    # Test sessions of several checkouts may ask for the same private engine at once.
+    lock
     have dockerd || die "dockerd not found: run 'scripts/engine.sh up' first"
     case $store in classic | containerd) ;; *) die "store must be classic or containerd: '$store'" ;; esac
     dir=$(private_dir "$name")

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import PREFIX, docker, git, write_files
+from tests.helpers import CLASSIC_ENGINE, PREFIX, docker, git, write_files
+
+ENGINE_SH = Path(__file__).resolve().parents[1] / "scripts" / "engine.sh"
 
 
 @pytest.fixture
@@ -59,6 +62,48 @@ def engine() -> None:
     _engine_or_fail()
 
 
+def _fail_or_skip(msg: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(msg, pytrace=False)
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def classic_host(engine: None) -> Iterator[str]:
+    """DOCKER_HOST of a second, private engine with the classic image store (overlay2), made by
+    `scripts/engine.sh private up` (idempotent; left running for the next session, like the
+    first engine). At the end, only the images this session tagged there are removed."""
+    if os.environ.get("BUILDORCH_CLASSIC_HOST"):
+        host = os.environ["BUILDORCH_CLASSIC_HOST"]
+    elif os.geteuid() != 0:
+        _fail_or_skip("a private classic-store engine needs root (scripts/engine.sh private "
+                      "up); or set BUILDORCH_CLASSIC_HOST to a classic-store engine")
+        return
+    else:
+        p = subprocess.run(["bash", str(ENGINE_SH), "private", "up", CLASSIC_ENGINE, "classic"],
+                           capture_output=True, text=True, timeout=300)
+        if p.returncode != 0 or not p.stdout.strip():
+            _fail_or_skip(f"could not start the classic-store test engine: {p.stderr[-500:]}")
+        host = p.stdout.strip().splitlines()[-1]
+    yield host
+    env = {**os.environ, "DOCKER_HOST": host}
+    out = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], env=env,
+                         capture_output=True, text=True).stdout
+    tags = [t for t in out.split() if t.startswith(PREFIX)]
+    if tags:
+        subprocess.run(["docker", "rmi", "-f", *tags], env=env, capture_output=True)
+
+
+@pytest.fixture(params=["main", "classic"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test on the main engine (containerd store under scripts/engine.sh) and on the
+    classic-store engine: DOCKER_HOST points every docker and buildorch call of the test at it."""
+    request.getfixturevalue("engine")
+    if request.param == "classic":
+        monkeypatch.setenv("DOCKER_HOST", request.getfixturevalue("classic_host"))
+    return str(request.param)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def remove_test_images() -> Iterator[None]:
     """Remove, at the end of the session, every image the tests tagged (only those)."""
@@ -75,5 +120,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Every test that needs the engine carries the `engine` marker, so that
     # `pytest -m "not engine"` is the fast suite: the marker follows the fixture.
     for item in items:
-        if "engine" in getattr(item, "fixturenames", ()):
+        if {"engine", "store", "classic_host"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.engine)

@@ -23,6 +23,8 @@ REGISTRY_HOST = "127.0.0.1:5000"
 # concurrent sessions (several checkouts on one laptop) never remove each other's.
 SESSION = uuid.uuid4().hex[:6]
 PREFIX = f"{REGISTRY_HOST}/bo-test-{SESSION}-"
+# The private classic-store engine the tests start (scripts/engine.sh private up NAME classic).
+CLASSIC_ENGINE = "tests-classic"
 
 
 

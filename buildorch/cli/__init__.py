@@ -68,6 +68,7 @@ COMMANDS: dict[str, str] = {
     "ci": "ci",
     "export": "export",
     "init": "init",
+    "doctor": "doctor",
 }
 
 

@@ -40,6 +40,8 @@ def _summary(report: BuildReport) -> None:
         rate = f"{100 * r.cached_steps / r.steps:.0f}%" if r.steps else "-"
         how = ("pulled: same inputs built elsewhere" if r.result == "reused"
                else f"cache hits {r.cached_steps}/{r.steps} ({rate})")
+        if r.result == "failed" and r.reason:
+            how += f": {r.reason}"
         click.echo(f"  {r.name:<24} {r.result:<9} {r.duration_s:6.1f}s  {how}")
     parts = [f"{report.count('built')} built", f"{report.count('reused')} reused",
              f"{report.count('up-to-date')} up to date",
@@ -96,7 +98,8 @@ PROGRESS = click.Choice(["auto", "rich", "plain", "json"])
 @click.option("--dry-run", is_flag=True, help="Show what would build; build nothing.")
 @click.option("--cache-to", "cache_to", multiple=True,
               type=click.Choice(["local", "registry", "gha", "inline"]),
-              help="Also export the cache there (repeatable).")
+              help="Export the cache there instead of [cache] to (repeatable); an error if the "
+                   "builder cannot.")
 @click.option("--warm", is_flag=True, help="Pull the previous images first (cache warming).")
 @click.option("--no-reuse", is_flag=True,
               help="Build even when the registry has an image of the same inputs.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from buildorch.running.builder import LABEL_DIGEST
 if TYPE_CHECKING:
     from buildorch.config import Config
 
+_PUSHED_RE = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 NO_ENGINE = ("no Docker engine reachable at {where}: start Docker (on a bare Debian machine of "
              "ours: `bash scripts/engine.sh up`), or set DOCKER_HOST")
 FROZEN_ENGINE = ("the Docker engine at {where} accepted the connection but did not answer "
@@ -120,8 +122,42 @@ class Engine:
         image.tag(drepo, dtag)
         return str(image.id)
 
-    def push(self, ref: str) -> None:
+    def push(self, ref: str) -> str:
+        """Push `ref`; returns the manifest digest the registry now holds."""
         repo, _, tag = ref.rpartition(":")
-        for line in self.client.api.push(repo, tag=tag, stream=True, decode=True):
-            if isinstance(line, dict) and line.get("error"):
-                raise BuildorchError(f"push {ref}: {line['error']}")
+        digest = ""
+        try:
+            for line in self.client.api.push(repo, tag=tag, stream=True, decode=True):
+                if isinstance(line, dict) and line.get("error"):
+                    raise BuildorchError(f"push {ref}: {line['error']}")
+                aux = line.get("aux") if isinstance(line, dict) else None
+                if isinstance(aux, dict) and aux.get("Digest"):
+                    digest = str(aux["Digest"])
+                elif isinstance(line, dict) and not digest:
+                    # the containerd image store sends no aux: "TAG: digest: sha256:… size: N"
+                    m = _PUSHED_RE.search(str(line.get("status", "")))
+                    digest = m.group(1) if m else ""
+        except BuildorchError:
+            raise
+        except Exception as exc:  # docker-py: APIError, connection errors
+            raise BuildorchError(f"push {ref}: {exc}") from None
+        if not digest:
+            raise BuildorchError(f"push {ref}: the engine reported no digest")
+        return digest
+
+    def tag(self, src: str, dst: str) -> None:
+        repo, _, tag = dst.rpartition(":")
+        try:
+            self.client.api.tag(src, repo, tag)
+        except Exception as exc:  # docker-py: ImageNotFound, APIError
+            raise BuildorchError(f"tag {src} as {dst}: {exc}") from None
+
+    def pull_digest(self, repository: str, digest: str, ref: str) -> str:
+        """Pull exactly `repository@digest` and tag it `ref`; returns the image id."""
+        try:
+            image = self.client.images.pull(repository, tag=digest)
+            repo, _, tag = ref.rpartition(":")
+            image.tag(repo, tag)
+        except Exception as exc:  # docker-py: APIError, ImageNotFound, connection errors
+            raise BuildorchError(f"pull {repository}@{digest} into this engine: {exc}") from None
+        return str(image.id)

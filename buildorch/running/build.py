@@ -14,7 +14,8 @@ from pathlib import Path
 from types import FrameType
 
 from buildorch.config import Config, Tier
-from buildorch.edges import proc, state
+from buildorch.edges import state
+from buildorch.edges.capabilities import Capabilities, detect
 from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
 from buildorch.planning import baseline as project
@@ -44,6 +45,13 @@ from buildorch.running.events import (
     Warned,
 )
 from buildorch.running.smoke import check_built
+from buildorch.running.strategy import (
+    BuilderInfo,
+    CachePlan,
+    ParentPlan,
+    cache_plan,
+    parent_plan,
+)
 
 MAX_TRIES = 3
 
@@ -57,7 +65,7 @@ class BuildOptions:
     push: bool = False
     fail_fast: bool = False
     dry_run: bool = False
-    cache_to: tuple[str, ...] = ()     # extra cache destinations (docker-build-enhanced)
+    cache_to: tuple[str, ...] = ()     # replaces [cache] to (--cache-to); each one must work
     warm: bool = False                 # pull previous images first (cache warming)
     no_reuse: bool = False             # never pull a bo-<digest> image instead of building
     smoke: bool = True                 # run each built image's smoke check (--no-smoke: off)
@@ -156,17 +164,20 @@ def _signals_cancel(cancel: threading.Event) -> Iterator[None]:
             signal.signal(s, h)
 
 
-def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions) -> BuildSpec:
+def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions, *,
+             cache: CachePlan | None = None, builder: BuilderInfo | None = None) -> BuildSpec:
+    """The build of one image. `cache` and `builder` come from the run's capabilities; without
+    them, the docker driver of a containerd-store engine is assumed."""
     image = cfg.images[name]
+    builder = builder or DEFAULT_BUILDER
+    cache = cache or cache_plan(cfg.cache_from, cfg.cache_to, opts.cache_to, builder)
     local_dir = cfg.state_dir / "cache" / name
     in_actions = os.environ.get("GITHUB_ACTIONS") == "true" and \
         bool(os.environ.get("ACTIONS_RUNTIME_TOKEN"))
-    kinds_to = tuple(dict.fromkeys((*cfg.cache_to, *opts.cache_to)))
     cache_from, cache_to = cache_args(
-        cfg.cache_from, kinds_to, name=name, ref=cfg.ref(name),
+        cache.sources, cache.sinks, name=name, ref=cfg.ref(name),
         repository=cfg.repository(name) if cfg.registry else None,
         local_dir=local_dir, in_actions=in_actions)
-    tier = cfg.tiers[image.tier]
     return BuildSpec(
         name=name,
         tags=(cfg.ref(name),),
@@ -177,11 +188,17 @@ def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions) -> Buil
         build_args=(*image.args, ("BUILDKIT_INLINE_CACHE", "1")),
         labels=((LABEL_NAME, name), (LABEL_DIGEST, record.digest)),
         cache_from=cache_from,
-        cache_to=cache_to,
+        # BUILDKIT_INLINE_CACHE=1 is the inline cache (with --cache-to type=inline as well,
+        # BuildKit refuses: "duplicate cache exports [inline]")
+        cache_to=tuple(c for c in cache_to if c != "type=inline"),
         push=opts.push,
-        builder=tier.builder,
+        builder=builder.buildx_builder,
+        docker_context=builder.docker_context,
         metadata_file=cfg.state_dir / "meta" / f"{name}.json",
     )
+
+
+DEFAULT_BUILDER = BuilderInfo("default", "docker", "", current=True, image_store="containerd")
 
 
 def reuse_ref(cfg: Config, name: str, digest: str) -> str:
@@ -189,26 +206,38 @@ def reuse_ref(cfg: Config, name: str, digest: str) -> str:
     return f"{cfg.repository(name)}:bo-{digest[:12]}"
 
 
-def check_builders(cfg: Config, tiers: set[str]) -> dict[str, str]:
-    """Named buildx builders of the tiers about to build: they must exist before the run
-    starts. Returns builder -> driver."""
-    drivers: dict[str, str] = {}
-    for tier in sorted(tiers):
-        name = cfg.tiers[tier].builder
-        if not name or name in drivers:
-            continue
-        p = proc.run(["docker", "buildx", "inspect", name], check=False)
-        if p.returncode != 0:
-            raise BuildorchError(
-                f"[tiers.{tier}]: buildx builder {name!r} does not exist; create it "
-                f"(`docker buildx create --name {name} ...`) or remove `builder` from the tier")
-        driver = "docker"
-        for line in p.stdout.decode("utf-8", "replace").splitlines():
-            if line.strip().startswith("Driver:"):
-                driver = line.split(":", 1)[1].strip()
-                break
-        drivers[name] = driver
-    return drivers
+@dataclass(frozen=True)
+class Strategy:
+    """What this run's builders can do: each tier's builder and cache plan, and the parents
+    that travel through the registry. Decided before anything starts."""
+
+    caps: Capabilities
+    cache: dict[str, CachePlan]          # tier -> its cache plan
+    parents: ParentPlan
+    notes: tuple[str, ...]
+
+    def builder(self, cfg: Config, name: str) -> BuilderInfo:
+        return self.caps.builder(cfg.tiers[cfg.images[name].tier].builder)
+
+
+def plan_strategy(cfg: Config, opts: BuildOptions, caps: Capabilities, snap: Snapshot,
+                  stale: set[str]) -> Strategy:
+    """Raises BuildorchError (one line, naming the tier) for what cannot work."""
+    tiers = sorted({cfg.images[n].tier for n in stale})
+    cache: dict[str, CachePlan] = {}
+    notes: list[str] = []
+    for t in tiers:
+        b = caps.builder(cfg.tiers[t].builder)
+        if not b.reachable:
+            raise BuildorchError(f"[tiers.{t}]: {b.problem}")
+        cache[t] = cache_plan(cfg.cache_from, cfg.cache_to, opts.cache_to, b,
+                              where=f" ([tiers.{t}])")
+        notes.extend(n for n in cache[t].notes if n not in notes)
+    parents = {n: tuple(snap.graph.parents(n)) for n in stale}
+    builder_of = {n: caps.builder(cfg.tiers[cfg.images[n].tier].builder)
+                  for n in {*stale, *(p for ps in parents.values() for p in ps)}}
+    pp = parent_plan(stale, parents, builder_of, registry=cfg.registry)
+    return Strategy(caps, cache, pp, tuple(notes))
 
 
 @dataclass
@@ -225,11 +254,34 @@ class _Run:
     snap: Snapshot
     report: BuildReport
     out: Callable[[Event], None]
-    drivers: dict[str, str]
+    strategy: Strategy
     guard: Callable[[Tier], str | None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     entries: dict[str, dict[str, object]] = field(default_factory=dict)
     engine_gone: threading.Event = field(default_factory=threading.Event)
+    pushed: dict[str, str] = field(default_factory=dict)   # image -> digest in the registry
+    push_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pushed_digest(self, name: str) -> str:
+        """The registry digest of `name` as built or held here: pushed now if need be, under
+        the tag of its inputs (bo-<digest>), never over the registry's {tag} that teammates
+        and CI pull (unless the run is a --push)."""
+        with self.push_lock:
+            if name not in self.pushed:
+                cfg = self.cfg
+                ref = reuse_ref(cfg, name, self.snap.records[name].digest)
+                self.engine.tag(cfg.ref(name), ref)
+                self.pushed[name] = self.engine.push(ref)
+            return self.pushed[name]
+
+    def pinned(self, spec: BuildSpec) -> BuildSpec:
+        """A child on another builder (or of a parent built elsewhere) reads exactly the parent
+        just built: its FROM name is bound to the digest in the registry."""
+        cfg = self.cfg
+        contexts = tuple((cfg.ref(p), f"docker-image://{cfg.repository(p)}@"
+                                      f"{self.pushed_digest(p)}")
+                         for p in self.strategy.parents.pins.get(spec.name, ()))
+        return replace(spec, build_contexts=contexts) if contexts else spec
 
     def emit(self, e: Event) -> None:
         self.report.apply(e)
@@ -284,13 +336,20 @@ class _Run:
                                completed=time.time(), cached=False, error=None))
         if self._reuse(job.name, record, entry):
             return scheduler.Outcome(True)
-        spec = spec_for(cfg, job.name, record, self.opts)
-        if spec.builder and self.drivers.get(spec.builder, "docker") != "docker":
-            # Other drivers keep results in their own store: children read them from the
-            # registry, so these images are pushed.
-            spec = replace(spec, push=True)
-        if cfg.registry and "registry" in (*cfg.cache_to, *self.opts.cache_to):
+        builder = self.strategy.builder(cfg, job.name)
+        cache = self.strategy.cache[job.tier]
+        parents = self.strategy.parents
+        spec = spec_for(cfg, job.name, record, self.opts, cache=cache, builder=builder)
+        if cfg.registry and "registry" in (self.opts.cache_to or cfg.cache_to):
             spec = replace(spec, tags=(*spec.tags, reuse_ref(cfg, job.name, record.digest)))
+        if job.name in parents.built_remotely and not spec.push:
+            # Its store is not this engine's: the registry carries it here and to its children,
+            # under the tag of its inputs; this engine tags it {tag} when it pulls it.
+            spec = replace(spec, push=True, tags=(reuse_ref(cfg, job.name, record.digest),))
+        try:
+            spec = self.pinned(spec)
+        except BuildorchError as exc:
+            return self._failed(job.name, f"pushing a parent for it: {exc}", 0.0)
         log_path = cfg.state_dir / "logs" / f"{job.name}.log"
         with contextlib.suppress(FileNotFoundError):
             log_path.unlink()
@@ -312,6 +371,10 @@ class _Run:
             return self._failed(job.name, res.reason, res.duration_s,
                                 cause="cancelled" if res.cancelled else "build",
                                 tail=res.log_tail[-15:])
+        try:
+            self._bring_here(job.name, spec, res)
+        except BuildorchError as exc:
+            return self._failed(job.name, str(exc), res.duration_s)
         smoke = check_built(self.engine.client, cfg, job.name, self.emit, cancel) \
             if self.opts.smoke else None
         if smoke is not None:
@@ -321,6 +384,10 @@ class _Run:
                                     res.duration_s,
                                     cause="cancelled" if smoke.cancelled else "build",
                                     tail=smoke.log_tail)
+        try:
+            self._publish(job.name, spec)
+        except BuildorchError as exc:
+            return self._failed(job.name, str(exc), res.duration_s)
         state.record_built(cfg.state_dir, job.name, record, res.image_id)
         self._housekeeping(job.name, spec)
         self.emit(Finished(job.name, duration_s=res.duration_s, steps=res.steps,
@@ -362,6 +429,25 @@ class _Run:
         if first:
             self.emit(Warned("", self.report.engine_gone))
         return True
+
+    def _bring_here(self, name: str, spec: BuildSpec, res: BuildResult) -> None:
+        """An image built away (another engine, a container builder) into this engine: pulled
+        by the digest buildx pushed, tagged {tag}."""
+        cfg = self.cfg
+        if spec.push and res.image_id:
+            with self.push_lock:
+                self.pushed[name] = res.image_id   # --push: the metadata's manifest digest
+        if name in self.strategy.parents.built_remotely:
+            if not res.image_id:
+                raise BuildorchError(f"built on {self.strategy.builder(cfg, name).describe()} "
+                                     "but buildx reported no pushed digest")
+            self.engine.pull_digest(cfg.repository(name), res.image_id, cfg.ref(name))
+
+    def _publish(self, name: str, spec: BuildSpec) -> None:
+        """After its smoke check: what a child on another builder reads (a failed push fails
+        the image: its children could not be pinned to it)."""
+        if name in self.strategy.parents.push_after_build and not spec.push:
+            self.pushed_digest(name)
 
     def _housekeeping(self, name: str, spec: BuildSpec) -> None:
         """After a good build: best-effort. A failure here is a warning, never a failed image."""
@@ -463,7 +549,10 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
                 sink(Skipped(s.name, "dry run: " + "; ".join(s.reasons)))
             report.wall_s = time.monotonic() - t0
             return report
-        drivers = check_builders(cfg, {s.tier for s in result.plan.stale})
+        involved = {*stale, *(p for n in stale for p in snap.graph.parents(n))}
+        caps = detect(engine, {cfg.tiers[cfg.images[n].tier].builder for n in involved})
+        strategy = plan_strategy(cfg, opts, caps, snap, stale)
+        report.notes = (*report.notes, *strategy.notes)
         if opts.warm:
             _warm(engine, cfg, stale)
         jobs = [scheduler.Job(s.name, s.tier,
@@ -473,7 +562,7 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
             jobs=opts.jobs or cfg.jobs,
             tier_max_parallel={t.name: t.max_parallel for t in cfg.tiers.values()
                                if t.max_parallel})
-        runner = _Run(cfg, opts, engine, snap, report, emit, drivers, guard)
+        runner = _Run(cfg, opts, engine, snap, report, emit, strategy, guard)
         with _signals_cancel(cancel):
             run = scheduler.run(jobs, runner.build_one, limits, emit=runner.emit,
                                 cancel=cancel, fail_fast=opts.fail_fast,

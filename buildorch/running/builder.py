@@ -91,13 +91,16 @@ class BuildSpec:
     cache_from: tuple[str, ...] = ()
     cache_to: tuple[str, ...] = ()
     push: bool = False
-    builder: str | None = None
+    builder: str | None = None           # a buildx builder (--builder NAME)
+    docker_context: str | None = None    # a docker-driver builder: `docker --context NAME buildx`
+    build_contexts: tuple[tuple[str, str], ...] = ()   # FROM name -> docker-image://REPO@sha256:…
     metadata_file: Path | None = None
     no_cache: bool = False            # recovery from an interrupted export only
 
 
 def argv(spec: BuildSpec) -> list[str]:
-    cmd = ["docker", "buildx", "build"]
+    cmd = ["docker", *(["--context", spec.docker_context] if spec.docker_context else []),
+           "buildx", "build"]
     if spec.builder:
         cmd += ["--builder", spec.builder]
     cmd += ["--file", str(spec.dockerfile), "--progress=rawjson", "--provenance=false"]
@@ -117,6 +120,8 @@ def argv(spec: BuildSpec) -> list[str]:
         cmd += ["--cache-to", c]
     if spec.no_cache:
         cmd += ["--no-cache"]
+    for name, source in spec.build_contexts:
+        cmd += ["--build-context", f"{name}={source}"]
     if spec.metadata_file:
         cmd += ["--metadata-file", str(spec.metadata_file)]
     cmd += ["--push" if spec.push else "--load", str(spec.context)]
@@ -146,6 +151,7 @@ class Progress:
     numbers: dict[str, int] = field(default_factory=dict)
     done: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
+    error_lines: list[str] = field(default_factory=list)   # buildx's own "ERROR: ..." lines
     warnings: list[str] = field(default_factory=list)
     running: dict[str, float] = field(default_factory=dict)   # step name -> local start time
     vertex_logs: dict[str, list[str]] = field(default_factory=dict)
@@ -157,6 +163,8 @@ class Progress:
             status = json.loads(line)
         except ValueError:
             self.log(line.rstrip("\n"))
+            if line.startswith("ERROR:"):
+                self.error_lines.append(line[len("ERROR:"):].strip())
             if line.startswith("WARNING:") and "cache" in line:
                 self.warnings.append(line[len("WARNING:"):].strip())
             return
@@ -390,8 +398,8 @@ def run_build(
         reason = ("`docker buildx` is not available: install the buildx plugin "
                   "(Debian: docker-buildx; or Docker Desktop)")
     if not reason and p.returncode != 0:
-        reason = progress.errors[-1] if progress.errors else \
-            (list(tail)[-1] if tail else f"docker buildx build exited {p.returncode}")
+        reason = failure_reason(progress.errors, progress.error_lines, tuple(tail),
+                                p.returncode)
     ok = not reason and p.returncode == 0
     text = "\n".join(tail) + "\n" + reason
     transient = not ok and not cancelled and "timeout" not in reason.split(":")[0] and \
@@ -399,6 +407,22 @@ def run_build(
     return BuildResult(ok, reason, duration, progress.steps, progress.cached_steps, image_id,
                        tuple(tail), transient=transient, cancelled=cancelled,
                        cache_warnings=cache_warnings)
+
+
+def failure_reason(step_errors: Sequence[str], error_lines: Sequence[str],
+                   tail: Sequence[str], returncode: int) -> str:
+    """The failing step with its error (exit code) if a step failed, else buildx's `ERROR:`
+    line (a cache export refused, a registry refusing a push, ...), else the last line that is
+    not a hint ("Learn more at ...")."""
+    if step_errors:
+        return step_errors[-1]
+    if error_lines:
+        return error_lines[-1]
+    for line in reversed(tail):
+        text = line.strip()
+        if text and not text.startswith(("Learn more at", "$ docker")):
+            return text
+    return f"docker buildx build exited {returncode}"
 
 
 def _metadata_image_id(path: Path | None) -> str | None:

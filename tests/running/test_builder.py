@@ -12,6 +12,7 @@ from buildorch.running.builder import (
     BuildSpec,
     Progress,
     argv,
+    failure_reason,
     is_interrupted_export,
     is_transient,
 )
@@ -116,3 +117,35 @@ def test_cache_outages_are_warned_once_with_their_reason_not_found_is_quiet() ->
     assert said[1].startswith("cache export failed") and "connection refused" in said[1]
     # an import never fails the build; an export that does (a local cache) names its reason
     assert p.errors == ["exporting cache to registry: failed to export cache"]
+
+
+def test_a_docker_context_builder_runs_as_docker_context_buildx_and_pins_parents(
+        tmp_path: Path) -> None:
+    spec = BuildSpec(name="svc", tags=("r/svc:latest",), dockerfile=tmp_path / "Dockerfile",
+                     context=tmp_path, docker_context="gpu-box",
+                     build_contexts=(("r/base:latest", "docker-image://r/base@sha256:ab"),))
+    cmd = argv(spec)
+    assert cmd[:5] == ["docker", "--context", "gpu-box", "buildx", "build"]
+    assert "--builder" not in cmd
+    assert cmd[cmd.index("--build-context") + 1] == \
+        "r/base:latest=docker-image://r/base@sha256:ab"
+
+
+def test_failure_reason_names_the_error_never_the_hint() -> None:
+    tail = ("ERROR: Cache export is not supported for the docker driver.",
+            "Switch to a different driver, or turn on the containerd image store, and try again.",
+            "Learn more at https://docs.docker.com/go/build-cache-backends/")
+    assert failure_reason([], ["Cache export is not supported for the docker driver."], tail,
+                          1) == "Cache export is not supported for the docker driver."
+    step = '[3/3] RUN exit 3: process "/bin/sh -c exit 3" did not complete successfully: ' \
+           "exit code: 3"
+    assert failure_reason([step], ["failed to solve: process ..."], tail, 1) == step
+    assert failure_reason([], [], ("boom", "Learn more at https://x", ""), 1) == "boom"
+    assert failure_reason([], [], (), 2) == "docker buildx build exited 2"
+
+
+def test_buildx_error_lines_are_collected_from_the_plain_text() -> None:
+    p = Progress("x", lambda e: None, lambda s: None)
+    p.feed("ERROR: Cache export is not supported for the docker driver.")
+    p.feed("Learn more at https://docs.docker.com/go/build-cache-backends/")
+    assert p.error_lines == ["Cache export is not supported for the docker driver."]

@@ -1,0 +1,161 @@
+"""What the engine and each tier's builder are, asked once per run (about 0.1 s per builder).
+
+`docker info` (through docker-py) for the engine; `docker buildx inspect [NAME]` for a builder
+(its driver and endpoint); for a docker-driver builder, which is a docker context,
+`docker context inspect` and `docker --context NAME info` for its address, image store and
+whether it is this same engine (the engine ID tells). What follows from the facts is decided in
+`running/strategy.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from buildorch.edges import proc
+from buildorch.edges.engine import Engine
+from buildorch.errors import BuildorchError
+from buildorch.running.strategy import BuilderInfo, image_store
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    version: str
+    api: str
+    image_store: str        # "containerd" | "classic"
+    driver: str             # storage driver: overlayfs (containerd), overlay2, ...
+    id: str
+    root: str               # DockerRootDir
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    engine: EngineInfo
+    current: BuilderInfo
+    builders: Mapping[str, BuilderInfo] = field(default_factory=dict)   # tier builder names
+
+    def builder(self, name: str | None) -> BuilderInfo:
+        """The builder a tier uses: its `builder`, else the current one."""
+        return self.builders[name] if name else self.current
+
+
+def engine_info(engine: Engine) -> EngineInfo:
+    info = engine.client.info()
+    try:
+        api = str(engine.client.version().get("ApiVersion", ""))
+    except Exception:  # an old engine without /version fields: the API is only shown
+        api = ""
+    return EngineInfo(version=str(info.get("ServerVersion", "")), api=api,
+                      image_store=image_store(info), driver=str(info.get("Driver", "")),
+                      id=str(info.get("ID", "")), root=str(info.get("DockerRootDir", "")))
+
+
+def _fields(text: str) -> dict[str, str]:
+    """`docker buildx inspect` output: the first value of each `Key: value` line."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and not line.startswith(" ") and key.strip() not in out:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def default_builder_is_current() -> bool:
+    """Known without asking buildx (0.15 s): no builder was chosen (neither BUILDX_BUILDER nor
+    `docker buildx use`, which writes buildx's `current` file) and the docker context is the
+    default one, so the current builder is the docker driver on DOCKER_HOST or the default
+    socket: docker-py's engine. Anything unsure: False, and buildx is asked."""
+    if os.environ.get("BUILDX_BUILDER") or \
+            os.environ.get("DOCKER_CONTEXT", "default") not in ("", "default"):
+        return False
+    docker_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    try:
+        cli = json.loads((docker_dir / "config.json").read_text())
+    except FileNotFoundError:
+        cli = {}
+    except (OSError, ValueError):
+        return False
+    if not isinstance(cli, dict) or (not os.environ.get("DOCKER_HOST") and
+                                     cli.get("currentContext") not in (None, "", "default")):
+        return False
+    try:
+        current = json.loads((Path(os.environ.get("BUILDX_CONFIG") or docker_dir / "buildx")
+                              / "current").read_text())
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return isinstance(current, dict) and current.get("Name") in (None, "", "default")
+
+
+def inspect_builder(name: str | None, local: EngineInfo | Callable[[], EngineInfo]
+                    ) -> BuilderInfo:
+    """One builder (None: the current one); `local` (or a call that gives it, so that both are
+    asked at once) is this engine. Raises BuildorchError if buildx itself fails."""
+    if name is None and default_builder_is_current():
+        local = local() if callable(local) else local
+        return BuilderInfo("default", "docker", os.environ.get("DOCKER_HOST", DEFAULT_HOST),
+                           current=True, image_store=local.image_store)
+    p = proc.run(["docker", "buildx", "inspect", *([name] if name else [])], check=False)
+    if p.returncode != 0:
+        err = (p.stderr or p.stdout).decode("utf-8", "replace").strip().splitlines()
+        if name is None:
+            raise BuildorchError("`docker buildx inspect` failed"
+                                 + (f" ({err[-1]})" if err else "")
+                                 + ": install the buildx plugin (Debian: docker-buildx)")
+        return BuilderInfo(name, "?", "", reachable=False, same_engine=False, problem=(
+            f"buildx builder {name!r} does not exist; create it (`docker buildx create --name "
+            f"{name} ...`, or `docker context create {name} --docker host=...`) or remove "
+            "`builder` from the tier"))
+    if callable(local):
+        local = local()
+    f = _fields(p.stdout.decode("utf-8", "replace"))
+    bname, driver = f.get("Name", name or "default"), f.get("Driver", "docker")
+    endpoint = f.get("Endpoint", "")
+    if driver != "docker":
+        status = f.get("Status", "")
+        bad = status == "error"
+        return BuilderInfo(bname, driver, endpoint, current=name is None, same_engine=False,
+                           reachable=not bad, problem=(
+                               f"buildx builder {bname!r} ({driver}) is in error: see `docker "
+                               f"buildx inspect {bname}`, recreate it or remove `builder` from "
+                               "the tier") if bad else "")
+    # A docker-driver builder is a docker context: where does it point, and is it us?
+    ctx = endpoint or bname
+    if ctx == "default" and not os.environ.get("DOCKER_CONTEXT"):
+        # The "default" context is DOCKER_HOST or the default socket: docker-py's engine.
+        return BuilderInfo(bname, driver, os.environ.get("DOCKER_HOST", DEFAULT_HOST),
+                           current=name is None, image_store=local.image_store)
+    host = proc.run(["docker", "context", "inspect", ctx, "--format",
+                     "{{.Endpoints.docker.Host}}"], check=False)
+    address = host.stdout.decode().strip() if host.returncode == 0 else ctx
+    q = proc.run(["docker", "--context", ctx, "info", "--format", "{{json .}}"], check=False)
+    try:
+        info = json.loads(q.stdout) if q.returncode == 0 else {}
+    except ValueError:
+        info = {}
+    if not info.get("ID"):
+        return BuilderInfo(bname, driver, address, current=name is None, same_engine=False,
+                           reachable=False,
+                           problem=(f"builder {bname!r} (docker context): its engine at "
+                                    f"{address} does not answer `docker info`; start it, or "
+                                    "remove `builder` from the tier"))
+    return BuilderInfo(bname, driver, address, current=name is None,
+                       same_engine=info["ID"] == local.id, image_store=image_store(info))
+
+
+def detect(engine: Engine, builder_names: Iterable[str | None]) -> Capabilities:
+    """The engine, the current builder and each named builder (a tier's `builder`)."""
+    named = sorted({b for b in builder_names if b})
+    with ThreadPoolExecutor(max_workers=len(named) + 2) as pool:   # ~0.15 s each, all at once
+        local = pool.submit(engine_info, engine)
+        current = pool.submit(inspect_builder, None, local.result)
+        found = list(pool.map(lambda n: inspect_builder(n, local.result), named))
+        return Capabilities(local.result(), current.result(),
+                            dict(zip(named, found, strict=True)))
