@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import buildorch
-from tests.helpers import record_manifest
+from tests.helpers import PREFIX, record_manifest, story
 
 HEAVY = ("docker", "rich", "networkx", "tenacity")
 
@@ -72,3 +73,21 @@ def test_buildx_argv_is_the_command_for_one_image(make_repo: Callable[..., Path]
     argv = buildorch.buildx_argv(buildorch.load_config(repo / "services.toml"), "app")
     assert argv[:3] == ["docker", "buildx", "build"]
     assert str(repo / "app" / "Dockerfile") in argv
+
+
+def test_a_no_change_build_imports_neither_docker_py_nor_tenacity(
+        make_repo: Callable[..., Path], engine: None) -> None:
+    ns = f"{PREFIX}api-{uuid.uuid4().hex[:8]}"
+    files = {**FILES, "services.toml": f'[project]\nregistry = "{ns}"\n' + FILES["services.toml"],
+             "app/Dockerfile": f"FROM {ns}/base:latest\nCOPY app/main.py /main.py\n"}
+    repo = make_repo(files)
+    cfg = buildorch.load_config(repo / "services.toml")
+    events: list[buildorch.Event] = []
+    report = buildorch.build(cfg, buildorch.BuildOptions(), on_event=events.append)
+    assert report.ok, story([e.to_json() for e in events], "")
+    assert [e.image for e in events if isinstance(e, buildorch.Finished)] == ["base", "app"]
+    code = ("from buildorch.cli import main\nimport sys\nsys.argv = ['buildorch', 'build', "
+            "'--progress', 'plain']\ntry:\n    main()\nexcept SystemExit as e:\n"
+            "    assert e.code == 0, e.code")
+    loaded = _modules_after(code, repo)
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))

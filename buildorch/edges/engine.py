@@ -1,19 +1,31 @@
-"""The Docker Engine edge (docker-py): is it there, which images it holds, cleanup."""
+"""The Docker Engine edge: is it there, which images it holds, pushes, pulls, cleanup.
+
+docker-py for the Engine API, except on the path of a run that builds nothing: there the engine
+is asked two things (ping, inspect our own tags), and importing docker-py with requests and
+urllib3 would cost more than the whole rest of the run. Those two calls go straight over the
+unix socket (`_Socket`); docker-py is imported the first time anything else is needed.
+"""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import re
+import socket
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from buildorch.errors import BuildorchError
-from buildorch.running.builder import LABEL_DIGEST
 
 if TYPE_CHECKING:
     from buildorch.config import Config
+
+LABEL_DIGEST = "org.buildorch.digest"   # on every image built: the digest of its inputs
+LABEL_NAME = "org.buildorch.image"
 
 _PUSHED_RE = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 NO_ENGINE = ("no Docker engine reachable at {where}: start Docker (on a bare Debian machine of "
@@ -33,11 +45,10 @@ def endpoint() -> str:
 
 
 def _is_timeout(exc: BaseException) -> bool:
-    import requests.exceptions
-
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, requests.exceptions.Timeout | TimeoutError):
+        if isinstance(seen, TimeoutError) or type(seen).__name__ in ("Timeout", "ReadTimeout",
+                                                                     "ConnectTimeout"):
             return True
         if "timed out" in str(seen).lower():
             return True
@@ -45,18 +56,87 @@ def _is_timeout(exc: BaseException) -> bool:
     return False
 
 
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+@dataclass
+class _Socket:
+    """GET requests to the Engine API over its unix socket, one connection per request."""
+
+    path: str
+    timeout: float
+
+    @classmethod
+    def for_env(cls, timeout: float) -> _Socket | None:
+        """The engine docker-py's `from_env` would use, when it is a unix socket."""
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        if not host.startswith("unix://"):
+            return None
+        return cls(host[len("unix://"):], timeout)
+
+    def get(self, url: str, timeout: float | None = None) -> tuple[int, bytes]:
+        conn = _UnixHTTP(self.path, self.timeout if timeout is None else timeout)
+        try:
+            conn.request("GET", url)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+
 @dataclass
 class Engine:
-    client: Any   # docker.DockerClient; typed loosely, docker-py's stubs are partial
+    api: _Socket | None = None                     # the light path, when the engine is local
     where: str = field(default_factory=endpoint)   # the socket (and context) it talks to
+    timeout: float = 60.0
+    _client: Any = None   # docker.DockerClient; typed loosely, docker-py's stubs are partial
+
+    @property
+    def client(self) -> Any:
+        """docker-py's client, made on first use."""
+        if self._client is None:
+            import docker  # docker-py: the Engine API for everything but no-change runs
+
+            try:
+                self._client = docker.from_env(timeout=int(self.timeout))
+            except Exception as exc:  # docker-py raises several unrelated types here
+                raise BuildorchError(NO_ENGINE.format(where=self.where)
+                                     + f" ({exc.__class__.__name__})") from None
+        return self._client
 
     @classmethod
     def connect(cls, timeout: float = 60.0, ping_timeout: float = PING_TIMEOUT_S) -> Engine:
         """Ping with a short timeout (a frozen engine is said within seconds), then use
         `timeout` for every other call."""
-        import docker  # docker-py: the Engine API for everything but builds
-
         at = endpoint()
+        api = _Socket.for_env(timeout)
+        if api is not None:
+            try:
+                status, body = api.get("/_ping", timeout=ping_timeout)
+                if status != 200:
+                    raise OSError(f"HTTP {status}: {body[:200]!r}")
+            except Exception as exc:
+                if _is_timeout(exc):
+                    raise BuildorchError(FROZEN_ENGINE.format(where=at, secs=ping_timeout)) \
+                        from None
+                raise BuildorchError(NO_ENGINE.format(where=at)
+                                     + f" ({exc.__class__.__name__})") from None
+            return cls(api, at, timeout)
+        import docker  # a remote engine (tcp, ssh): docker-py speaks it
+
         try:
             client = docker.from_env(timeout=max(1, round(ping_timeout)))
             client.ping()
@@ -67,10 +147,15 @@ class Engine:
             raise BuildorchError(NO_ENGINE.format(where=at)
                                  + f" ({exc.__class__.__name__})") from None
         client.api.timeout = int(timeout)
-        return cls(client, at)
+        return cls(None, at, timeout, client)
 
     def answers(self, timeout: float = PING_TIMEOUT_S) -> bool:
         """Does the engine still answer a ping within `timeout`? (a fresh connection)"""
+        if self.api is not None:
+            try:
+                return self.api.get("/_ping", timeout=timeout)[0] == 200
+            except Exception:
+                return False
         import docker
 
         try:
@@ -86,12 +171,9 @@ class Engine:
         """The refs the engine holds, each with the buildorch digest label of the image it
         names (None: not built by buildorch). One inspect per ref, several at once: listing
         every image is far slower on the containerd image store (it sizes each one)."""
-        import docker.errors
-
         def label(ref: str) -> tuple[bool, str | None]:
-            try:
-                info = self.client.api.inspect_image(ref)
-            except docker.errors.ImageNotFound:
+            info = self._inspect(ref)
+            if info is None:
                 return False, None
             labels = (info.get("Config") or {}).get("Labels") or {}
             return True, labels.get(LABEL_DIGEST)
@@ -100,6 +182,30 @@ class Engine:
         with ThreadPoolExecutor(max_workers=8) as pool:
             return {r: d for r, (ok, d) in zip(wanted, pool.map(label, wanted), strict=True)
                     if ok}
+
+    def _inspect(self, ref: str) -> dict[str, Any] | None:
+        """`GET /images/{ref}/json`; None when the engine has no such image."""
+        if self.api is None:
+            import docker.errors
+
+            try:
+                info: dict[str, Any] = self.client.api.inspect_image(ref)
+            except docker.errors.ImageNotFound:
+                return None
+            return info
+        try:
+            status, body = self.api.get(f"/images/{quote(ref, safe='')}/json")
+        except OSError as exc:
+            raise BuildorchError(f"the Docker engine at {self.where} stopped answering "
+                                 f"({exc.__class__.__name__}): start it again and retry") \
+                from None
+        if status == 404:
+            return None
+        if status != 200:
+            raise BuildorchError(f"the Docker engine at {self.where} refused to inspect {ref} "
+                                 f"(HTTP {status}: {body[:200].decode('utf-8', 'replace')})")
+        data = json.loads(body)
+        return data if isinstance(data, dict) else None
 
     def images_of(self, cfg: Config) -> dict[str, str | None]:
         """The configured images the engine holds under their tags: name -> digest label."""

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from buildorch.config import Tier
-from buildorch.edges.engine import Engine
+from buildorch.edges.engine import LABEL_NAME, Engine
 from buildorch.errors import BuildorchError
-from buildorch.running.builder import LABEL_NAME
 from buildorch.units import format_size
 
 POLICIES = ("basic", "standard", "conservative", "emergency")

@@ -16,15 +16,13 @@ from types import FrameType
 from buildorch.config import Config, Tier
 from buildorch.edges import state
 from buildorch.edges.capabilities import Capabilities, detect
-from buildorch.edges.engine import Engine
+from buildorch.edges.engine import LABEL_DIGEST, LABEL_NAME, Engine
 from buildorch.errors import BuildorchError
 from buildorch.planning import baseline as project
 from buildorch.planning.digest import Record, Snapshot
 from buildorch.planning.plan import Plan
 from buildorch.running import scheduler
 from buildorch.running.builder import (
-    LABEL_DIGEST,
-    LABEL_NAME,
     BuildResult,
     BuildSpec,
     cache_args,

@@ -29,8 +29,6 @@ from pathlib import Path
 from buildorch.running.events import Event, Step, Warned
 from buildorch.units import format_duration as _dur
 
-LABEL_DIGEST = "org.buildorch.planning.digest"   # on every image built: the digest of its inputs
-LABEL_NAME = "org.buildorch.image"
 GRACE_INT_S = 3.0
 GRACE_TERM_S = 2.0
 TAIL_LINES = 25
