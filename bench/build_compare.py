@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import statistics
 import subprocess
@@ -27,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from demo import REG, SMALL, demo_repo, remove_images  # noqa: E402
 
 import buildorch  # noqa: E402
 from buildorch.ops.bake import bake_file  # noqa: E402
@@ -52,47 +53,6 @@ def sh(cmd: list[str], cwd: Path, tries: int = 3, expect: str = "") -> float:
     raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
 
 
-# The small graph: a foundation, three tier-1 bases and two services (discord on python-audio,
-# linter on tools).
-SMALL = ("python-base", "python-audio", "python-ml", "tools", "discord", "linter")
-
-
-def keep_only(toml: str, names: tuple[str, ...]) -> str:
-    """services.toml without the image tables of images not in `names`."""
-    out: list[str] = []
-    keep = True
-    for line in toml.splitlines(keepends=True):
-        m = re.match(r"\[(base|services)\.([^\]]+)\]", line)
-        if m:
-            keep = m.group(2) in names
-        elif line.startswith("["):
-            keep = True
-        if keep:
-            out.append(line)
-    return "".join(out)
-
-
-def make_repo(tmp: Path, ns: str, only: tuple[str, ...] = ()) -> Path:
-    repo = tmp / "demo"
-    repo.mkdir()
-    for rel in (".dockerignore", "services.toml", "Dockerfiles", "services", "requirements"):
-        src = ROOT / rel
-        if src.is_dir():
-            shutil.copytree(src, repo / rel)
-        else:
-            shutil.copy(src, repo / rel)
-    for p in [repo / "services.toml", *repo.rglob("*Dockerfile")]:
-        p.write_text(p.read_text().replace("127.0.0.1:5000/demo", ns))
-    if only:
-        toml = repo / "services.toml"
-        toml.write_text(keep_only(toml.read_text(), only))
-    (repo / ".gitignore").write_text(".buildorch/\ndocker-bake.json\n")
-    env = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
-    for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], [*env, "commit", "-qm", "demo"]):
-        subprocess.run(["git", *cmd], cwd=repo, check=True, capture_output=True)
-    return repo
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
@@ -103,9 +63,9 @@ def main() -> None:
     if a.small and a.service not in SMALL:
         a.service = "discord"
     tmp = Path(tempfile.mkdtemp(prefix="bo-compare-"))
-    ns = f"127.0.0.1:5000/bench-{uuid.uuid4().hex[:8]}"
+    ns = uuid.uuid4().hex[:8]
     try:
-        repo = make_repo(tmp, ns, only)
+        repo = demo_repo(tmp, ns, only=only)
         bo = [sys.executable, "-m", "buildorch", "build", "--progress", "plain"]
         print(f"first build of the demo stack: {sh(bo, repo):.1f}s")
         cfg = buildorch.load_config(repo / "services.toml")
@@ -167,11 +127,7 @@ def main() -> None:
         for r in RETRIED:
             print(f"retried after an engine error: {r[:160]}")
     finally:
-        tags = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
-                              capture_output=True, text=True).stdout.split()
-        mine = [t for t in tags if t.startswith(ns)]
-        if mine:
-            subprocess.run(["docker", "rmi", "-f", *mine], capture_output=True)
+        remove_images(f"{REG}/bench-{ns}/")
         shutil.rmtree(tmp, ignore_errors=True)
 
 

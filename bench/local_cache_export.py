@@ -23,9 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-REG = "127.0.0.1:5000"
-GIT = ["git", "-c", "user.name=b", "-c", "user.email=b@example.invalid"]
+from demo import GIT, REG, demo_repo, remove_images
 
 
 def bo(repo: Path, *args: str) -> float:
@@ -63,33 +61,6 @@ def big_repo(tmp: Path, ns: str) -> Path:
     return repo
 
 
-def demo_repo(tmp: Path, ns: str) -> Path:
-    repo = tmp / f"demo-{ns}"
-    repo.mkdir()
-    for rel in (".dockerignore", "services.toml"):
-        shutil.copy(ROOT / rel, repo / rel)
-    for d in ("Dockerfiles", "services", "requirements"):
-        shutil.copytree(ROOT / d, repo / d)
-    for f in [repo / "services.toml", *(repo / "services").rglob("Dockerfile"),
-              *(repo / "Dockerfiles").rglob("*")]:
-        if f.is_file():
-            f.write_text(f.read_text().replace(f"{REG}/demo", f"{REG}/bench-{ns}"))
-    # a fresh root step so that the engine's cache of earlier runs does not serve this one
-    base = repo / "Dockerfiles" / "python-base.Dockerfile"
-    base.write_text(base.read_text() + f"\nRUN echo {ns} > /bench-ns\n")
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
-    commit(repo, "init")
-    return repo
-
-
-def cleanup(prefix: str) -> None:
-    out = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
-                         capture_output=True, text=True).stdout.split()
-    tags = [t for t in out if t.startswith(prefix)]
-    if tags:
-        subprocess.run(["docker", "rmi", "-f", *tags], capture_output=True)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=1)
@@ -113,7 +84,7 @@ def main() -> None:
                 r.setdefault("300 MB layer: edit above it", []).append(bo(repo, *extra))
                 r.setdefault("300 MB layer: MB in .buildorch/cache", []).append(
                     size(repo / ".buildorch" / "cache") / 1e6)
-                repo = demo_repo(tmp, ns)
+                repo = demo_repo(tmp, ns, fresh=True)
                 r.setdefault("demo stack: full build (15)", []).append(bo(repo, *extra))
                 app = repo / "services" / a.service / "app.py"
                 app.write_text(app.read_text() + f"# bench {ns}\n")
@@ -123,7 +94,7 @@ def main() -> None:
                     size(repo / ".buildorch" / "cache") / 1e6)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        cleanup(f"{REG}/bench-{run_id}-")
+        remove_images(f"{REG}/bench-{run_id}-")
     names = list(rows[next(iter(sides))])
     width = max(len(n) for n in names)
     print(f"{'':<{width}}  " + "  ".join(f"{s:>20}" for s in sides)

@@ -21,28 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-REG = "127.0.0.1:5000"
-GIT = ["git", "-c", "user.name=b", "-c", "user.email=b@example.invalid"]
-
-
-def demo_repo(tmp: Path, ns: str) -> Path:
-    repo = tmp / f"demo-{ns}"
-    repo.mkdir()
-    for rel in (".dockerignore", "services.toml"):
-        shutil.copy(ROOT / rel, repo / rel)
-    for d in ("Dockerfiles", "services", "requirements"):
-        shutil.copytree(ROOT / d, repo / d)
-    for f in [repo / "services.toml", *(repo / "services").rglob("*"),
-              *(repo / "Dockerfiles").rglob("*")]:
-        if f.is_file() and f.suffix in ("", ".toml", ".Dockerfile"):
-            f.write_text(f.read_text().replace(f"{REG}/demo", f"{REG}/bench-{ns}"))
-    base = repo / "Dockerfiles" / "python-base.Dockerfile"
-    base.write_text(base.read_text() + f"\nRUN echo {ns} > /bench-ns\n")
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
-    subprocess.run([*GIT, "add", "-A"], cwd=repo, check=True)
-    subprocess.run([*GIT, "commit", "-qm", "init"], cwd=repo, check=True)
-    return repo
+from demo import GIT, REG, demo_repo
 
 
 def bo(repo: Path, env: dict[str, str]) -> tuple[float, str, list[str]]:
@@ -70,7 +49,7 @@ def main() -> None:
     results: dict[str, list[tuple[str, float, str]]] = {}
     try:
         for label, env in engines.items():
-            repo = demo_repo(tmp, f"{run_id}-{len(results)}")
+            repo = demo_repo(tmp, f"{run_id}-{len(results)}", fresh=True)
             rows = results[label] = []
             took, outcome, notes = bo(repo, env)
             rows.append(("full build", took, outcome))

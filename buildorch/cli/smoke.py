@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import signal
 import threading
-from collections.abc import Iterator
-from types import FrameType
 
 import click
 
 from buildorch.cli import config_of, note
+from buildorch.edges import proc
 from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED, BuildorchError
-
-
-@contextlib.contextmanager
-def _cancel_on_signals(cancel: threading.Event) -> Iterator[None]:
-    """^C and SIGTERM stop the check in progress; its container is then removed."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        cancel.set()
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 @click.command("smoke")
@@ -58,7 +40,7 @@ def command(ctx: click.Context, images: tuple[str, ...]) -> None:
     cancel = threading.Event()
     failed = 0
     width = max(len(n) for n in todo)
-    with _cancel_on_signals(cancel):
+    with proc.cancel_on_signals(cancel):
         for n in todo:
             image = cfg.images[n]
             assert image.smoke is not None

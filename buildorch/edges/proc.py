@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 
 from buildorch.errors import BuildorchError
 
@@ -46,3 +50,22 @@ def run(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] 
     if check and proc.returncode != 0:
         raise CalledProcessError(argv, proc.returncode, proc.stdout, proc.stderr)
     return proc
+
+
+@contextlib.contextmanager
+def cancel_on_signals(cancel: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM set `cancel` instead of raising (in the main thread only): what runs is
+    then stopped cleanly, by its owner."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        cancel.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

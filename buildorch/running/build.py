@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import FrameType
 
 from buildorch.config import Config, Tier
-from buildorch.edges import state
+from buildorch.edges import proc, state
 from buildorch.edges.capabilities import Capabilities, detect
 from buildorch.edges.engine import LABEL_DIGEST, LABEL_NAME, Engine
 from buildorch.errors import BuildorchError
@@ -142,24 +140,6 @@ def _weights(history: list[dict[str, object]]) -> dict[str, float]:
         if h.get("result") == "built" and isinstance(d, int | float):
             durations.setdefault(str(h.get("image")), []).append(float(d))
     return {n: statistics.median(v[-10:]) for n, v in durations.items()}
-
-
-@contextlib.contextmanager
-def _signals_cancel(cancel: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set `cancel` instead of raising; the running builds are then stopped."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        cancel.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions, *,
@@ -561,7 +541,7 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
             tier_max_parallel={t.name: t.max_parallel for t in cfg.tiers.values()
                                if t.max_parallel})
         runner = _Run(cfg, opts, engine, snap, report, emit, strategy, guard)
-        with _signals_cancel(cancel):
+        with proc.cancel_on_signals(cancel):
             run = scheduler.run(jobs, runner.build_one, limits, emit=runner.emit,
                                 cancel=cancel, fail_fast=opts.fail_fast,
                                 weights=_weights(state.read_history(cfg.state_dir)))
