@@ -53,8 +53,9 @@ def build(config: Config, options: BuildOptions | None = None, *,
 def buildx_argv(config: Config, image: str) -> list[str]:
     """The `docker buildx build` command buildorch runs for `image` as the tree is now."""
     from buildorch.planning.baseline import work_snapshot
-    from buildorch.running.build import BuildOptions, spec_for
+    from buildorch.running.build import BuildOptions
     from buildorch.running.builder import argv
+    from buildorch.running.execute import spec_for
 
     snap = work_snapshot(config)
     return argv(spec_for(config, image, snap.records[image], BuildOptions()))

@@ -12,7 +12,6 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from buildorch.running.builder import is_dockerfile_step
 from buildorch.running.events import (
     Event,
     Failed,
@@ -24,6 +23,7 @@ from buildorch.running.events import (
     Step,
     UpToDate,
     Warned,
+    is_dockerfile_step,
 )
 
 _STYLE = {"queued": "dim", "building": "cyan", "smoke": "magenta", "built": "green",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from buildorch.running.events import Event, Step, Warned
+from buildorch.running.events import Event, Step, Warned, is_dockerfile_step
 from buildorch.units import format_duration as _dur
 
 GRACE_INT_S = 3.0
@@ -34,7 +34,6 @@ GRACE_TERM_S = 2.0
 TAIL_LINES = 25
 
 # A Dockerfile step: "[2/4] RUN ...", "[stage-1 3/5] COPY ..." (FROM steps are resolutions).
-_STEP_RE = re.compile(r"^\[(?:[^\]]*\s)?\d+/\d+\]\s+(?!FROM\b)")
 _TRANSIENT_RE = re.compile(
     r"(?i)(?:\b50[0-4]\b[^\n]*(?:server error|bad gateway|unavailable|gateway timeout)|"
     r"connection reset by peer|i/o timeout|tls handshake timeout|failed to do request|"
@@ -57,11 +56,6 @@ def _source(vertex: str) -> str:
     """`importing cache manifest from 127.0.0.1:5000/x:buildcache` -> the source."""
     m = re.search(r"\b(?:from|to)\s+(\S+)", vertex)
     return m.group(1) if m else vertex
-
-
-def is_dockerfile_step(name: str) -> bool:
-    """A vertex for a Dockerfile instruction (not FROM, not [internal], not an export)."""
-    return bool(_STEP_RE.match(name))
 
 
 def is_interrupted_export(output: str) -> bool:

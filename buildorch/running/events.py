@@ -7,6 +7,7 @@ the analytics consume them. Nothing here prints. ``to_json`` gives a stable, fla
 
 from __future__ import annotations
 
+import re
 import time as _time
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
@@ -136,3 +137,11 @@ Event = (Queued | Started | Step | Finished | Failed | SmokeStarted | SmokeFinis
 
 EVENT_TYPES: tuple[type[Event], ...] = (Queued, Started, Step, Finished, Failed, SmokeStarted,
                                         SmokeFinished, Skipped, UpToDate, Warned)
+
+
+_STEP_RE = re.compile(r"^\[(?:[^\]]*\s)?\d+/\d+\]\s+(?!FROM\b)")
+
+
+def is_dockerfile_step(name: str) -> bool:
+    """A vertex for a Dockerfile instruction (not FROM, not [internal], not an export)."""
+    return bool(_STEP_RE.match(name))
