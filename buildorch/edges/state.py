@@ -30,12 +30,14 @@ class Manifest:
     warning: str | None = None   # why the manifest was not usable (then every image is stale)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old or the new, never half."""
+def atomic_write(path: Path, data: bytes, *, executable: bool = False) -> None:
+    """Temp file in the same folder, fsync, rename: readers see the old or the new, never half.
+    `executable`: the mode a script gets (a git hook), never a moment without it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)   # mkstemp makes 0600; a state file is an ordinary file
+        # mkstemp makes 0600; a state file is an ordinary file
+        os.fchmod(fd, (0o777 if executable else 0o666) & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

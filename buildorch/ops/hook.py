@@ -10,7 +10,6 @@ a temporary `git worktree` of the pushed commit, removed afterwards.
 from __future__ import annotations
 
 import shlex
-import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from buildorch.config import Config
 from buildorch.edges import git as gitdoor
+from buildorch.edges import state
 from buildorch.edges.git import CommitTree
 from buildorch.errors import BuildorchError
 from buildorch.planning import baseline as project
@@ -73,10 +73,7 @@ def install(cwd: Path, *, force: bool = False, config: str | None = None,
         hook.replace(backup)
         note = f" (previous hook kept as {backup})"
     d.mkdir(parents=True, exist_ok=True)
-    tmp = hook.with_name(HOOK + ".tmp")
-    tmp.write_text(script(python, config))
-    tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    tmp.replace(hook)
+    state.atomic_write(hook, script(python, config).encode(), executable=True)
     return f"installed {hook}{note}"
 
 
