@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from buildorch.edges import proc
-from buildorch.edges.engine import Engine
+from buildorch.edges.engine import Engine, docker_host
 from buildorch.errors import BuildorchError
 from buildorch.running.strategy import BuilderInfo, image_store
-
-DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,7 @@ def inspect_builder(name: str | None, local: EngineInfo | Callable[[], EngineInf
     asked at once) is this engine. Raises BuildorchError if buildx itself fails."""
     if name is None and default_builder_is_current():
         local = local() if callable(local) else local
-        return BuilderInfo("default", "docker", os.environ.get("DOCKER_HOST", DEFAULT_HOST),
+        return BuilderInfo("default", "docker", docker_host(),
                            current=True, image_store=local.image_store)
     p = proc.run(["docker", "buildx", "inspect", *([name] if name else [])], check=False)
     if p.returncode != 0:
@@ -130,7 +128,7 @@ def inspect_builder(name: str | None, local: EngineInfo | Callable[[], EngineInf
     ctx = endpoint or bname
     if ctx == "default" and not os.environ.get("DOCKER_CONTEXT"):
         # The "default" context is DOCKER_HOST or the default socket: docker-py's engine.
-        return BuilderInfo(bname, driver, os.environ.get("DOCKER_HOST", DEFAULT_HOST),
+        return BuilderInfo(bname, driver, docker_host(),
                            current=name is None, image_store=local.image_store)
     host = proc.run(["docker", "context", "inspect", ctx, "--format",
                      "{{.Endpoints.docker.Host}}"], check=False)

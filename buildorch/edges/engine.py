@@ -33,12 +33,18 @@ FROZEN_ENGINE = ("the Docker engine at {where} accepted the connection but did n
                  "within {secs:.0f}s (frozen or overloaded): restart it (`systemctl restart "
                  "docker`, or `bash scripts/engine.sh up`), or set DOCKER_HOST to another")
 PING_TIMEOUT_S = 3.0     # a frozen engine is reported after this, not after the API timeout
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+
+
+def docker_host() -> str:
+    """The engine docker-py's `from_env` talks to: DOCKER_HOST, else the default socket."""
+    return os.environ.get("DOCKER_HOST", DEFAULT_HOST)
 
 
 def endpoint() -> str:
     """The socket docker-py talks to, and the CLI's context when one is set (the builds go
     through the CLI: a context pointing elsewhere would split the two)."""
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    host = docker_host()
     ctx = os.environ.get("DOCKER_CONTEXT")
     return f"{host} (docker context {ctx})" if ctx else host
 
@@ -65,7 +71,7 @@ class _Socket:
     @classmethod
     def for_env(cls, timeout: float) -> _Socket | None:
         """The engine docker-py's `from_env` would use, when it is a unix socket."""
-        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        host = docker_host()
         if not host.startswith("unix://"):
             return None
         return cls(host[len("unix://"):], timeout)

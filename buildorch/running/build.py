@@ -106,6 +106,12 @@ class BuildReport:
         return not self.cancelled and not self.failures
 
 
+def history_warning(cfg: Config, image: str, exc: OSError) -> Warned:
+    """The history is a record, not the build: a failed append is said, and the run goes on."""
+    return Warned(image, f"could not append to {cfg.state_dir / state.HISTORY} "
+                  f"({exc.strerror or exc}); stats will miss this run")
+
+
 def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
           cancel: threading.Event | None = None,
           guard: Callable[[Tier], str | None] | None = None,
@@ -142,8 +148,7 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
                      "start": now, "duration_s": 0.0, "steps": 0, "cached_steps": 0,
                      "result": "up-to-date"} for n in result.plan.fresh))
             except OSError as exc:
-                sink(Warned("", f"could not append to {cfg.state_dir / state.HISTORY} "
-                            f"({exc.strerror or exc}); stats will miss this run"))
+                sink(history_warning(cfg, "", exc))
         if opts.dry_run or not stale:
             for s in result.plan.stale:
                 sink(Queued(s.name, s.tier))
@@ -155,14 +160,3 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
         execute(cfg, opts, engine, result, report, emit, cancel, guard)
     report.wall_s = time.monotonic() - t0
     return report
-
-
-
-
-def __getattr__(name: str) -> object:
-    # spec_for and reuse_ref live with the rest of the building, in execute.py
-    if name in ("spec_for", "reuse_ref"):
-        from buildorch.running import execute
-
-        return getattr(execute, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

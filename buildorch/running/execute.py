@@ -21,7 +21,7 @@ from buildorch.errors import BuildorchError
 from buildorch.planning.baseline import PlanResult
 from buildorch.planning.digest import Record, Snapshot
 from buildorch.running import scheduler
-from buildorch.running.build import BuildOptions, BuildReport
+from buildorch.running.build import BuildOptions, BuildReport, history_warning
 from buildorch.running.builder import (
     BuildResult,
     BuildSpec,
@@ -102,6 +102,11 @@ def reuse_ref(cfg: Config, name: str, digest: str) -> str:
     return f"{cfg.repository(name)}:bo-{digest[:12]}"
 
 
+def _builder_name(cfg: Config, name: str) -> str | None:
+    """The `builder` of the image's tier (None: the current builder)."""
+    return cfg.tiers[cfg.images[name].tier].builder
+
+
 @dataclass(frozen=True)
 class Strategy:
     """What this run's builders can do: each tier's builder and cache plan, and the parents
@@ -113,7 +118,7 @@ class Strategy:
     notes: tuple[str, ...]
 
     def builder(self, cfg: Config, name: str) -> BuilderInfo:
-        return self.caps.builder(cfg.tiers[cfg.images[name].tier].builder)
+        return self.caps.builder(_builder_name(cfg, name))
 
 
 def plan_strategy(cfg: Config, opts: BuildOptions, caps: Capabilities, snap: Snapshot,
@@ -130,7 +135,7 @@ def plan_strategy(cfg: Config, opts: BuildOptions, caps: Capabilities, snap: Sna
                               where=f" ([tiers.{t}])")
         notes.extend(n for n in cache[t].notes if n not in notes)
     parents = {n: tuple(snap.graph.parents(n)) for n in stale}
-    builder_of = {n: caps.builder(cfg.tiers[cfg.images[n].tier].builder)
+    builder_of = {n: caps.builder(_builder_name(cfg, n))
                   for n in {*stale, *(p for ps in parents.values() for p in ps)}}
     pp = parent_plan(stale, parents, builder_of, registry=cfg.registry)
     return Strategy(caps, cache, pp, tuple(notes))
@@ -206,9 +211,8 @@ class _Run:
                 entry["cause"] = "engine"
         try:
             state.append_history(self.cfg.state_dir, entry)
-        except OSError as exc:   # the history is a record, not the build: say so, go on
-            w = Warned(e.image, f"could not append to {self.cfg.state_dir / state.HISTORY} "
-                       f"({exc.strerror or exc}); stats will miss this run")
+        except OSError as exc:
+            w = history_warning(self.cfg, e.image, exc)
             self.report.apply(w)
             self.out(w)
 
@@ -409,7 +413,7 @@ def execute(cfg: Config, opts: BuildOptions, engine: Engine, result: PlanResult,
 
         guard = DiskGuard(engine).check
     involved = {*stale, *(p for n in stale for p in snap.graph.parents(n))}
-    caps = detect(engine, {cfg.tiers[cfg.images[n].tier].builder for n in involved})
+    caps = detect(engine, {_builder_name(cfg, n) for n in involved})
     strategy = plan_strategy(cfg, opts, caps, snap, stale)
     report.notes = (*report.notes, *strategy.notes)
     if opts.warm:
