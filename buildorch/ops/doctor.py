@@ -138,12 +138,14 @@ def diagnose(cfg: Config | None) -> dict[str, Any]:
         e = caps.engine
         out["engine"] = {"version": e.version, "api": e.api, "image_store": e.image_store,
                          "driver": e.driver, "root": e.root}
-        users: dict[str, list[str]] = {caps.current.name: []}
-        for t in tiers.values():
-            users.setdefault(caps.builder(t.builder).name, []).append(t.name)
+        users: dict[str, list[str]] = {caps.current.name: []}     # builder -> its tiers
         seen: dict[str, BuilderInfo] = {caps.current.name: caps.current}
         for t in tiers.values():
-            seen.setdefault(caps.builder(t.builder).name, caps.builder(t.builder))
+            b = caps.builder(t.builder)
+            users.setdefault(b.name, []).append(t.name)
+            seen.setdefault(b.name, b)
+            if not b.reachable:
+                problems.append(f"[tiers.{t.name}]: {b.problem}")
         if cfg is not None:
             out["builders"] = [_builder_json(b, users.get(n, []), cfg) for n, b in seen.items()]
             current = next(b for b in out["builders"] if b["current"])
@@ -153,10 +155,6 @@ def diagnose(cfg: Config | None) -> dict[str, Any]:
             out["builders"] = [{"name": cur.name, "driver": cur.driver,
                                 "endpoint": cur.endpoint, "current": True,
                                 "reachable": cur.reachable, "tiers": []}]
-        for t in tiers.values():
-            b = caps.builder(t.builder)
-            if not b.reachable:
-                problems.append(f"[tiers.{t.name}]: {b.problem}")
         if cfg is not None and all(caps.builder(t.builder).reachable for t in tiers.values()):
             graph_parents = _parents(cfg)
             builder_of = {n: caps.builder(cfg.tiers[i.tier].builder)
