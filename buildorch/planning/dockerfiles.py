@@ -104,7 +104,6 @@ def unconfigured_bases(config: Config, external: Mapping[str, Sequence[str]],
         n = conventional_name(p, root_name)[0]
         if n in wanted and n not in found:
             found[n] = p
-    section = {True: "base", False: "services"}
     return [f"{x} is built here from {found[x]} but is not in {config.path.name}: add "
-            f"[{section[True]}.{x}] (or `buildorch init --force`); {wanted[x]} builds FROM it"
+            f"[base.{x}] (or `buildorch init --force`); {wanted[x]} builds FROM it"
             for x in sorted(found)]
