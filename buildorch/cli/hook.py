@@ -46,12 +46,14 @@ def uninstall() -> None:
 
 
 def _build_in(cfg: Config, since: str | None, names: tuple[str, ...]) -> str | None:
+    from buildorch.cli.build import disk_guard
     from buildorch.render import Plain
-    from buildorch.running.build import BuildOptions, build
+    from buildorch.running.build import build
+    from buildorch.running.options import BuildOptions
 
     try:
         report = build(cfg, BuildOptions(names=names, since=since, force_all=since is None),
-                       Plain(sys.stderr, steps=False))
+                       Plain(sys.stderr, steps=False), disk=disk_guard)
     except BuildorchError as exc:
         return str(exc).splitlines()[0]
     for n in report.notes:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from buildorch.errors import BuildorchError
-from buildorch.planning.digest import Record
 
 SCHEMA_VERSION = 1
 # Read once, at import (single-threaded): os.umask can only be read by setting it.
@@ -21,6 +20,50 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 MANIFEST = "manifest.json"
 HISTORY = "history.jsonl"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One image in the manifest, and what the plan compares: the digest and the parts it was
+    made of (`planning/digest.py` computes it; kept here, with its JSON form, as the manifest's
+    entry)."""
+
+    digest: str
+    instructions: str
+    args: Mapping[str, str]
+    target: str | None
+    platform: str | None
+    parents: Mapping[str, str]               # parent name -> its digest
+    files: Mapping[str, str] | None = None   # None when not recorded
+    dockerfile: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"digest": self.digest, "instructions": self.instructions, "args": dict(self.args),
+                "target": self.target, "platform": self.platform, "parents": dict(self.parents),
+                "files": None if self.files is None else dict(self.files),
+                "dockerfile": self.dockerfile}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, object]) -> Record:
+        def mapping(v: object) -> dict[str, str]:
+            if not isinstance(v, dict):
+                raise ValueError("expected an object")
+            return {str(k): str(x) for k, x in v.items()}
+
+        files = d.get("files")
+        if files is not None and not isinstance(files, dict):
+            raise ValueError("files: expected an object")
+        return cls(
+            digest=str(d["digest"]), instructions=str(d.get("instructions", "")),
+            args=mapping(d.get("args", {})),
+            target=None if d.get("target") is None else str(d.get("target")),
+            platform=None if d.get("platform") is None else str(d.get("platform")),
+            parents=mapping(d.get("parents", {})),
+            # Taken as parsed (path -> id strings): converting 50,000 entries one by one would
+            # cost a no-change plan more than reading them.
+            files=files,
+            dockerfile=str(d.get("dockerfile", "")),
+        )
 
 
 @dataclass(frozen=True)

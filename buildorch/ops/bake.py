@@ -15,7 +15,7 @@ from buildorch.edges import proc
 from buildorch.errors import BuildorchError
 from buildorch.ops.compose import BuildEntry
 from buildorch.planning.graph import ImageGraph
-from buildorch.running.builder import cache_args
+from buildorch.running.cache import cache_args
 
 
 def bake_file(cfg: Config, graph: ImageGraph, *, cache: bool = True,

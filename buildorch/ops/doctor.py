@@ -16,10 +16,11 @@ from typing import Any
 
 from buildorch.config import Config
 from buildorch.edges import proc
-from buildorch.edges.capabilities import Capabilities, detect
+from buildorch.edges.capabilities import BuilderInfo, Capabilities, detect
 from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
-from buildorch.running.strategy import BuilderInfo, cache_plan, parent_plan
+from buildorch.running.cache import cache_plan
+from buildorch.running.strategy import parent_plan
 
 PROBE_TIMEOUT_S = 3.0
 

@@ -21,9 +21,10 @@ from buildorch.config import Config
 from buildorch.edges import git as gitdoor
 from buildorch.edges import state
 from buildorch.edges.git import CommitTree
+from buildorch.edges.state import Record
 from buildorch.errors import BuildorchError
 from buildorch.planning import baseline as project
-from buildorch.planning.digest import Record, snapshot
+from buildorch.planning.digest import snapshot
 from buildorch.planning.plan import Plan, make_plan
 
 SIGNATURE = "# buildorch-managed pre-push hook (buildorch hook install / uninstall)"

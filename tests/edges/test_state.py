@@ -10,6 +10,7 @@ import pytest
 
 from buildorch.edges.state import (
     SCHEMA_VERSION,
+    Record,
     append_history,
     build_lock,
     load_manifest,
@@ -17,7 +18,6 @@ from buildorch.edges.state import (
     record_built,
 )
 from buildorch.errors import BuildorchError
-from buildorch.planning.digest import Record
 
 
 def _rec(d: str) -> Record:

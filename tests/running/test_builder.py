@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from buildorch.running.builder import (
-    BuildSpec,
+from buildorch.running.buildx import (
     Progress,
-    argv,
     failure_reason,
     is_interrupted_export,
     is_transient,
 )
 from buildorch.running.events import Event, Step, Warned
+from buildorch.running.spec import BuildSpec, argv
 
 
 @pytest.mark.parametrize("output", [

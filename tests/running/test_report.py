@@ -8,8 +8,8 @@ import threading
 from buildorch.planning.plan import Plan, Stale
 from buildorch.render import Plain
 from buildorch.running import scheduler
-from buildorch.running.build import BuildReport
 from buildorch.running.events import Failed, Finished, Skipped, Step, UpToDate, Warned
+from buildorch.running.report import BuildReport
 
 
 def _report() -> BuildReport:
