@@ -84,6 +84,46 @@ def cache_plan(configured_from: Sequence[str], configured_to: Sequence[str],
     return CachePlan(tuple(sources), tuple(sinks), inline, tuple(notes), tuple(why))
 
 
+def cache_args(kinds_from: Sequence[str], kinds_to: Sequence[str], *, name: str, ref: str,
+               repository: str | None, local_dir: Path, in_actions: bool
+               ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """--cache-from (every configured source, in order) and --cache-to (the writable ones)."""
+    src: list[str] = []
+    dst: list[str] = []
+    for kind in kinds_from:
+        if kind == "local" and (local_dir / "index.json").is_file():
+            src.append(f"type=local,src={local_dir}")
+        elif kind == "registry" and repository:
+            src.append(f"type=registry,ref={repository}:buildcache")
+        elif kind == "gha" and in_actions:
+            src.append(f"type=gha,scope={name}")
+        elif kind == "image":
+            src.append(f"type=registry,ref={ref}")
+    for kind in kinds_to:
+        if kind == "local":
+            dst.append(f"type=local,dest={local_dir},mode=max")
+        elif kind == "registry" and repository:
+            dst.append(f"type=registry,ref={repository}:buildcache,mode=max,ignore-error=true")
+        elif kind == "gha" and in_actions:
+            dst.append(f"type=gha,scope={name},mode=max,ignore-error=true")
+        elif kind == "inline":
+            dst.append("type=inline")
+    return tuple(src), tuple(dst)
+
+
+def local_dir(cfg: Config, name: str) -> Path:
+    """The image's own local cache folder (`type=local` source and destination)."""
+    return cfg.state_dir / "cache" / name
+
+
+def in_github_actions() -> bool:
+    """The `gha` cache works only inside a GitHub Actions job (its runtime token)."""
+    return os.environ.get("GITHUB_ACTIONS") == "true" and \
+        bool(os.environ.get("ACTIONS_RUNTIME_TOKEN"))
+
+
+# -- the local cache folders after a build ----------------------------------------------------
+
 def gc_local_cache(cache_dir: Path) -> int:
     """BuildKit's local cache exporter only adds blobs; keep those index.json still reaches.
     Returns the bytes freed."""
@@ -185,44 +225,6 @@ def trim_local_caches(cache_root: Path, max_bytes: int, keep: str) -> list[str]:
     with contextlib.suppress(OSError):
         sizes_path.write_text(json.dumps(sizes, sort_keys=True))
     return dropped
-
-
-def cache_args(kinds_from: Sequence[str], kinds_to: Sequence[str], *, name: str, ref: str,
-               repository: str | None, local_dir: Path, in_actions: bool
-               ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """--cache-from (every configured source, in order) and --cache-to (the writable ones)."""
-    src: list[str] = []
-    dst: list[str] = []
-    for kind in kinds_from:
-        if kind == "local" and (local_dir / "index.json").is_file():
-            src.append(f"type=local,src={local_dir}")
-        elif kind == "registry" and repository:
-            src.append(f"type=registry,ref={repository}:buildcache")
-        elif kind == "gha" and in_actions:
-            src.append(f"type=gha,scope={name}")
-        elif kind == "image":
-            src.append(f"type=registry,ref={ref}")
-    for kind in kinds_to:
-        if kind == "local":
-            dst.append(f"type=local,dest={local_dir},mode=max")
-        elif kind == "registry" and repository:
-            dst.append(f"type=registry,ref={repository}:buildcache,mode=max,ignore-error=true")
-        elif kind == "gha" and in_actions:
-            dst.append(f"type=gha,scope={name},mode=max,ignore-error=true")
-        elif kind == "inline":
-            dst.append("type=inline")
-    return tuple(src), tuple(dst)
-
-
-def local_dir(cfg: Config, name: str) -> Path:
-    """The image's own local cache folder (`type=local` source and destination)."""
-    return cfg.state_dir / "cache" / name
-
-
-def in_github_actions() -> bool:
-    """The `gha` cache works only inside a GitHub Actions job (its runtime token)."""
-    return os.environ.get("GITHUB_ACTIONS") == "true" and \
-        bool(os.environ.get("ACTIONS_RUNTIME_TOKEN"))
 
 
 def tidy_local(cfg: Config, name: str, trim_lock: threading.Lock) -> None:
