@@ -43,8 +43,10 @@ def plan(config: Config, *, since: str | None = None, images: Iterable[str] = ()
 def build(config: Config, options: BuildOptions | None = None, *,
           on_event: Callable[[Event], None] | None = None, engine: Engine | None = None,
           cancel: threading.Event | None = None) -> BuildReport:
-    """Build the stale images in dependency order, in parallel. Every event goes to `on_event`
-    as it happens; setting `cancel` stops the run cleanly. Returns the run's report."""
+    """Build the stale images in dependency order, in parallel, each tier behind the disk
+    guard (its `min_free` and `cleanup`), as the command line does. Every event goes to
+    `on_event` as it happens; setting `cancel` stops the run cleanly (then the emergency
+    cleanup runs). Returns the run's report."""
     from buildorch.ops.disk import DiskGuard
     from buildorch.running.build import build as run
     from buildorch.running.options import BuildOptions
