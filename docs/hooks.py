@@ -5,7 +5,7 @@
   (`reference_markdown()`, and `json_schema()` published as /services.schema.json); until that
   module exists, from the key lists `buildorch.config` declares.
 * Every document the code cites must exist: `docs/...` paths named in buildorch/, scripts/,
-  bench/, the Makefile and .ci/, and no citation of a DESIGN.md (there is none) or of the
+  the Makefile, .ci/ and the README, and no citation of a DESIGN.md (there is none) or of the
   README from the code (the README is a front page; the code points at docs pages).
 * The built site loads nothing from the network (no fonts, scripts or stylesheets by URL).
 """
@@ -25,8 +25,8 @@ SCHEMA_FILE = "services.schema.json"
 _CITED_DOC = re.compile(r"\bdocs/[A-Za-z0-9_./-]+")
 _DESIGN = re.compile(r"\bDESIGN\.md\b")
 _README = re.compile(r"\bREADME\b")
-# Where code lives that may cite a document; the README and docs/ are checked by mkdocs itself.
-_CODE = ("buildorch", "scripts", "Makefile", ".ci")
+# Where a document may be cited (docs/ itself is checked by mkdocs: links and nav).
+_CODE = ("buildorch", "scripts", "Makefile", ".ci", "README.md")
 _SUFFIXES = {".py", ".sh", ".toml", ".yml", ".yaml", ""}
 # What a page may load: anything but a relative or same-site URL is fetched from the network.
 _LOADED = re.compile(
