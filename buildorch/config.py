@@ -177,7 +177,7 @@ def find_config(start: Path) -> Path:
 
     raise BuildorchError(
         f"no {CONFIG_NAME} found in {start} or its parents: create one "
-        "(see README) or pass --config FILE"
+        "(`buildorch init` writes one from the Dockerfiles) or pass --config FILE"
     )
 
 

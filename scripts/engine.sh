@@ -11,7 +11,7 @@
 #                             (unix://…) as the last line. Idempotent. Needs root.
 #   scripts/engine.sh private down NAME   stop that engine (by its pid file), remove its bridge
 #
-# Two cases (see DESIGN.md, "The engine on these machines"):
+# Two cases (see docs/explanation/engines.md, "The engine on a bare machine"):
 #  * An engine already answers `docker info` (honouring DOCKER_HOST and the docker context):
 #    use it and install nothing system-wide (a developer's laptop).
 #  * None answers and we are root on Debian (these machines, CI): install Docker from Debian
@@ -666,7 +666,7 @@ cmd_status() {
 
 
 # ---- private engines (tests) -------------------------------------------------------------
-# A second dockerd beside the first (DESIGN.md, "Engines and builders users run"). Never with
+# A second dockerd beside the first (docs/explanation/engines.md, "Tested on"). Never with
 # --bridge=none: a daemon with its bridge disabled deletes the host's docker0 and breaks every
 # RUN on the first engine. Each private engine gets a bridge of its own instead.
 PRIVATE_ROOT=/var/lib/buildorch-engine/private

@@ -40,7 +40,8 @@ def command(compose: tuple[Path, ...], output: Path, force: bool, dry_run: bool)
         unplaced = len(result.discovery.unplaced)
         raise BuildorchError(f"found no Dockerfile to place in {root}"
                              + (f" ({unplaced} not placed; see --dry-run)" if unplaced else "")
-                             + "; write services.toml by hand (see README)")
+                             + "; write services.toml by hand: [services.NAME] with "
+                             + 'dockerfile = "PATH"')
     try:
         config_mod.parse(result.text, output, root)
     except ConfigError as exc:

@@ -4,7 +4,7 @@ Free space is measured where the engine keeps its data. Cleanup policies grow fr
 `conservative`; none of them ever removes a tagged image, an image a container uses, a
 protected volume (the shared pip cache), a container, or an image buildorch did not build.
 
-Each policy's reach (README, "Disk guard and cleanup"):
+Each policy's reach (docs/how-to/disk.md):
   basic / emergency  dangling images carrying buildorch's label (old builds of its images)
   standard           + BuildKit's build cache beyond a keep size (engine-wide: BuildKit's
                      records have no owner)

@@ -322,8 +322,8 @@ def run_build(
                              preexec_fn=_die_with_parent(os.getpid()))
     except FileNotFoundError:
         log_file.close()
-        return BuildResult(False, "docker CLI not found on PATH: install Docker (see README)",
-                           0.0, 0, 0, None, ())
+        return BuildResult(False, "docker CLI not found on PATH: install Docker and its buildx "
+                           "plugin", 0.0, 0, 0, None, ())
 
     def pump(stream: object, parse: bool) -> None:
         # rawjson is pretty-printed: an object runs from a line "{" to a line "}", both at

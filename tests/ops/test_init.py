@@ -350,7 +350,7 @@ def test_nothing_to_place_is_one_line(make_repo: Callable[..., Path]) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         f"buildorch: error: found no Dockerfile to place in {repo}; write services.toml by "
-        "hand (see README)"]
+        'hand: [services.NAME] with dockerfile = "PATH"']
 
 
 def test_a_base_left_out_of_services_toml_is_named_by_validate_plan_and_build(
