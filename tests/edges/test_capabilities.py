@@ -67,3 +67,15 @@ def test_the_default_builder_is_known_without_asking_buildx_only_when_sure(
     assert default_builder_is_current(endpoint.current())  # DOCKER_HOST wins over it
     monkeypatch.setenv("BUILDX_BUILDER", "ci")
     assert not default_builder_is_current(endpoint.current())
+
+
+def test_podman_is_told_from_docker_by_its_version_components() -> None:
+    from buildorch.edges.capabilities import product
+
+    # what `GET /version` answers (Podman 4.9's Docker API; Docker Engine 26.1)
+    podman = {"Components": [{"Name": "Podman Engine", "Version": "4.9.3"}],
+              "ApiVersion": "1.41"}
+    docker_ = {"Components": [{"Name": "Engine", "Version": "26.1.5"},
+                              {"Name": "containerd"}], "ApiVersion": "1.45"}
+    assert product(podman) == "Podman Engine"
+    assert product(docker_) == product({}) == "Docker Engine"
