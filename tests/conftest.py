@@ -44,6 +44,21 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     yield
 
 
+@pytest.fixture(autouse=True)
+def docker_config(tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty docker CLI config of the test's own (contexts, buildx's current builder): no
+    test reads or writes the user's ~/.docker, and none inherits a context or a builder from
+    it (a DOCKER_HOST given to the whole suite still applies: that is the engine asked for).
+    The CLI still finds its plugins (buildx, compose) in the system folders. A test that wants
+    another config sets DOCKER_CONFIG itself."""
+    path = tmp_path_factory.mktemp("docker-config")   # beside tmp_path: a test owns that whole
+    monkeypatch.setenv("DOCKER_CONFIG", str(path))
+    for var in ("DOCKER_CONTEXT", "BUILDX_BUILDER", "BUILDX_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    return path
+
+
 def _engine_or_fail() -> None:
     import docker
 

@@ -168,3 +168,22 @@ def story(events: list[dict[str, object]], stderr: str = "", last: int = 40) -> 
         for t in list(e.get("log_tail") or [])[-8:]:  # type: ignore[call-overload]
             lines.append(f"      | {t}")
     return "events:\n" + "\n".join(lines) + (f"\nstderr:\n{stderr}" if stderr else "")
+
+
+def write_context(docker_config: Path, name: str, host: str, *, tls: bool = False,
+                  skip_verify: bool = False) -> Path:
+    """A docker context in the CLI's store under `docker_config`, laid out as `docker context
+    create` writes it (capitalised keys; TLS files under contexts/tls/<id>/docker/)."""
+    import hashlib
+
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta = docker_config / "contexts" / "meta" / digest / "meta.json"
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps({"Name": name, "Metadata": {}, "Endpoints": {
+        "docker": {"Host": host, "SkipTLSVerify": skip_verify}}}))
+    if tls:
+        certs = docker_config / "contexts" / "tls" / digest / "docker"
+        certs.mkdir(parents=True, exist_ok=True)
+        for f in ("ca", "cert", "key"):
+            (certs / f"{f}.pem").write_text(f"{f}\n")
+    return meta

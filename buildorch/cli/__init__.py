@@ -107,11 +107,19 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               envvar="BUILDORCH_CONFIG", help="services.toml to use (default: found upwards).")
+@click.option("--context", "docker_context", metavar="NAME",
+              help="Docker context to use, as `docker --context NAME` (default: DOCKER_HOST, "
+                   "DOCKER_CONTEXT, else the current context).")
 @click.version_option(package_name="buildorch")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None) -> None:
+def cli(ctx: click.Context, config_path: Path | None, docker_context: str | None) -> None:
     """Know which Docker images are stale and why, then build exactly those."""
     ctx.obj = config_path
+    if docker_context:
+        from buildorch.edges import endpoint
+
+        endpoint.choose(docker_context)
+        endpoint.current()   # an unknown context is one error now, whatever the command
 
 
 def _error(text: str) -> None:

@@ -202,3 +202,22 @@ def test_disk_shows_free_space_thresholds_and_what_the_engine_holds(
     assert "min_free         -" in services
     for what in ("images", "build cache", "volumes"):
         assert any(x.strip().startswith(what) for x in lines), p.stdout
+
+
+def test_the_data_root_is_measured_here_only_when_it_is_this_machines(tmp_path: Path) -> None:
+    import socket
+
+    from buildorch.edges.endpoint import Endpoint
+
+    here = Engine(Endpoint("unix:///var/run/docker.sock", "the default socket"))
+    info = {"DockerRootDir": str(tmp_path), "Name": socket.gethostname(),
+            "OperatingSystem": "Debian GNU/Linux 12 (bookworm)"}
+    assert disk.data_root_here(here, info)
+    # Docker Desktop / Colima: a local socket to an engine in a VM, whose data root path may
+    # exist here too (another engine's)
+    assert not disk.data_root_here(here, {**info, "Name": "docker-desktop",
+                                          "OperatingSystem": "Docker Desktop"})
+    assert not disk.data_root_here(here, {**info, "Name": "colima"})
+    assert not disk.data_root_here(here, {**info, "DockerRootDir": str(tmp_path / "gone")})
+    remote = Engine(Endpoint("tcp://builder.lan:2376", "DOCKER_HOST"))
+    assert not disk.data_root_here(remote, info)
