@@ -153,7 +153,7 @@ class Choice:
 
     choices: tuple[str, ...]
     noun: str
-    name: str = "one of"
+    name: str = "string"
 
     def check(self, key: str, value: object) -> object:
         if value not in self.choices:
@@ -350,8 +350,8 @@ CACHE = Table("cache", "Where build caches are read from and written to.", (
         "(\"image\": the image's own previous tag).", ["local", "registry", "gha"]),
     Key("to", Strings(CACHE_SINKS, "cache destination"), "Cache destinations, each exported "
         "where the builder can (`build --cache-to` replaces them).", ["local"]),
-    Key("local_max_size", Size(), "Bound of the local cache folder; the oldest entries go "
-        "first.", "2GB"),
+    Key("local_max_size", Size(), "Bound of all images' local caches (.buildorch/cache): the "
+        "least recently written go first; 0: no bound.", "2GB"),
 ))
 
 TIER = Table("tiers.NAME", "A tier's policy: time bounds, concurrency, disk and builder.", (

@@ -69,6 +69,7 @@ COMMANDS: dict[str, str] = {
     "export": "export",
     "init": "init",
     "doctor": "doctor",
+    "schema": "schema",
 }
 
 
