@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING  # noqa: E402
 
 import click  # noqa: E402
 
+from buildorch import __version__  # noqa: E402
 from buildorch.errors import (  # noqa: E402
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -108,7 +109,7 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               envvar="BUILDORCH_CONFIG", help="services.toml to use (default: found upwards).")
-@click.version_option(package_name="buildorch")
+@click.version_option(version=__version__, prog_name="buildorch")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """Know which Docker images are stale and why, then build exactly those."""
