@@ -79,8 +79,8 @@ SEED_TIERS: dict[str, dict[str, object]] = {
 }
 _TIER_N = re.compile(r"tier-([0-9]+)")
 # image kind -> tier when none is given
-DEFAULT_TIER = {"base": str(config_keys.BASE["tier"].default),
-                "service": str(config_keys.SERVICE["tier"].default)}
+DEFAULT_TIER = {"base": str(config_keys.BASE.key("tier").default),
+                "service": str(config_keys.SERVICE.key("tier").default)}
 
 
 def seed_policy(tier: str) -> dict[str, object]:

@@ -6,8 +6,9 @@ them. Adding a key is one `Key(...)` line in its table below, plus the dataclass
 fills. The choices users type (cache kinds, cleanup policies, progress modes) live here too,
 so the command line and `doctor` offer exactly what services.toml accepts.
 
-Nothing here runs at import but building small frozen objects: the JSON Schema fragments are
-methods, called only by `buildorch.schema`.
+This module is on every command's start-up path, so it makes no dataclasses (each costs
+~0.35 ms to create): the types are plain classes, keys and tables named tuples. The JSON
+Schema fragments are methods, called only by `buildorch.schema`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import difflib
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from buildorch.units import parse_duration, parse_size
 
@@ -63,14 +63,15 @@ class Invalid(ValueError):
 # Each type checks a TOML value (returning what the code holds) and describes itself for the
 # reference (`name`) and the JSON Schema (`schema()`).
 
-@dataclass(frozen=True)
 class Text:
-    """A non-empty string, optionally matching `pattern`."""
+    """A non-empty string (or any, with `empty`), optionally matching `pattern`."""
 
-    pattern: re.Pattern[str] | None = None
-    max_length: int | None = None
-    empty: bool = False            # "" is accepted
-    name: str = "string"
+    __slots__ = ("empty", "max_length", "pattern")
+    name = "string"
+
+    def __init__(self, pattern: re.Pattern[str] | None = None, max_length: int | None = None,
+                 empty: bool = False) -> None:
+        self.pattern, self.max_length, self.empty = pattern, max_length, empty
 
     def check(self, key: str, value: object) -> object:
         if (not isinstance(value, str) or (not value and not self.empty)
@@ -88,11 +89,11 @@ class Text:
         return out
 
 
-@dataclass(frozen=True)
 class Path:
     """A path relative to services.toml (resolved against the repository by config.py)."""
 
-    name: str = "path"
+    __slots__ = ()
+    name = "path"
 
     def check(self, key: str, value: object) -> object:
         if not isinstance(value, str) or not value:
@@ -104,10 +105,15 @@ class Path:
         return {"type": "string", "minLength": 1}
 
 
-@dataclass(frozen=True)
 class Whole:
-    minimum: int = 1
-    name: str = "whole number >= 1"
+    __slots__ = ("minimum",)
+
+    def __init__(self, minimum: int = 1) -> None:
+        self.minimum = minimum
+
+    @property
+    def name(self) -> str:
+        return f"whole number >= {self.minimum}"
 
     def check(self, key: str, value: object) -> object:
         if not isinstance(value, int) or isinstance(value, bool) or value < self.minimum:
@@ -118,9 +124,9 @@ class Whole:
         return {"type": "integer", "minimum": self.minimum}
 
 
-@dataclass(frozen=True)
 class Duration:
-    name: str = 'duration ("20m", "1h30m", "45s")'
+    __slots__ = ()
+    name = 'duration ("20m", "1h30m", "45s")'
 
     def check(self, key: str, value: object) -> object:
         try:
@@ -132,9 +138,9 @@ class Duration:
         return {"type": "string", "pattern": DURATION_PATTERN}
 
 
-@dataclass(frozen=True)
 class Size:
-    name: str = 'size ("4GB", "500MiB", or bytes)'
+    __slots__ = ()
+    name = 'size ("4GB", "500MiB", or bytes)'
 
     def check(self, key: str, value: object) -> object:
         try:
@@ -147,13 +153,14 @@ class Size:
                           {"type": "string", "pattern": SIZE_PATTERN}]}
 
 
-@dataclass(frozen=True)
 class Choice:
     """One of `choices`; `noun` names what it is in the message ("is not a policy")."""
 
-    choices: tuple[str, ...]
-    noun: str
-    name: str = "string"
+    __slots__ = ("choices", "noun")
+    name = "string"
+
+    def __init__(self, choices: tuple[str, ...], noun: str) -> None:
+        self.choices, self.noun = choices, noun
 
     def check(self, key: str, value: object) -> object:
         if value not in self.choices:
@@ -165,13 +172,14 @@ class Choice:
         return {"type": "string", "enum": list(self.choices)}
 
 
-@dataclass(frozen=True)
 class Strings:
     """A list of strings; with `choices`, each one of them (named `noun` in the message)."""
 
-    choices: tuple[str, ...] = ()
-    noun: str = ""
-    name: str = "list of strings"
+    __slots__ = ("choices", "noun")
+    name = "list of strings"
+
+    def __init__(self, choices: tuple[str, ...] = (), noun: str = "") -> None:
+        self.choices, self.noun = choices, noun
 
     def check(self, key: str, value: object) -> object:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -189,11 +197,11 @@ class Strings:
         return {"type": "array", "items": item}
 
 
-@dataclass(frozen=True)
 class BuildArgs:
     """`{ NAME = "value" }`: build-arg names, string or number values (held as strings)."""
 
-    name: str = "table of build args"
+    __slots__ = ()
+    name = "table of build args"
 
     def check(self, key: str, value: object) -> object:
         if not isinstance(value, dict):
@@ -218,11 +226,11 @@ class BuildArgs:
                 "additionalProperties": {"type": ["string", "number"]}}
 
 
-@dataclass(frozen=True)
 class Command:
     """`["cmd", "arg"…]` (an argv) or "healthcheck": the argv, () for healthcheck."""
 
-    name: str = f'command list or "{HEALTHCHECK}"'
+    __slots__ = ()
+    name = f'command list or "{HEALTHCHECK}"'
 
     def check(self, key: str, value: object) -> object:
         if value == HEALTHCHECK:
@@ -252,8 +260,7 @@ Type = Text | Path | Whole | Duration | Size | Choice | Strings | BuildArgs | Co
 
 # --- the keys ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Key:
+class Key(NamedTuple):
     name: str
     type: Type
     doc: str
@@ -284,19 +291,18 @@ class Key:
         return None if self.default is None else self.type.check(self.name, self.default)
 
 
-@dataclass(frozen=True)
-class Table:
-    """A TOML table of services.toml; `named` for `[tiers.NAME]`, `[base.NAME]`…"""
+class Table(NamedTuple):
+    """A TOML table of services.toml: `[project]`, or one like `[tiers.NAME]`."""
 
     path: str                      # "project", "tiers.NAME"
     doc: str
     keys: tuple[Key, ...]
-    names: tuple[str, ...] = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "names", tuple(k.name for k in self.keys))
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.keys)
 
-    def __getitem__(self, name: str) -> Key:
+    def key(self, name: str) -> Key:
         for k in self.keys:
             if k.name == name:
                 return k
@@ -311,9 +317,10 @@ def read(table: Table, data: Mapping[str, Any], add: Callable[[str], None],
     """Each key of `table` parsed from `data` (the default when absent or invalid); unknown
     keys and invalid values are passed to `add`, one line each. `fields` fill in the keys'
     own messages."""
+    names = table.names
     for key in data:
-        if key not in table.names:
-            add(f"unknown key {key!r}; {hint(key, table.names)}")
+        if key not in names:
+            add(f"unknown key {key!r}; {hint(key, names)}")
     out: dict[str, Any] = {}
     for k in table.keys:
         raw = data.get(k.name)

@@ -103,7 +103,7 @@ def test_schema_and_parser_judge_each_value_alike(table: str, key: str) -> None:
     """Each declared key: the JSON Schema accepts exactly the values its check accepts."""
     js = _jsonschema()
     decl: Table = next(t for t in config_keys.TABLES if t.path == table)
-    k: Key = decl[key]
+    k: Key = decl.key(key)
     sub = schema.json_schema()["definitions"][schema._DEFS[table]]["properties"][key]
     validator = js.Draft7Validator(sub)
     differ = []
@@ -124,7 +124,7 @@ def test_defaults_are_declared_once_and_held_by_the_dataclasses() -> None:
     t = Tier("x")
     assert (t.timeout, t.step_timeout, t.max_parallel, t.min_free, t.cleanup, t.builder,
             t.smoke_timeout) == (2400.0, None, None, 0, "none", None, 60.0)
-    assert config_keys.TIER["timeout"].default == "40m"   # the one place it is written
+    assert config_keys.TIER.key("timeout").default == "40m"   # the one place it is written
     assert schema.json_schema()["definitions"]["tier"]["properties"]["timeout"]["default"] \
         == "40m"
 
