@@ -104,7 +104,8 @@ def reference_markdown() -> str:
            "TOML), make the first line of services.toml:", "",
            "```toml", "#:schema ./schema/services.schema.json", "```", "",
            "with the schema written there by `buildorch schema --output "
-           "schema/services.schema.json` (or a URL where it is published).", ""]
+           "schema/services.schema.json` (or a URL where it is published). `buildorch init "
+           "--schema PATH-OR-URL` writes that line at the top of the file it makes.", ""]
     for table in TABLES:
         out += [f"## `[{table.path}]`", "", table.doc, "",
                 "| key | type | default | allowed | description |",

@@ -187,6 +187,20 @@ def test_a_config_carrying_a_schema_line_loads(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
 
 
+def test_init_can_start_the_file_with_a_schema_line(tmp_path: Path) -> None:
+    helpers.git(tmp_path, "init", "-q")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text("FROM busybox:1.36\n")
+    helpers.git(tmp_path, "add", "-A")
+    p = _bo("init", "--schema", "./schema/services.schema.json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    text = (tmp_path / "services.toml").read_text()
+    assert text.splitlines()[0] == "#:schema ./schema/services.schema.json"
+    assert "[services.app]" in text
+    p = _bo("validate", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+
+
 def test_version_is_declared_once_and_reported() -> None:
     p = _bo("--version")
     assert p.returncode == 0
