@@ -174,7 +174,8 @@ def find_config(start: Path) -> Path:
 
     raise BuildorchError(
         f"no {CONFIG_NAME} found in {start} or its parents: create one "
-        "(see README) or pass --config FILE"
+        "(`buildorch init` writes it; `buildorch schema --format markdown` lists its keys) "
+        "or pass --config FILE"
     )
 
 
