@@ -2,9 +2,11 @@
 
 `config.py` parses with these declarations (into its frozen dataclasses), `validate` reports
 their messages, and `buildorch.schema` renders the docs reference and the JSON Schema from
-them. Adding a key is one `Key(...)` line in its table below, plus the dataclass field it
-fills. The choices users type (cache kinds, cleanup policies, progress modes) live here too,
-so the command line and `doctor` offer exactly what services.toml accepts.
+them. Adding a key is one `Key(...)` line in its table below (then `buildorch schema --output
+schema/services.schema.json`), plus the field of the dataclass the code reads it from: a
+tier key fills `Tier`'s field of the same name by itself; `Config`'s and `Image`'s are passed
+by name in config.py. The choices users type (cache kinds, cleanup policies, progress modes)
+live here too, so the command line and `doctor` offer exactly what services.toml accepts.
 
 This module is on every command's start-up path, so it is made of plain classes with
 `__slots__`, never mutated: a dataclass costs ~0.35 ms to create and a typed NamedTuple
