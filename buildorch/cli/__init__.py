@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING  # noqa: E402
 
 import click  # noqa: E402
 
+from buildorch import __version__  # noqa: E402
 from buildorch.errors import (  # noqa: E402
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -69,6 +70,7 @@ COMMANDS: dict[str, str] = {
     "export": "export",
     "init": "init",
     "doctor": "doctor",
+    "schema": "schema",
 }
 
 
@@ -110,7 +112,7 @@ class _LazyGroup(click.Group):
 @click.option("--context", "docker_context", metavar="NAME",
               help="Docker context to use, as `docker --context NAME` (default: DOCKER_HOST, "
                    "DOCKER_CONTEXT, else the current context).")
-@click.version_option(package_name="buildorch")
+@click.version_option(version=__version__, prog_name="buildorch")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, docker_context: str | None) -> None:
     """Know which Docker images are stale and why, then build exactly those."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from buildorch.cli import config_of, note
+from buildorch.config_keys import CACHE_SINKS, PROGRESS_MODES
 from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
         raise click.exceptions.Exit(EXIT_ERROR)
 
 
-PROGRESS = click.Choice(["auto", "rich", "plain", "json"])
+PROGRESS = click.Choice(PROGRESS_MODES)
 
 
 @click.command("build")
@@ -97,7 +98,7 @@ PROGRESS = click.Choice(["auto", "rich", "plain", "json"])
 @click.option("--fail-fast", is_flag=True, help="Start nothing new after a failure.")
 @click.option("--dry-run", is_flag=True, help="Show what would build; build nothing.")
 @click.option("--cache-to", "cache_to", multiple=True,
-              type=click.Choice(["local", "registry", "gha", "inline"]),
+              type=click.Choice(CACHE_SINKS),
               help="Export the cache there instead of [cache] to (repeatable); an error if the "
                    "builder cannot.")
 @click.option("--warm", is_flag=True, help="Pull the previous images first (cache warming).")

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from buildorch.config import Tier
+from buildorch.config_keys import CLEAN_POLICIES
 from buildorch.edges.engine import LABEL_NAME, Engine
 from buildorch.errors import BuildorchError
 from buildorch.units import format_size
 
-POLICIES = ("basic", "standard", "conservative", "emergency")
+POLICIES = CLEAN_POLICIES
 PROTECT_LABEL = "org.buildorch.protect"
 PIP_CACHE_VOLUME = "pip-cache"
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"  # what `docker volume prune` removes by default

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from buildorch.config import Config
+from buildorch.config_keys import CACHE_SINKS
 from buildorch.edges import endpoint as endpoints
 from buildorch.edges import proc
 from buildorch.edges.capabilities import Capabilities, detect
@@ -108,7 +109,7 @@ def _builder_json(b: BuilderInfo, tiers: list[str], cfg: Config) -> dict[str, An
     plan = cache_plan(cfg.cache_from, cfg.cache_to, (), b)
     parents = ("the image just loaded into this engine" if not b.via_registry else
                "pushed to the registry; each child pinned to that digest (--build-context)")
-    exports = [k for k in ("local", "registry", "gha", "inline") if b.can_export(k)]
+    exports = [k for k in CACHE_SINKS if b.can_export(k)]
     return {"name": b.name, "driver": b.driver, "endpoint": b.endpoint, "current": b.current,
             "can_export": exports,
             "reachable": b.reachable, "same_engine": b.same_engine,
