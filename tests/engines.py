@@ -212,7 +212,8 @@ class PrivateEngine:
             time.sleep(0.3)
 
     def _load_root_image(self) -> None:
-        if self.docker("image", "inspect", ROOT_IMAGE, check=False, timeout=20):
+        if subprocess.run(["docker", "image", "inspect", ROOT_IMAGE], capture_output=True,
+                          env={**os.environ, **self.env}, timeout=20).returncode == 0:
             return
         # From the engine the session talks to by default (never from this one).
         main_env = {k: v for k, v in os.environ.items()
