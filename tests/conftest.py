@@ -1,7 +1,8 @@
-"""Shared fixtures: real git repositories in tmp_path, and the real Docker engine.
+"""Shared fixtures: real git repositories in tmp_path, the real Docker engine, and private
+engines beside it (tests/engines.py).
 
 Tests that need the engine fail (never skip) when CI=true and no engine answers: a skipped
-integration suite would be a hidden red build.
+integration suite would be a hidden red build (tests.helpers.unavailable).
 """
 
 from __future__ import annotations
