@@ -3,7 +3,7 @@ points the CLI at it, and what buildorch does in each. Then the no-change run th
 context vs through DOCKER_HOST, side by side.
 
 The second engine stands in for the laptop's (Docker Desktop, OrbStack, Colima…): give its
-socket with --laptop-host (e.g. the tests' private engine: `bash scripts/engine.sh private up
+socket with --laptop-host (e.g. the tests' private engine: `python -m tests.engines up
 tests-classic classic` prints it). A private DOCKER_CONFIG (a temp folder) holds the contexts;
 the user's ~/.docker is never read or written. The default socket is this machine's engine.
 

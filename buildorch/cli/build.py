@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from buildorch.cli import config_of, note
+from buildorch.cli import check_selection, config_of, note
 from buildorch.config_keys import CACHE_SINKS, PROGRESS_MODES
 from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED
 
@@ -117,6 +117,7 @@ def command(ctx: click.Context, images: tuple[str, ...], force_all: bool, since:
     """Build the stale images (or IMAGES and their stale ancestry), parents first."""
     from buildorch.running.build import BuildOptions
 
+    check_selection(images, force_all, since, no_deps)
     run_build(ctx, BuildOptions(names=images, force_all=force_all, since=since, jobs=jobs,
                                  push=push, fail_fast=fail_fast, dry_run=dry_run,
                                  cache_to=cache_to, warm=warm, no_reuse=no_reuse,

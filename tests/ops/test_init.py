@@ -184,7 +184,8 @@ LAYOUTS = {
 }
 
 
-@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("layout", [pytest.param(k, marks=pytest.mark.engine) if k == "bake"
+                                    else k for k in LAYOUTS])
 def test_init_then_graph_then_a_base_edit_plans_all_descendants(
         make_repo: Callable[..., Path], layout: str, request: pytest.FixtureRequest) -> None:
     if layout == "bake":   # `docker buildx bake --print` reads the bake file
