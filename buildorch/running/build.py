@@ -24,7 +24,7 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
     """`disk(engine)`: the care of the engine's disk for this run (the commands pass
     `ops.disk.DiskGuard`): its `check(tier)` runs before an image of that tier builds, its
     `emergency_cleanup()` after a cancelled run. None: neither.
-    `engine`: the engine to use (default: the one DOCKER_HOST names).
+    `engine`: the engine to use (default: the one the docker CLI would use here).
 
     The report is a fold of the events `emit` receives: nothing is added to it any other way
     (but the wall time, the cancel flag and the emergency cleanup's line)."""

@@ -2,7 +2,8 @@
 `--cache-to` arguments they become, and the housekeeping of the local cache folders
 (`.buildorch/cache/IMAGE`).
 
-The facts a plan rests on (measured; the builder's side comes from `edges/capabilities.py`):
+The facts a plan rests on (the builder's side comes from `edges/capabilities.py`; see
+docs/explanation/engines.md):
 
 * The `docker` driver on the classic image store exports no cache but `inline` ("Cache export
   is not supported for the docker driver"); it imports registry caches.
