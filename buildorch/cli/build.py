@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 from typing import TYPE_CHECKING
 
 import click
@@ -84,13 +83,12 @@ def run_build(ctx: click.Context, opts: BuildOptions, progress: str, *,
             events.append(e)   # list.append is atomic: worker threads emit too
             shown(e)
 
-    started = time.time()
     with scope:
         report = build(cfg, opts, render, disk=disk_guard)
     if timings is not None or trace:
         from buildorch.cli.timings import write
 
-        for path in write(cfg.state_dir, events, started, timings=timings, trace=trace):
+        for path in write(cfg.state_dir, events, report.run_id, timings=timings, trace=trace):
             note(f"timings: {path}" if path.suffix == ".html" else f"trace: {path}")
     for n in report.notes:
         note(n)

@@ -18,14 +18,7 @@ TIMINGS = "timings"
 KEEP = 20
 
 
-def run_id(started: float) -> str:
-    """Sortable by time, one per run (the build lock keeps two runs from sharing a second's
-    millisecond)."""
-    return time.strftime("%Y%m%d-%H%M%S", time.localtime(started)) + \
-        f"-{int(started * 1000) % 1000:03d}"
-
-
-def write(state_dir: Path, events: Sequence[Event], started: float, *,
+def write(state_dir: Path, events: Sequence[Event], rid: str, *,
           timings: str | None, trace: str | None) -> list[Path]:
     """Write the run's page (`timings`: a path, or "" for the default one under
     `.buildorch/timings/`, pruned to the last KEEP) and its trace; the paths written."""
@@ -35,7 +28,6 @@ def write(state_dir: Path, events: Sequence[Event], started: float, *,
     from buildorch.running.timeline import fold
 
     tl = fold(events, now=time.time())
-    rid = run_id(started)
     written: list[Path] = []
     try:
         if timings is not None:
