@@ -96,13 +96,14 @@ class Timeline:
                 marks += [(i.started, 1), (i.ended, -1)]
         out: list[tuple[float, int]] = [(0.0, 0)]
         n = 0
-        for t, d in sorted(marks, key=lambda m: (m[0], m[1])):
+        for t, d in sorted(marks):
             n += d
             if out[-1][0] == t:
                 out[-1] = (t, n)
             else:
                 out.append((t, n))
-        return out
+        # An image ending as the next one starts is no change worth a point.
+        return [p for i, p in enumerate(out) if i == 0 or p[1] != out[i - 1][1]]
 
     def totals(self) -> dict[str, float]:
         """The run's totals: its wall time, each phase's sum over images, and the counts."""
@@ -193,7 +194,8 @@ def fold(events: Iterable[Event], *, now: float | None = None) -> Timeline:
             build_end=None if a.build_end is None else rel(a.build_end),
             ended=ended[n], slot=None, steps=steps, step_count=counts[0],
             cached_steps=counts[1], reason=a.reason))
-    spans.sort(key=lambda s: (s.started is None, s.started or s.ended, s.name))
+    spans.sort(key=lambda s: (s.started is None,
+                              s.started if s.started is not None else s.ended, s.name))
     spans = _slots(spans)
     wall = max([0.0, *(s.ended for s in spans)])
     return Timeline(start, wall, jobs or max([1, *(s.slot or 0 for s in spans)]),
