@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from buildorch.render.trace import trace
@@ -54,7 +55,7 @@ def test_steps_and_smoke_checks_nest_within_their_image_on_its_track() -> None:
         for tid in {c["tid"] for c in children}:
             mine = sorted((c["ts"], c["ts"] + c["dur"]) for c in children  # type: ignore[operator]
                           if c["tid"] == tid)
-            assert all(a[1] <= b[0] for a, b in zip(mine, mine[1:], strict=False))
+            assert all(a[1] <= b[0] for a, b in itertools.pairwise(mine))
 
 
 def test_cached_steps_are_marked() -> None:

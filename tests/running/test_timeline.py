@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from buildorch.running.timeline import fold
 from tests.render.streams import diamond_run, wide_run
 
@@ -32,7 +34,7 @@ def test_slots_never_exceed_the_jobs_and_never_overlap() -> None:
     assert max(i.slot or 0 for i in big.images) == 8
     for slot in range(1, 9):
         spans = sorted((i.started or 0, i.ended) for i in big.images if i.slot == slot)
-        assert all(a[1] <= b[0] + 1e-6 for a, b in zip(spans, spans[1:], strict=False))
+        assert all(a[1] <= b[0] + 1e-6 for a, b in itertools.pairwise(spans))
 
 
 def test_the_critical_path_follows_the_parent_each_image_waited_for() -> None:
