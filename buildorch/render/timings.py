@@ -54,11 +54,13 @@ def page(tl: Timeline, run_id: str) -> str:
          + " → ".join(tl.critical) if tl.critical else "-"),
     ])
     phases = [("waiting", _PHASE_TEXT["waiting"]), ("queued", _PHASE_TEXT["queued"])]
-    outcomes = [(o, o) for o in OUTCOMES if tot[o]]
-    legend = h.legend([*phases, *outcomes]) + (
+    outcomes = [(o, f"building: {o}") for o in OUTCOMES if tot[o]]
+    smoke = [("seg smoke built", "smoke check (lighter)")] if tot["smoke_s"] else []
+    legend = h.legend([*phases, *outcomes, *smoke]) + (
         "<p class=legend><span><svg width=12 height=12 style=\"display:inline\">"
-        "<rect class=\"built crit\" x=1 y=1 width=10 height=10></rect></svg> critical path"
-        "</span><label><input type=checkbox id=only-critical> critical path only</label></p>")
+        "<rect class=\"built crit\" x=1 y=1 width=10 height=10></rect></svg> critical path "
+        "(the parents behind the image that ended last)</span>"
+        "<label><input type=checkbox id=only-critical> critical path only</label></p>")
     bars = h.time_bars([_row(i, i.name in crit) for i in tl.images], tl.wall_s)
     conc = tl.concurrency()
     chart = h.line_chart({"building": [(float(t), float(n)) for t, n in conc]},
