@@ -9,7 +9,7 @@ BO     := $(BIN)/buildorch
 SERVICE ?= stt
 PYTEST_ARGS ?=
 
-.PHONY: venv engine browser test lint docker-build-incremental docker-build-enhanced \
+.PHONY: venv engine browser mermaid test lint docker-build-incremental docker-build-enhanced \
         docker-build-service docker-build plan docs clean-venv
 
 $(BIN)/.installed: pyproject.toml
@@ -37,7 +37,20 @@ browser:
 	      --no-install-recommends chromium >/dev/null; }; } || \
 	  echo "make browser: chromium is not installed; the timings page's browser tests will not run"
 
-test: venv engine browser lint
+# `graph --format mermaid` is checked by mermaid.js itself (what GitHub and GitLab draw with), in
+# that browser: the npm package's one-file build, fetched once into .cache/ (not in the repo).
+MERMAID_VERSION := 11.17.2
+MERMAID_JS := .cache/mermaid-$(MERMAID_VERSION)/mermaid.min.js
+
+$(MERMAID_JS):
+	@mkdir -p $(@D) && cd $(@D) && npm pack --silent mermaid@$(MERMAID_VERSION) >/dev/null && \
+	  tar xzf mermaid-$(MERMAID_VERSION).tgz package/dist/mermaid.min.js && \
+	  mv package/dist/mermaid.min.js . && rm -rf package mermaid-$(MERMAID_VERSION).tgz || \
+	  echo "make mermaid: could not fetch mermaid $(MERMAID_VERSION) with npm; its tests will not run"
+
+mermaid: $(MERMAID_JS)
+
+test: venv engine browser mermaid lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link, a page
