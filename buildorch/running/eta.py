@@ -19,13 +19,17 @@ LAST_RUNS = 10
 
 
 def medians(history: Iterable[Mapping[str, object]], last: int = LAST_RUNS) -> dict[str, float]:
-    """Per image, the median time of its last `last` built runs: the build plus its smoke
-    check (both hold a job slot)."""
+    """Per image, the median time of its last `last` built runs: the time it held a job slot
+    (`slot_s`), or for lines written before that was recorded, its build plus its smoke
+    check."""
     durations: dict[str, list[float]] = {}
     for h in history:
-        d, smoke = h.get("duration_s"), h.get("smoke_s", 0.0)
-        if h.get("result") == "built" and isinstance(d, int | float) \
-                and isinstance(smoke, int | float):
+        d, smoke, slot = h.get("duration_s"), h.get("smoke_s", 0.0), h.get("slot_s")
+        if h.get("result") != "built":
+            continue
+        if isinstance(slot, int | float):
+            durations.setdefault(str(h.get("image")), []).append(float(slot))
+        elif isinstance(d, int | float) and isinstance(smoke, int | float):
             durations.setdefault(str(h.get("image")), []).append(float(d) + float(smoke))
     return {n: statistics.median(v[-last:]) for n, v in durations.items()}
 

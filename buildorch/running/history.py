@@ -65,6 +65,11 @@ class ImageLines:
                      "digest": record.digest if record else "",
                      "start": round(e.time - e.duration_s, 3)}
         entry.setdefault("duration_s", round(e.duration_s, 3))
+        start = entry.get("start")
+        if isinstance(start, int | float):
+            # The job slot held, from start to end: the build, the pull into this engine,
+            # the smoke check, the push and the bookkeeping (what the ETA must count).
+            entry["slot_s"] = round(max(e.time - start, 0.0), 3)
         if isinstance(e, Finished):
             entry.setdefault("steps", e.steps)
             entry.setdefault("cached_steps", e.cached_steps)
