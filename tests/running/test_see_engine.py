@@ -88,7 +88,7 @@ def test_progress_events_with_an_eta_once_there_is_history(
         if e["event"] in ("finished", "failed", "skipped"):
             assert ev[i + 1]["event"] == "progress"
     # The history keeps each image's time in its slot, the ETA's measure: at least its build.
-    lines = [json.loads(x) for x in (repo / ".buildorch/history.jsonl").read_text().split()]
+    lines = [json.loads(x) for x in (repo / ".buildorch/history.jsonl").read_text().splitlines()]
     assert all(x["slot_s"] >= x["duration_s"] > 0 for x in lines)
     rc, ev, err = run_bo(repo, "build", "--all")
     assert rc == 0, story(ev, err)
