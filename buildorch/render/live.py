@@ -68,6 +68,10 @@ class LiveTable:
                  tb: TracebackType | None) -> None:
         if self.live:
             self.live.__exit__(t, e, tb)
+            if not self.console.is_terminal:
+                # rich ends its last frame with a newline only on a terminal; `--progress
+                # rich` into a file would run the summary on into the progress bar.
+                self.console.line()
         # Warnings and failures go to stderr, once, after the table.
         for w in self.warnings:
             self.errors.print(f"[yellow]warning:[/] {escape(w.image) + ': ' if w.image else ''}"

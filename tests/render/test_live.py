@@ -38,3 +38,11 @@ def test_the_bar_says_done_elapsed_and_eta(monkeypatch: pytest.MonkeyPatch) -> N
     assert "30.0s elapsed, ETA 1m" in text(table)  # both clocks run between events
     table(Progress("", done=15, total=15, elapsed_s=95.0, eta_s=0.0))
     assert "15/15 images" in text(table) and "1m35s elapsed, done" in text(table)
+
+
+def test_the_last_frame_ends_its_line_in_a_file_too() -> None:
+    out = io.StringIO()
+    with LiveTable(console=Console(file=out, width=100)) as table:
+        table(Queued("a", "t"))
+        table(Progress("", done=1, total=1, elapsed_s=2.0, eta_s=0.0))
+    assert out.getvalue().endswith("2.0s elapsed, done\n")
