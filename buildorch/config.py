@@ -26,7 +26,7 @@ TIER_KEYS = ("timeout", "step_timeout", "max_parallel", "min_free", "cleanup", "
              "smoke_timeout")
 IMAGE_KEYS = (
     "tier", "dockerfile", "context", "target", "args", "depends_on", "inputs", "ignore",
-    "platform", "smoke",
+    "platform", "smoke", "contexts",
 )
 HEALTHCHECK = "healthcheck"        # smoke = "healthcheck": wait for the image's HEALTHCHECK
 TOP_KEYS = ("project", "cache", "tiers", "base", "services")
@@ -118,6 +118,9 @@ class Image:
     ignore: tuple[str, ...] = ()
     platform: str | None = None
     smoke: Smoke | None = None
+    # Named build contexts (`--build-context NAME=…`): NAME -> a root-relative folder,
+    # "docker-image://REF" or "target:IMAGE" (a configured image, pinned when built).
+    contexts: tuple[tuple[str, str], ...] = ()
 
     @property
     def table(self) -> str:
@@ -394,6 +397,12 @@ def parse_lenient(
                          f"; remove it, or add a [base.{dep}] or [services.{dep}] table"))
             elif dep == image.name:
                 c.add(image.table, "depends_on names the image itself; remove it")
+        for cname, value in image.contexts:
+            kind, rest = context_kind(value)
+            if kind == "target" and (rest not in declared or rest == image.name):
+                c.add(image.table, f"contexts.{cname} = {value!r} names "
+                      + ("the image itself" if rest == image.name else f"no image {rest!r}")
+                      + "; name another image of this file")
 
     return Config(
         path=path, root=root, registry=registry, tag=tag, jobs=jobs, platform=platform,
@@ -479,7 +488,58 @@ def _image(
                                                              d.get("ignore", [])))),
         platform=_opt_str(c, table, "platform", d.get("platform")),
         smoke=_smoke(c, table, d.get("smoke")),
+        contexts=_contexts(c, table, d.get("contexts", {}), root, base_dir, checks),
     )
+
+
+CONTEXT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$")
+
+
+def context_kind(value: str) -> tuple[str, str]:
+    """("image", REF) | ("target", IMAGE) | ("path", root-relative folder) of a `contexts`
+    value as services.toml holds it."""
+    if value.startswith("docker-image://"):
+        return "image", value[len("docker-image://"):]
+    if value.startswith("target:"):
+        return "target", value[len("target:"):]
+    return "path", value
+
+
+def _contexts(c: _Collector, table: str, value: object, root: Path, base_dir: Path,
+              checks: _Checks) -> tuple[tuple[str, str], ...]:
+    """`contexts = { NAME = "path" | "docker-image://REF" | "target:IMAGE" }`: each NAME is
+    what a FROM, COPY --from or RUN --mount from= names; paths are relative to the file."""
+    if not isinstance(value, dict):
+        c.add(table, f"contexts = {value!r} must be a table, like "
+              'contexts = { shared = "../shared" }')
+        return ()
+    out: list[tuple[str, str]] = []
+    for name, raw in value.items():
+        if not CONTEXT_NAME_RE.match(name):
+            c.add(table, f"contexts: {name!r} is not a valid context name: use what the "
+                  "Dockerfile names (lower-case letters, digits, '.', '_', '-', '/', ':')")
+            continue
+        if not isinstance(raw, str) or not raw:
+            c.add(table, f"contexts.{name} = {raw!r} must be a path, \"docker-image://REF\" "
+                  "or \"target:IMAGE\"")
+            continue
+        kind, rest = context_kind(raw)
+        if kind != "path":
+            if not rest:
+                c.add(table, f"contexts.{name} = {raw!r} names nothing after the prefix")
+            else:
+                out.append((name, raw))
+            continue
+        if "://" in raw:
+            c.add(table, f"contexts.{name} = {raw!r}: only a folder, \"docker-image://REF\" "
+                  "or \"target:IMAGE\" are supported")
+            continue
+        folder = _inside(c, table, f"contexts.{name}", raw, root, base_dir)
+        if folder is not None and not checks.is_dir(folder):
+            c.add(table, f"contexts.{name} = {raw!r} is not a directory; fix the path")
+        elif folder is not None:
+            out.append((name, folder))
+    return tuple(sorted(out))
 
 
 def _smoke(c: _Collector, table: str, value: object) -> Smoke | None:
