@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from buildorch.config import Config, Tier
+from buildorch.config import Config, Tier, context_kind
 from buildorch.edges import proc, state
 from buildorch.edges.capabilities import Capabilities, detect
 from buildorch.edges.engine import LABEL_DIGEST, LABEL_NAME, Engine
@@ -90,8 +90,21 @@ def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions, *,
         push=opts.push,
         builder=builder.buildx_builder,
         docker_context=builder.docker_context,
+        build_contexts=tuple((n, named_context(cfg, v)) for n, v in image.contexts),
         metadata_file=cfg.state_dir / "meta" / f"{name}.json",
     )
+
+
+def named_context(cfg: Config, value: str, pin: str | None = None) -> str:
+    """A `contexts` value as `--build-context` takes it; a `target:` image by its tag, or by
+    `pin` (a digest) when known."""
+    kind, rest = context_kind(value)
+    if kind == "path":
+        return str(cfg.root / rest)
+    if kind == "target":
+        return f"docker-image://{cfg.repository(rest)}@{pin}" if pin else \
+            f"docker-image://{cfg.ref(rest)}"
+    return value
 
 
 DEFAULT_BUILDER = BuilderInfo("default", "docker", "", current=True, image_store="containerd")
@@ -161,6 +174,7 @@ class _Run:
     entries: dict[str, dict[str, object]] = field(default_factory=dict)
     engine_gone: threading.Event = field(default_factory=threading.Event)
     pushed: dict[str, str] = field(default_factory=dict)   # image -> digest in the registry
+    built: dict[str, str] = field(default_factory=dict)    # image -> id, built in this run
     push_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def pushed_digest(self, name: str) -> str:
@@ -179,10 +193,21 @@ class _Run:
         """A child on another builder (or of a parent built elsewhere) reads exactly the parent
         just built: its FROM name is bound to the digest in the registry."""
         cfg = self.cfg
-        contexts = tuple((cfg.ref(p), f"docker-image://{cfg.repository(p)}@"
-                                      f"{self.pushed_digest(p)}")
-                         for p in self.strategy.parents.pins.get(spec.name, ()))
-        return replace(spec, build_contexts=contexts) if contexts else spec
+        pins = self.strategy.parents.pins.get(spec.name, ())
+        contexts = dict(spec.build_contexts)
+        contexts.update((cfg.ref(p), f"docker-image://{cfg.repository(p)}@"
+                                     f"{self.pushed_digest(p)}") for p in pins)
+        # A `target:` context reads the configured image just built: by its registry digest
+        # when pinned, by its id in this engine's containerd store (which resolves
+        # `repo@<id>` locally), else by its tag
+        local = self.strategy.builder(cfg, spec.name).image_store == "containerd"
+        for cname, value in cfg.images[spec.name].contexts:
+            kind, rest = context_kind(value)
+            if kind == "target" and (rest in pins or (local and rest in self.built)):
+                contexts[cname] = named_context(cfg, value, self.pushed_digest(rest)
+                                                if rest in pins else self.built[rest])
+        merged = tuple(contexts.items())
+        return replace(spec, build_contexts=merged) if merged != spec.build_contexts else spec
 
     def emit(self, e: Event) -> None:
         self.report.apply(e)
@@ -289,6 +314,9 @@ class _Run:
         except BuildorchError as exc:
             return self._failed(job.name, str(exc), res.duration_s)
         state.record_built(cfg.state_dir, job.name, record, res.image_id)
+        if res.image_id:
+            with self.lock:
+                self.built[job.name] = res.image_id
         self._housekeeping(job.name, spec)
         self.emit(Finished(job.name, duration_s=res.duration_s, steps=res.steps,
                            cached_steps=res.cached_steps, image_id=res.image_id))
