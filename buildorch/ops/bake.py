@@ -10,10 +10,10 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from buildorch.config import Config
+from buildorch.config import Config, context_kind
 from buildorch.edges import proc
 from buildorch.errors import BuildorchError
-from buildorch.ops.compose import BuildEntry
+from buildorch.ops.compose import BuildEntry, named_contexts
 from buildorch.planning.graph import ImageGraph
 from buildorch.running.builder import cache_args
 
@@ -31,8 +31,14 @@ def bake_file(cfg: Config, graph: ImageGraph, *, cache: bool = True,
             # A parent is built in the same bake run: its FROM reference is served by the
             # parent target, never by whatever image happens to carry that tag.
         }
+        # The image's own named contexts, bake's way: a folder absolute, a configured image
+        # as its target (bake target names are image names)
+        own = {n: str(cfg.root / v) if context_kind(v)[0] == "path" else v
+               for n, v in image.contexts}
         if contexts:
-            target["contexts"] = {cfg.ref(p): f"target:{p}" for p in graph.parents(name)}
+            own = {**{cfg.ref(p): f"target:{p}" for p in graph.parents(name)}, **own}
+        if own:
+            target["contexts"] = own
         if image.target:
             target["target"] = image.target
         platform = image.platform or cfg.platform
@@ -107,6 +113,7 @@ def read(files: Sequence[Path]) -> tuple[list[BuildEntry], list[str]]:
     data = json.loads(done.stdout)
     base = files[0].parent
     entries: list[BuildEntry] = []
+    notes: list[str] = []
     for key, t in (data.get("target") or {}).items():
         context_raw = str(t.get("context") or ".")
         tags = tuple(str(x) for x in t.get("tags") or ())
@@ -121,8 +128,7 @@ def read(files: Sequence[Path]) -> tuple[list[BuildEntry], list[str]]:
             continue
         dockerfile = (context / str(t.get("dockerfile") or "Dockerfile")).resolve()
         args = {str(k): str(v) for k, v in (t.get("args") or {}).items() if v is not None}
-        parents = tuple(str(v)[len("target:"):] for v in (t.get("contexts") or {}).values()
-                        if str(v).startswith("target:"))
+        named = named_contexts(t.get("contexts") or {}, base, f"{origin}: target {key}", notes)
         entries.append(BuildEntry("bake", origin, key, context, dockerfile, t.get("target"),
-                                  tuple(sorted(args.items())), tags, parents))
-    return entries, []
+                                  tuple(sorted(args.items())), tags, contexts=named))
+    return entries, notes

@@ -47,6 +47,7 @@ class Entry:
     args: tuple[tuple[str, str], ...] = ()
     images: tuple[str, ...] = ()          # compose image / bake tags
     depends_on: tuple[str, ...] = ()
+    contexts: tuple[tuple[str, str], ...] = ()   # as services.toml takes them (root-relative)
     external: tuple[str, ...] = ()        # the images its FROM lines name, resolved
     sources: tuple[str, ...] = ()         # its COPY/ADD sources, relative to a context
     parents: tuple[str, ...] = ()
@@ -87,6 +88,7 @@ class Build:
     images: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     unplaced: str = ""
+    contexts: tuple[tuple[str, str], ...] = ()   # "target:KEY" names a bake target/service
 
 
 def _prefix(ref: str) -> tuple[str | None, str, str]:
@@ -177,6 +179,7 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
     unplaced: list[Unplaced] = []
     candidates: list[Entry] = []
     claimed: set[tuple[str, str | None]] = set()
+    keys: dict[str, str] = {}   # bake target / compose service -> the image name it got
     for b in builds:
         where = f"{b.origin}: {'services.' if b.kind == 'compose' else 'target '}{b.key}"
         if b.unplaced:
@@ -195,9 +198,10 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
             unplaced.append(Unplaced(b.dockerfile, f"{where}: no valid image name in "
                                      f"{b.key!r}"))
             continue
+        keys[b.key] = name
         candidates.append(Entry(b.dockerfile, name, how, b.context,
                                 f"{kind}'s context", b.target, b.args, b.images,
-                                b.depends_on, origin=b.origin, kind=b.kind))
+                                b.depends_on, b.contexts, origin=b.origin, kind=b.kind))
     used = {d for d, _ in claimed}
     for path in sorted(p for p in paths if is_dockerfile(p) and p not in used):
         why = looks_test_only(path) or ("vendored: under " + next(
@@ -268,16 +272,29 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
                 notes.append(f"{e.name}: FROM {ref} names {_prefix(ref)[1]} under another "
                              f"registry than {registry or 'none'}: not linked")
         deps = tuple(d for d in e.depends_on if d in taken and d not in parents)
+        contexts = []
+        for cname, value in e.contexts:   # a target:KEY names the image KEY builds
+            if value.startswith("target:"):
+                image = keys.get(value[len("target:"):])
+                if image is None or image not in taken or image == e.name:
+                    notes.append(f"{e.name}: context {cname} = {value} names no other image "
+                                 "placed here: left out")
+                    continue
+                value = f"target:{image}"
+            contexts.append((cname, value))
         context, context_from = e.context, e.context_from
         if not context:
             context, context_from = infer_context(e.dockerfile, e.sources, listing)
         linked.append(replace(e, parents=tuple(parents), parent_refs=tuple(refs),
-                              depends_on=deps, context=context, context_from=context_from))
+                              depends_on=deps, context=context, context_from=context_from,
+                              contexts=tuple(contexts)))
 
     if only is not None:
         linked, left = _only(linked, set(only), only_label or ", ".join(only))
         unplaced += left
-    tiers = _tiers({e.name: (*e.parents, *e.depends_on) for e in linked})
+    tiers = _tiers({e.name: (*e.parents, *e.depends_on,
+                             *(v[len("target:"):] for _, v in e.contexts
+                               if v.startswith("target:"))) for e in linked})
     placed = tuple(replace(e, tier=tiers[e.name]) for e in linked)
     return Discovery(registry, tag, placed, tuple(unplaced), tuple(notes))
 
@@ -312,7 +329,9 @@ def _only(entries: list[Entry], origins: set[str], label: str
         n = todo.pop()
         if n not in keep:
             keep.add(n)
-            todo.extend((*by_name[n].parents, *by_name[n].depends_on))
+            todo.extend((*by_name[n].parents, *by_name[n].depends_on,
+                         *(v[len("target:"):] for _, v in by_name[n].contexts
+                           if v.startswith("target:"))))
     return ([e for e in entries if e.name in keep],
             [Unplaced(e.dockerfile, f"not built FROM by {label}'s images (plain `buildorch "
                       "init` places it)", e.name, e.context)
@@ -386,6 +405,9 @@ def render(d: Discovery, *, rel: Callable[[str], str], command: str,
             table["args"] = dict(e.args)
         if e.depends_on:
             table["depends_on"] = list(e.depends_on)
+        if e.contexts:
+            table["contexts"] = {n: v if v.startswith(("target:", "docker-image://")) else rel(v)
+                                 for n, v in e.contexts}
         lines.append(_comment(e))
         lines.append(_dump_table(section, e.name, table))
     if d.unplaced:
