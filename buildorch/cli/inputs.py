@@ -30,8 +30,10 @@ def command(ctx: click.Context, name: str, as_json: bool) -> None:
     ins = snap.inputs[name]
     files = sorted(ins.files)
     if as_json:
-        out(json.dumps({"image": name, "files": files, "origins": dict(sorted(
-            ins.origins.items()))}, indent=2))
+        doc: dict[str, object] = {"image": name, "files": files}
+        if ins.origins:   # files read through a parent's ONBUILD trigger or a named context
+            doc["origins"] = dict(sorted(ins.origins.items()))
+        out(json.dumps(doc, indent=2))
         return
     for n in ins.notes:
         note(n)

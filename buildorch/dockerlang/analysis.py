@@ -295,6 +295,7 @@ class _Analyzer:
         # What the fingerprint hashes in place of an instruction: a FROM with its base resolved,
         # an ARG with the value it takes (BuildKit keys on values, not on how they are spelled)
         self.resolved: dict[int, Node] = {}
+        self.as_root: set[int] = set()
         global_nodes, stage_nodes = _split(self.parsed.nodes)
         self.global_nodes = global_nodes
         last = stage_nodes[-1][0].args
@@ -466,6 +467,9 @@ class _Analyzer:
 
     def run(self) -> Analysis:
         reached = self.reached()
+        # a named folder standing as a stage is read whole only where it is a root filesystem
+        # (FROM it, or the target); through --from only the paths named are read
+        self.as_root = {s.base.index for s in reached if s.base} | {self.target.index}
         for stage in reached:
             self._dispatch_stage(stage)
         # Global ARG lines are not hashed: what they feed is, as the resolved FROM reference
@@ -530,7 +534,7 @@ class _Analyzer:
             triggers, via = list(carried.triggers), carried.name
         else:
             scratch = stage.base_name.text == "scratch" or bool(stage.local)
-            if stage.local:   # a folder as the root: all of it is read, as an empty image
+            if stage.local and stage.index in self.as_root:   # all of it, as an image
                 self.sources.append(ContextSource(".", "FROM", line, context=stage.local))
             elif not scratch:
                 self.images.append(stage.base_name.text)

@@ -174,7 +174,6 @@ class _Run:
     entries: dict[str, dict[str, object]] = field(default_factory=dict)
     engine_gone: threading.Event = field(default_factory=threading.Event)
     pushed: dict[str, str] = field(default_factory=dict)   # image -> digest in the registry
-    built: dict[str, str] = field(default_factory=dict)    # image -> id, built in this run
     push_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def pushed_digest(self, name: str) -> str:
@@ -197,15 +196,13 @@ class _Run:
         contexts = dict(spec.build_contexts)
         contexts.update((cfg.ref(p), f"docker-image://{cfg.repository(p)}@"
                                      f"{self.pushed_digest(p)}") for p in pins)
-        # A `target:` context reads the configured image just built: by its registry digest
-        # when pinned, by its id in this engine's containerd store (which resolves
-        # `repo@<id>` locally), else by its tag
-        local = self.strategy.builder(cfg, spec.name).image_store == "containerd"
+        # A `target:` context is a parent: pinned exactly as a FROM parent is (by its registry
+        # digest across builders; on one engine its tag names the image the run just built:
+        # a local `repo@<id>` is not resolved reliably, measured on Engine 26.1)
         for cname, value in cfg.images[spec.name].contexts:
             kind, rest = context_kind(value)
-            if kind == "target" and (rest in pins or (local and rest in self.built)):
-                contexts[cname] = named_context(cfg, value, self.pushed_digest(rest)
-                                                if rest in pins else self.built[rest])
+            if kind == "target" and rest in pins:
+                contexts[cname] = named_context(cfg, value, self.pushed_digest(rest))
         merged = tuple(contexts.items())
         return replace(spec, build_contexts=merged) if merged != spec.build_contexts else spec
 
@@ -314,9 +311,6 @@ class _Run:
         except BuildorchError as exc:
             return self._failed(job.name, str(exc), res.duration_s)
         state.record_built(cfg.state_dir, job.name, record, res.image_id)
-        if res.image_id:
-            with self.lock:
-                self.built[job.name] = res.image_id
         self._housekeeping(job.name, spec)
         self.emit(Finished(job.name, duration_s=res.duration_s, steps=res.steps,
                            cached_steps=res.cached_steps, image_id=res.image_id))
