@@ -769,8 +769,9 @@ def test_parser_agrees_with_the_oracle() -> None:
 
 # --- a configured parent's image: its ENV and ONBUILD triggers (bases=) ---
 
-PARENT = "FROM busybox\nENV SRC=app\nARG X=1\nONBUILD ARG FLAVOUR=b\nONBUILD COPY ${FLAVOUR}/ /f/\n" \
-         "ONBUILD RUN --mount=type=bind,source=${SRC}/setup.sh,target=/s sh /s\n"
+PARENT = ("FROM busybox\nENV SRC=app\nARG X=1\nONBUILD ARG FLAVOUR=b\n"
+          "ONBUILD COPY ${FLAVOUR}/ /f/\n"
+          "ONBUILD RUN --mount=type=bind,source=${SRC}/setup.sh,target=/s sh /s\n")
 
 
 def _base(text: str = PARENT, name: str = "base") -> BaseImage:
