@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildorch.edges import git as gitdoor
 from buildorch.edges.git import repository_files
 from buildorch.errors import BuildorchError
 from buildorch.ops import bake, compose
@@ -50,6 +51,30 @@ def _builds(root: Path, entries: Sequence[compose.BuildEntry]) -> list[disc.Buil
                               dockerfile or str(e.dockerfile), e.target, e.args, e.images,
                               e.depends_on, unplaced))
     return out
+
+
+def state_ignore_note(root: Path, state_dir: Path) -> str | None:
+    """Said by init only when git would not ignore the state folder: buildorch writes
+    `.buildorch/.gitignore` (`*`) on first use, and a nested .gitignore outranks every rule of
+    the repository's own, so only files git tracks there, or a `.buildorch/.gitignore` the user
+    wrote that does not ignore them, keep the state in commits."""
+    if not (root / ".git").exists():
+        return None
+    rel = _relative(root, state_dir)
+    if rel is None:
+        return None
+    tracked = gitdoor.run(root, "ls-files", "-z", "--", rel, check=False).split(b"\0")
+    tracked = [t for t in tracked if t and not t.endswith(b"/.gitignore")]
+    if tracked:
+        return (f"git tracks {len(tracked)} file(s) under {rel}/, where buildorch keeps its "
+                f"local state: `git rm -r --cached {rel}` (and commit) so that git ignores "
+                "them")
+    own = state_dir / ".gitignore"
+    if own.exists() and not gitdoor.succeeds(root, "check-ignore", "-q", "--no-index", "--",
+                                             f"{rel}/manifest.json"):
+        return (f"{rel}/.gitignore does not ignore {rel}/manifest.json: its state would be "
+                "committed; make that file `*` (or delete it: buildorch writes it)")
+    return None
 
 
 def init_repository(root: Path, output: Path, compose_files: Sequence[Path],
@@ -107,4 +132,7 @@ def init_repository(root: Path, output: Path, compose_files: Sequence[Path],
 
     flags = " ".join(f"--from-compose {os.path.relpath(f)}" for f in compose_files)
     text = disc.render(d, rel=rel, command=f"buildorch init {flags}".rstrip(), sources=sources)
+    state_note = state_ignore_note(root, output.parent / ".buildorch")
+    if state_note:
+        notes.append(state_note)
     return InitResult(text, d, tuple(sources), (*notes, *d.notes))

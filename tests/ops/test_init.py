@@ -448,3 +448,28 @@ def test_output_outside_the_repository_is_one_line(make_repo: Callable[..., Path
     assert proc.stderr.strip().splitlines() == [
         f"buildorch: error: {tmp_path / 'elsewhere.toml'} is outside the repository {repo}; "
         "write services.toml inside it (its paths are relative to it)"]
+
+
+def test_init_says_nothing_of_the_state_folder_unless_git_would_keep_it(
+        make_repo: Callable[..., Path]) -> None:
+    repo = make_repo({**SEED, ".gitignore": "!.buildorch\n"})
+    p = bo(repo, "init", "--dry-run")
+    assert p.returncode == 0 and ".buildorch" not in p.stderr, p.stderr
+
+    # State committed by an earlier tool (or by hand): git keeps tracking it whatever ignores.
+    (repo / ".buildorch").mkdir()
+    (repo / ".buildorch/manifest.json").write_text("{}\n")
+    git(repo, "add", "-f", ".buildorch/manifest.json")
+    git(repo, "commit", "-q", "-m", "state")
+    p = bo(repo, "init", "--dry-run")
+    notes = [line for line in p.stderr.splitlines() if ".buildorch" in line]
+    assert notes == ["note: git tracks 1 file(s) under .buildorch/, where buildorch keeps its "
+                     "local state: `git rm -r --cached .buildorch` (and commit) so that git "
+                     "ignores them"], p.stderr
+
+    git(repo, "rm", "-q", "-r", "--cached", ".buildorch")
+    git(repo, "commit", "-q", "-m", "untrack the state")
+    (repo / ".buildorch/.gitignore").write_text("# ours\n")   # a user's own, ignoring nothing
+    p = bo(repo, "init", "--dry-run")
+    notes = [line for line in p.stderr.splitlines() if ".buildorch" in line]
+    assert len(notes) == 1 and ".buildorch/.gitignore does not ignore" in notes[0], p.stderr
