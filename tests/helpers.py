@@ -266,7 +266,8 @@ dockerfile = "services/base/Dockerfile.python-ml-audio"
         ".dockerignore": ".git\n",
         "docker-compose.yml": "services:\n" + "".join(
             f"  {s}:\n    build:\n      context: .\n      dockerfile: services/{s}/Dockerfile\n"
-            f"      args:\n        BUILDKIT_INLINE_CACHE: 1\n    image: {reg}/{s}:latest\n"
+            f"      args:\n        BUILDKIT_INLINE_CACHE: 1\n      cache_from:\n"
+            f"        - {reg}/{s}:latest\n    image: {reg}/{s}:latest\n"
             for s in ("stt", "llm", "discord", "waketrainer")),
         "docker-compose.test.yml": "services:\n" + "".join(
             f"  {s}-test:\n    extends:\n      file: docker-compose.yml\n      service: {s}\n"

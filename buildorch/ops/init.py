@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,46 @@ def state_ignore_note(root: Path, state_dir: Path) -> str | None:
     return None
 
 
+def _new_facts(earlier: Sequence[compose.BuildEntry], found: Sequence[compose.BuildEntry],
+               notes: Sequence[str]) -> list[str]:
+    """The notes of a compose file but those about a build an earlier file has already had
+    its notes on (a test file that `extends` the main one builds the same images): one note
+    per fact."""
+    seen = {(e.dockerfile, e.target, e.args) for e in earlier}
+    again = tuple(f"{e.origin}: services.{e.key}:" for e in found
+                  if (e.dockerfile, e.target, e.args) in seen)
+    kept = [n for n in notes if not n.startswith(again)] if again else list(notes)
+    return one_line_per_fact(kept)
+
+
+_PER_SERVICE = re.compile(r"(?P<origin>.+?): services\.(?P<key>[^:\s]+): (?P<fact>.+)")
+
+
+def one_line_per_fact(notes: Sequence[str]) -> list[str]:
+    """`f: services.a: X` and `f: services.b: X` said once, as `f: services a, b: X`."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    order: list[str | tuple[str, str]] = []
+    for n in notes:
+        m = _PER_SERVICE.fullmatch(n)
+        if m is None:
+            order.append(n)
+            continue
+        k = (m["origin"], m["fact"])
+        if k not in groups:
+            groups[k] = []
+            order.append(k)
+        groups[k].append(m["key"])
+    out = []
+    for item in order:
+        if isinstance(item, str):
+            out.append(item)
+        elif len(keys := groups[item]) == 1:
+            out.append(f"{item[0]}: services.{keys[0]}: {item[1]}")
+        else:
+            out.append(f"{item[0]}: services {', '.join(sorted(keys))}: {item[1]}")
+    return out
+
+
 def init_repository(root: Path, output: Path, compose_files: Sequence[Path],
                     environ: Mapping[str, str]) -> InitResult:
     paths = repository_files(root)
@@ -99,8 +140,8 @@ def init_repository(root: Path, output: Path, compose_files: Sequence[Path],
                 raise
             notes.append(f"{exc} (its Dockerfiles are found by name)")
             continue
+        notes += _new_facts(entries, found, more)
         entries += found
-        notes += more
         sources.append(" + ".join(os.path.relpath(f, root) for f in group))
     if not compose_files:
         bake_files = [p for p in paths if bake.is_bake_file(p)]
