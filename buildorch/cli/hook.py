@@ -53,7 +53,7 @@ def _build_in(cfg: Config, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]
     try:
         # The hook planned against the manifest and the engine: build exactly those images.
         report = build(cfg, BuildOptions(names=names, force_all=True, no_deps=True),
-                       Plain(sys.stderr, steps=False))
+                       Plain(sys.stderr, steps=False, names=cfg.images))
     except BuildorchError as exc:
         return str(exc).splitlines()[0], ()
     for n in report.notes:
