@@ -11,12 +11,16 @@ from buildorch.errors import EXIT_ERROR
 @click.command("validate")
 @click.pass_context
 def command(ctx: click.Context) -> None:
-    """Check services.toml and every Dockerfile; print every problem."""
+    """Check services.toml and every Dockerfile; print every problem.
+
+    Exit 0: valid (plan's notes, e.g. a glob that matches no file, may be printed). Exit 1:
+    a problem, including a Dockerfile that cannot build from this tree as it is (a COPY
+    source not in the context: BuildKit fails with `not found`)."""
     from buildorch.ops.validate import problems
 
     found = problems(config_path(ctx))
-    if found:
-        for p in found:
-            click.echo(p, err=True)
+    for p in found:
+        click.echo(p, err=True)
+    if any(not p.startswith("note: ") for p in found):
         raise click.exceptions.Exit(EXIT_ERROR)
     out("services.toml is valid")

@@ -54,6 +54,26 @@ class Entry:
     tier: str = "services"
     origin: str = ""                      # the compose/bake file it came from, '' if none
     kind: str = ""                        # "compose" | "bake" | '' (a Dockerfile by its name)
+    base_why: str = ""                    # why a base though nothing here builds FROM it
+
+
+# A Dockerfile kept in a base table even when nothing here builds FROM it yet: it sits in a
+# folder of base images, or its `Dockerfile.<name>` has a word that parents have.
+BASE_DIRS = frozenset({"base", "bases", "base-images", "base_images", "baseimages"})
+PARENT_WORDS = frozenset({"base", "common", "core", "foundation", "runtime", "builder",
+                          "toolchain", "sdk", "buildpack"})
+
+
+def base_like(dockerfile: str, name: str) -> str:
+    """Why this Dockerfile is a base image by its place or name ('' when it is not)."""
+    parts = dockerfile.split("/")
+    folder = next((d for d in parts[:-1] if d.lower() in BASE_DIRS), None)
+    if folder:
+        return f"under a {folder}/ folder"
+    if parts[-1].lower().startswith(("dockerfile.", "containerfile.")) and \
+            PARENT_WORDS.intersection(re.split(r"[._-]", name)):
+        return f"{parts[-1]}: a parent's name"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -177,13 +197,14 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
     unplaced: list[Unplaced] = []
     candidates: list[Entry] = []
     claimed: set[tuple[str, str | None]] = set()
+    again: dict[str, list[str]] = {}   # origin -> entries building what another one builds
     for b in builds:
         where = f"{b.origin}: {'services.' if b.kind == 'compose' else 'target '}{b.key}"
         if b.unplaced:
             unplaced.append(Unplaced(b.dockerfile, f"{where}: {b.unplaced}"))
             continue
         if (b.dockerfile, b.target) in claimed:
-            notes.append(f"{where} builds {b.dockerfile} as another entry does; one image")
+            again.setdefault(b.origin, []).append(b.key)
             continue
         claimed.add((b.dockerfile, b.target))
         image_name = _prefix(b.images[0])[1] if b.images and b.kind == "compose" else None
@@ -198,6 +219,11 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
         candidates.append(Entry(b.dockerfile, name, how, b.context,
                                 f"{kind}'s context", b.target, b.args, b.images,
                                 b.depends_on, origin=b.origin, kind=b.kind))
+    for origin, keys in again.items():   # one line per file (a test file that `extends`)
+        what = "services" if any(b.kind == "compose" and b.origin == origin
+                                 for b in builds) else "targets"
+        notes.append(f"{origin}: {what} {', '.join(keys)} build the Dockerfile(s) of other "
+                     "entries (compose `extends`, or a copy): one image each")
     used = {d for d, _ in claimed}
     for path in sorted(p for p in paths if is_dockerfile(p) and p not in used):
         why = looks_test_only(path) or ("vendored: under " + next(
@@ -277,7 +303,12 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
     if only is not None:
         linked, left = _only(linked, set(only), only_label or ", ".join(only))
         unplaced += left
-    tiers = _tiers({e.name: (*e.parents, *e.depends_on) for e in linked})
+    has_children = {p for e in linked for p in (*e.parents, *e.depends_on)}
+    linked = [e if e.name in has_children else replace(e, base_why=base_like(e.dockerfile,
+                                                                             e.name))
+              for e in linked]
+    tiers = _tiers({e.name: (*e.parents, *e.depends_on) for e in linked},
+                   {e.name for e in linked if e.base_why})
     placed = tuple(replace(e, tier=tiers[e.name]) for e in linked)
     return Discovery(registry, tag, placed, tuple(unplaced), tuple(notes))
 
@@ -319,9 +350,10 @@ def _only(entries: list[Entry], origins: set[str], label: str
              for e in entries if e.name not in keep])
 
 
-def _tiers(parents: Mapping[str, Sequence[str]]) -> dict[str, str]:
+def _tiers(parents: Mapping[str, Sequence[str]], bases: frozenset[str] | set[str] = frozenset()
+           ) -> dict[str, str]:
     """foundation: roots others build FROM; tier-N: N levels down with children; services:
-    what nothing builds FROM."""
+    what nothing builds FROM, but for `bases` (a base by its place or name)."""
     depth: dict[str, int] = {}
 
     def walk(n: str, trail: tuple[str, ...]) -> int:
@@ -337,7 +369,7 @@ def _tiers(parents: Mapping[str, Sequence[str]]) -> dict[str, str]:
     out = {}
     for n in parents:
         d = walk(n, ())
-        out[n] = "services" if n not in has_children else (
+        out[n] = "services" if n not in has_children and n not in bases else (
             "foundation" if d == 0 else f"tier-{d}")
     return out
 
@@ -353,6 +385,8 @@ def _comment(e: Entry) -> str:
         parents = f"no parent built here (FROM {shown})"
     if e.depends_on:
         parents += "; depends on " + ", ".join(f"{d} (bake contexts)" for d in e.depends_on)
+    if e.base_why:
+        parents += f"; a base image ({e.base_why}), though nothing here builds FROM it yet"
     return f"# {e.name}: name from {e.name_from}; context {e.context} ({e.context_from}); " \
            f"{parents}"
 

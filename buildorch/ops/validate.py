@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from buildorch import config as config_mod
+from buildorch.dockerlang.sources import fails_build
 from buildorch.edges.git import WorkTree
 from buildorch.errors import BuildorchError, ConfigError
 from buildorch.planning.dockerfiles import unconfigured_bases
@@ -13,6 +14,7 @@ from buildorch.planning.inputs import Reader, infer_parents
 
 
 def problems(path: Path | None) -> list[str]:
+    """Every problem (exit 1), then `note: …` lines (exit 0 when they are all there is)."""
     try:
         path = (path or config_mod.find_config(Path.cwd())).resolve()
         text = config_mod.read_text(path)
@@ -27,6 +29,7 @@ def problems(path: Path | None) -> list[str]:
     tree = WorkTree.scan(cfg.root, cfg.hidden)
     reader = Reader(cfg, tree)
     external: dict[str, tuple[str, ...]] = {}
+    notes: list[str] = []
     for name, image in cfg.images.items():
         try:
             analysis = reader.analysis(image)
@@ -36,13 +39,19 @@ def problems(path: Path | None) -> list[str]:
         if analysis is not None:
             external[name] = analysis.external_images
             try:
-                reader.read(image)
+                inputs = reader.read(image)
             except BuildorchError as exc:
                 found.append(f"{path.name}: {exc}")
+                continue
+            # plan's notes on the Dockerfile, said here too: one BuildKit would fail the
+            # build on (a COPY source not in the context) is a problem, the rest notes
+            for n in inputs.notes:
+                line = f"{image.dockerfile}: {n} ({image.table})"
+                (found if fails_build(n) else notes).append(line)
     found += [f"{path.name}: {line}" for line in unconfigured_bases(cfg, external, tree.paths())]
     try:
         ImageGraph.build({n: (i.tier, i.kind) for n, i in cfg.images.items()},
                          infer_parents(cfg, external), list(cfg.tiers))
     except BuildorchError as exc:
         found.append(f"{path.name}: {exc}")
-    return found
+    return found + [f"note: {n}" for n in notes]
