@@ -26,7 +26,7 @@ TIER_KEYS = ("timeout", "step_timeout", "max_parallel", "min_free", "cleanup", "
              "smoke_timeout")
 IMAGE_KEYS = (
     "tier", "dockerfile", "context", "target", "args", "depends_on", "inputs", "ignore",
-    "platform", "smoke",
+    "platform", "smoke", *("tags", "labels"),   # see "image references and labels" below
 )
 HEALTHCHECK = "healthcheck"        # smoke = "healthcheck": wait for the image's HEALTHCHECK
 TOP_KEYS = ("project", "cache", "tiers", "base", "services")
@@ -118,6 +118,8 @@ class Image:
     ignore: tuple[str, ...] = ()
     platform: str | None = None
     smoke: Smoke | None = None
+    tags: tuple[str, ...] = ()     # its own references; () = {registry}/{name}:{tag}
+    labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def table(self) -> str:
@@ -155,7 +157,15 @@ class Config:
         return f"{self.registry}/{name}" if self.registry else name
 
     def ref(self, name: str) -> str:
-        return f"{self.repository(name)}:{self.tag}"
+        """The image's first reference: what the engine holds it under."""
+        return self.refs(name)[0]
+
+    def refs(self, name: str) -> tuple[str, ...]:
+        """Every reference the image is built, loaded and pushed as: its `tags`, else the
+        project's {registry}/{name}:{tag}."""
+        image = self.images.get(name)
+        return image.tags if image is not None and image.tags else \
+            (f"{self.repository(name)}:{self.tag}",)
 
 
 def find_root(start: Path) -> Path:
@@ -385,6 +395,7 @@ def parse_lenient(
     if not declared and not bad_sections:   # an invalid table is said as such, once
         c.add("top level", "no images: add a [base.NAME] or [services.NAME] table")
 
+    _claimed_tags(c, images, registry, tag)
     for image in images.values():
         for dep in image.depends_on:
             if dep not in declared:
@@ -479,7 +490,67 @@ def _image(
                                                              d.get("ignore", [])))),
         platform=_opt_str(c, table, "platform", d.get("platform")),
         smoke=_smoke(c, table, d.get("smoke")),
+        tags=_tags(c, table, d.get("tags")),
+        labels=_labels(c, table, d.get("labels")),
     )
+
+
+# --- image references and labels (keys `tags`, `labels`) ---------------------------------------
+# tags:   list of image references, default [] (= "{registry}/{name}:{tag}"); each must be a
+#         reference Docker accepts, without a digest; no reference may belong to two images.
+# labels: table of string -> string, default {}; passed as --label, counted in the digest.
+
+def _tags(c: _Collector, table: str, value: object) -> tuple[str, ...]:
+    from buildorch.dockerlang.reference import parse as parse_ref
+
+    out: list[str] = []
+    for ref in _str_list(c, table, "tags", [] if value is None else value):
+        try:
+            parsed = parse_ref(ref)
+        except ValueError as exc:
+            c.add(table, f"tags: {ref!r} is not an image reference ({exc}); write it like "
+                  "\"org/base:4.1.2\"")
+            continue
+        if parsed.digest:
+            c.add(table, f"tags: {ref!r} names a digest: a build can only be tagged; drop "
+                  "the @… part")
+            continue
+        if ref not in out:
+            out.append(ref)
+    return tuple(out)
+
+
+def _labels(c: _Collector, table: str, value: object) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        c.add(table, f"labels = {value!r} must be a table, like labels = "
+              "{ \"org.opencontainers.image.version\" = \"1.0\" }")
+        return ()
+    out: list[tuple[str, str]] = []
+    for k, v in value.items():
+        if not k or isinstance(v, bool) or not isinstance(v, str | int | float):
+            c.add(table, f"labels.{k} = {v!r} must be a string (or a number)")
+        else:
+            out.append((k, str(v)))
+    return tuple(sorted(out))
+
+
+def _claimed_tags(c: _Collector, images: Mapping[str, Image], registry: str | None,
+                  tag: str) -> None:
+    """Two images claiming one reference: one line naming both."""
+    from buildorch.dockerlang.reference import normalize
+
+    owner: dict[str, str] = {}
+    for image in images.values():
+        refs = image.tags or ((f"{registry}/{image.name}" if registry else image.name)
+                              + f":{tag}",)
+        for ref in refs:
+            key = normalize(ref) or ref
+            other = owner.setdefault(key, image.name)
+            if other != image.name:
+                c.add(image.table, f"tag {ref!r} is also a tag of {images[other].table}: "
+                      "one reference names one image; remove it from one of them")
 
 
 def _smoke(c: _Collector, table: str, value: object) -> Smoke | None:

@@ -12,11 +12,13 @@ from buildorch.errors import EXIT_ERROR
 @click.pass_context
 def command(ctx: click.Context) -> None:
     """Check services.toml and every Dockerfile; print every problem."""
-    from buildorch.ops.validate import problems
+    from buildorch.ops.validate import check
 
-    found = problems(config_path(ctx))
+    path, found, notes = check(config_path(ctx))
+    for n in notes:
+        click.echo(f"note: {n}", err=True)
     if found:
         for p in found:
             click.echo(p, err=True)
         raise click.exceptions.Exit(EXIT_ERROR)
-    out("services.toml is valid")
+    out(f"{path.name if path else 'services.toml'} is valid")
