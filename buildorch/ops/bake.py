@@ -11,28 +11,39 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from buildorch.config import Config
+from buildorch.dockerlang.reference import context_key
 from buildorch.edges import proc
 from buildorch.errors import BuildorchError
 from buildorch.ops.compose import BuildEntry
 from buildorch.planning.graph import ImageGraph
+from buildorch.planning.links import Links
 from buildorch.running.builder import cache_args
 
 
 def bake_file(cfg: Config, graph: ImageGraph, *, cache: bool = True,
-              contexts: bool = True) -> dict[str, object]:
+              contexts: bool = True, links: Links | None = None) -> dict[str, object]:
+    """`links`: each image's FROM links, so that every name a child's FROM uses for a parent
+    is served by the parent target (a tag, or a name under another registry)."""
     targets: dict[str, object] = {}
     for name in graph.order():
         image = cfg.images[name]
         target: dict[str, object] = {
             "context": str(cfg.root / image.context),
             "dockerfile": str(cfg.root / image.dockerfile),
-            "tags": [cfg.ref(name)],
+            "tags": list(cfg.refs(name)),
             "args": {**dict(image.args), "BUILDKIT_INLINE_CACHE": "1"},
             # A parent is built in the same bake run: its FROM reference is served by the
             # parent target, never by whatever image happens to carry that tag.
         }
+        if image.labels:
+            target["labels"] = dict(image.labels)
         if contexts:
-            target["contexts"] = {cfg.ref(p): f"target:{p}" for p in graph.parents(name)}
+            named: dict[str, tuple[str, str]] = {}   # BuildKit's lookup key -> (name, target)
+            for p in graph.parents(name):
+                named.setdefault(context_key(cfg.ref(p)), (cfg.ref(p), f"target:{p}"))
+            for k in (links.links.get(name, ()) if links else ()):
+                named.setdefault(context_key(k.ref), (k.ref, f"target:{k.parent}"))
+            target["contexts"] = dict(named.values())
         if image.target:
             target["target"] = image.target
         platform = image.platform or cfg.platform
