@@ -57,7 +57,7 @@ def test_precision_each_version_links_its_own_base() -> None:
 
 
 def test_a_tag_no_image_carries_is_said() -> None:
-    links = resolve_links(VERSIONED + [Known("app", ("acme/app:1",), True)],
+    links = resolve_links([*VERSIONED, Known("app", ("acme/app:1",), True)],
                           {"app": ["acme/base:1.4"]})
     assert links.parents["app"] == ()
     assert links.unmatched == (("app", "acme/base:1.4", "1.2, 1.3, latest"),)
