@@ -48,6 +48,8 @@ def versioned_files(ns: str, nonce: str) -> dict[str, str]:
             f"FROM {ns}/base:{v}\nARG FLAVOUR\nCOPY app/ /app/\n"
             "RUN echo $FLAVOUR > /flavour && cat /base.txt > /app/base.txt\n")
         files[f"base/{v}/version.txt"] = f"{v} {nonce}\n"
+    files["bake/tool.docker-bake.json"] = json.dumps({"target": {"tool": {
+        "dockerfile": "images/tool.Dockerfile", "tags": [f"{ns}/tool:1"]}}})
     files["images/tool.Dockerfile"] = (f"FROM {ns}/base\nCOPY tool/ /tool/\n"
                                        "RUN cat /base.txt > /tool/base.txt\n")
     files["tool/run.sh"] = f"echo {nonce}\n"
@@ -110,7 +112,7 @@ def test_init_links_every_versioned_from(versioned: Path) -> None:
         "org.opencontainers.image.vendor": "acme", "org.opencontainers.image.version": "1.2"}
     assert dict(cfg.images["app_1.3"].args) == {"FLAVOUR": "1.3"}
     assert _graph_edges(versioned) == EDGES
-    assert "2 bake file(s) (each as `docker buildx bake -f FILE` run from the repository " \
+    assert "3 bake file(s) (each as `docker buildx bake -f FILE` run from the repository " \
         "root)" in init.stdout
 
 
@@ -165,3 +167,22 @@ def test_latest_follows_the_image_that_carries_it(versioned: Path) -> None:
     _edit("base/1.2/version.txt")(versioned, uuid.uuid4().hex)
     assert _planner_stale(versioned) == _buildkit_misses(versioned) == {
         "base_1.2", "app_1.2", "tool"}
+
+
+def test_buildorch_build_follows_latest_when_it_moves(versioned: Path) -> None:
+    """After `latest` moves from 1.3 to 1.2 in services.toml, `buildorch build` puts the new
+    tag on base_1.2 (the engine's `latest` is base_1.3's: not the image it should be) and
+    builds tool on it."""
+    assert bo(versioned, "init").returncode == 0
+    b = bo(versioned, "build", "--progress", "plain", "--no-smoke", timeout=300)
+    assert b.returncode == 0, b.stdout + b.stderr
+    seen = docker("run", "--rm", "--network", "none", f"{NS}/tool:1", "cat", "/tool/base.txt")
+    assert seen.split()[0] == "1.3"
+    toml = versioned / "services.toml"
+    one_two = f'    "{NS}/base:1.2",\n'
+    toml.write_text(toml.read_text().replace(f'    "{NS}/base:latest",\n', "")
+                    .replace(one_two, f'{one_two}    "{NS}/base:latest",\n'))
+    b = bo(versioned, "build", "--progress", "plain", "--no-smoke", timeout=300)
+    assert b.returncode == 0, b.stdout + b.stderr
+    seen = docker("run", "--rm", "--network", "none", f"{NS}/tool:1", "cat", "/tool/base.txt")
+    assert seen.split()[0] == "1.2", b.stdout
