@@ -99,6 +99,8 @@ def test_a_build_puts_each_child_on_the_parent_just_built(seed_like: Path) -> No
         b = bo(seed_like, "--config", "services-local.toml", "build", "--progress", "plain",
                "--no-smoke", timeout=300)
         assert b.returncode == 0, b.stdout + b.stderr
+        # said before the build, in one line
+        assert (b.stdout + b.stderr).count("linked by name, and builds bind each") == 1
         assert _seen(f"{local}/stt:latest") == [nonce, nonce], b.stdout
     # the engine's own ghcr.io images are left as they were
     assert docker("run", "--rm", "--network", "none", f"ghcr.io/{OWNER}/python-base:latest",
