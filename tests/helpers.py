@@ -5,13 +5,19 @@ Test modules import from here, never from each other.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
+
+import pytest
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
@@ -23,9 +29,33 @@ REGISTRY_HOST = "127.0.0.1:5000"
 # concurrent sessions (several checkouts on one laptop) never remove each other's.
 SESSION = uuid.uuid4().hex[:6]
 PREFIX = f"{REGISTRY_HOST}/bo-test-{SESSION}-"
-# The private classic-store engine the tests start (scripts/engine.sh private up NAME classic).
+# The private classic-store engine the tests start and leave running (tests/engines.py).
 CLASSIC_ENGINE = "tests-classic"
 
+
+def unavailable(why: str) -> NoReturn:
+    """What this test needs is not here: fail under CI (CI=true installs everything, and a
+    skip there would hide a red build), skip everywhere else, with `why` as the reason."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(why, pytrace=False)
+    pytest.skip(why)
+
+
+def need_tool(name: str, hint: str) -> str:
+    """The path of the command `name` (the venv's bin first), or `unavailable` with `hint`."""
+    path = shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                     os.environ.get("PATH", "")]))
+    if path is None:
+        unavailable(f"{name} is not installed ({hint})")
+    return path
+
+
+def need_module(name: str, hint: str) -> ModuleType:
+    """The module `name`, or `unavailable` with `hint`."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        unavailable(f"{name} cannot be imported ({exc}; {hint})")
 
 
 
@@ -168,3 +198,22 @@ def story(events: list[dict[str, object]], stderr: str = "", last: int = 40) -> 
         for t in list(e.get("log_tail") or [])[-8:]:  # type: ignore[call-overload]
             lines.append(f"      | {t}")
     return "events:\n" + "\n".join(lines) + (f"\nstderr:\n{stderr}" if stderr else "")
+
+
+def write_context(docker_config: Path, name: str, host: str, *, tls: bool = False,
+                  skip_verify: bool = False) -> Path:
+    """A docker context in the CLI's store under `docker_config`, laid out as `docker context
+    create` writes it (capitalised keys; TLS files under contexts/tls/<id>/docker/)."""
+    import hashlib
+
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta = docker_config / "contexts" / "meta" / digest / "meta.json"
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps({"Name": name, "Metadata": {}, "Endpoints": {
+        "docker": {"Host": host, "SkipTLSVerify": skip_verify}}}))
+    if tls:
+        certs = docker_config / "contexts" / "tls" / digest / "docker"
+        certs.mkdir(parents=True, exist_ok=True)
+        for f in ("ca", "cert", "key"):
+            (certs / f"{f}.pem").write_text(f"{f}\n")
+    return meta

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from buildorch.cli import config_of, note
+from buildorch.cli import check_selection, config_of, note
+from buildorch.config_keys import CACHE_SINKS, PROGRESS_MODES
 from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
         raise click.exceptions.Exit(EXIT_ERROR)
 
 
-PROGRESS = click.Choice(["auto", "rich", "plain", "json"])
+PROGRESS = click.Choice(PROGRESS_MODES)
 
 
 @click.command("build")
@@ -97,7 +98,7 @@ PROGRESS = click.Choice(["auto", "rich", "plain", "json"])
 @click.option("--fail-fast", is_flag=True, help="Start nothing new after a failure.")
 @click.option("--dry-run", is_flag=True, help="Show what would build; build nothing.")
 @click.option("--cache-to", "cache_to", multiple=True,
-              type=click.Choice(["local", "registry", "gha", "inline"]),
+              type=click.Choice(CACHE_SINKS),
               help="Export the cache there instead of [cache] to (repeatable); an error if the "
                    "builder cannot.")
 @click.option("--warm", is_flag=True, help="Pull the previous images first (cache warming).")
@@ -116,6 +117,7 @@ def command(ctx: click.Context, images: tuple[str, ...], force_all: bool, since:
     """Build the stale images (or IMAGES and their stale ancestry), parents first."""
     from buildorch.running.build import BuildOptions
 
+    check_selection(images, force_all, since, no_deps)
     run_build(ctx, BuildOptions(names=images, force_all=force_all, since=since, jobs=jobs,
                                  push=push, fail_fast=fail_fast, dry_run=dry_run,
                                  cache_to=cache_to, warm=warm, no_reuse=no_reuse,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -23,8 +24,11 @@ from buildorch.errors import BuildorchError, ConfigError
                    "default the repository root.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--dry-run", is_flag=True, help="Print the file instead of writing it.")
+@click.option("--schema", "schema_ref", metavar="PATH-OR-URL",
+              help="Start the file with `#:schema PATH-OR-URL`, so editors that read Taplo's "
+                   "directive check and complete it (`buildorch schema --output` writes one).")
 def command(compose: tuple[Path, ...], output: Path, bake_dir: Path | None, force: bool,
-            dry_run: bool) -> None:
+            dry_run: bool, schema_ref: str | None) -> None:
     """Write services.toml from what the repository holds: every Dockerfile, compose file
     and bake file; names, registry, contexts, tiers by depth. Non-interactive."""
     from buildorch.edges.state import atomic_write
@@ -40,11 +44,14 @@ def command(compose: tuple[Path, ...], output: Path, bake_dir: Path | None, forc
                              "inside it (its paths are relative to it)")
     result = init_repository(root, output, [c.absolute() for c in compose],
                              dict(os.environ), bake_dir.absolute() if bake_dir else None)
+    if schema_ref:
+        result = replace(result, text=f"#:schema {schema_ref}\n{result.text}")
     if not result.discovery.entries:
         unplaced = len(result.discovery.unplaced)
         raise BuildorchError(f"found no Dockerfile to place in {root}"
                              + (f" ({unplaced} not placed; see --dry-run)" if unplaced else "")
-                             + "; write services.toml by hand (see README)")
+                             + "; write services.toml by hand: [services.NAME] with "
+                             + 'dockerfile = "PATH"')
     try:
         config_mod.parse(result.text, output, root)
     except ConfigError as exc:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from buildorch.cli import config_of, note, out
+from buildorch.cli import check_selection, config_of, note, out
 from buildorch.planning import baseline as project
 
 
@@ -19,6 +19,7 @@ from buildorch.planning import baseline as project
 def command(ctx: click.Context, images: tuple[str, ...], since: str | None, force_all: bool,
          as_json: bool) -> None:
     """What would build and why, in build order. Needs no Docker engine."""
+    check_selection(images, force_all, since)
     cfg = config_of(ctx)
     result = project.plan(cfg, since=since, selected=images, force_all=force_all)
     for n in result.notes:

@@ -6,6 +6,10 @@ aliases, merge keys, flow collections, every YAML form) and compose's own rules 
 `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR:+other}`, `$$` from the
 environment and the project's `.env` (the environment wins), several files merged in override
 order, paths relative to the first file's folder (the project directory).
+
+What a service builds never depends on its `env_file:` (those set the container's environment),
+and env files are often gitignored (`./.env.common` on a fresh clone): when compose refuses the
+project for a missing env file, the files are read with PyYAML instead, nothing written.
 """
 
 from __future__ import annotations
@@ -259,6 +263,10 @@ def plugin_available() -> bool:
         return False
 
 
+class EnvFileMissing(BuildorchError):
+    """`docker compose config` refused the project: an `env_file:` is not there."""
+
+
 def load_plugin(files: Sequence[Path]) -> dict[str, object]:
     argv = ["docker", "compose", "--project-directory", str(files[0].parent)]
     for f in files:
@@ -266,6 +274,8 @@ def load_plugin(files: Sequence[Path]) -> dict[str, object]:
     done = proc.run([*argv, "config", "--format", "json"], cwd=files[0].parent, check=False)
     if done.returncode != 0:
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        if tail and tail[-1].startswith("env file ") and " not found" in tail[-1]:
+            raise EnvFileMissing(tail[-1].split(":", 1)[0])   # "env file PATH not found"
         raise BuildorchError(f"{files[0].name}: docker compose config failed"
                              + (f" ({tail[-1]})" if tail else "") + "; fix the compose file")
     data = json.loads(done.stdout)
@@ -281,14 +291,20 @@ def read(files: Sequence[Path], environ: Mapping[str, str] | None = None, *,
     project_dir = files[0].parent
     if use_plugin is None:
         use_plugin = plugin_available()
-    data = load_plugin(files) if use_plugin else load_yaml(files, compose_env(project_dir,
-                                                                               environ))
     origin = " + ".join(f.name for f in files)
+    notes: list[str] = []
+    try:
+        data = load_plugin(files) if use_plugin else None
+    except EnvFileMissing as exc:
+        data = None
+        notes.append(f"{origin}: {exc} (docker compose config refuses it): read without it; "
+                     "what a service builds does not depend on its env files")
+    if data is None:
+        data = load_yaml(files, compose_env(project_dir, environ))
     services = data.get("services")
     if not isinstance(services, dict):
         raise BuildorchError(f"{origin}: no `services:` mapping; is it a compose file?")
     entries: list[BuildEntry] = []
-    notes: list[str] = []
     without: list[str] = []
     for key, spec in services.items():
         spec = _normalize(spec)

@@ -342,8 +342,8 @@ class _Run:
             if first:
                 self.report.engine_gone = (
                     f"the Docker engine at {self.engine.where} stopped answering during the "
-                    "build; start it again (`systemctl start docker`, or `bash scripts/engine.sh "
-                    "up`) and run `buildorch build` again: what finished is kept")
+                    "build; start it again (Docker Desktop, `colima start`, `sudo systemctl "
+                    "start docker`) and run `buildorch build` again: what finished is kept")
                 self.engine_gone.set()
         if first:
             self.emit(Warned("", self.report.engine_gone))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from buildorch.config import load
+from buildorch.ops import compose
 from tests.helpers import bo, git
 
 REG = "ghcr.io/acme"
@@ -183,7 +184,8 @@ LAYOUTS = {
 }
 
 
-@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("layout", [pytest.param(k, marks=pytest.mark.engine) if k == "bake"
+                                    else k for k in LAYOUTS])
 def test_init_then_graph_then_a_base_edit_plans_all_descendants(
         make_repo: Callable[..., Path], layout: str, request: pytest.FixtureRequest) -> None:
     if layout == "bake":   # `docker buildx bake --print` reads the bake file
@@ -237,6 +239,53 @@ def test_seed_layout_file(make_repo: Callable[..., Path]) -> None:
     # what it cannot place is written, commented out, with the reason
     assert ("# services/stt/tests/Dockerfile: under a tests/ folder: looks test-only\n"
             "# [services.stt-tests]\n# dockerfile = \"services/stt/tests/Dockerfile\"\n") in text
+
+
+def _seed_with_testing() -> dict[str, str]:
+    """The seed's shape: `testing` is built by compose, has ports, and its env file is
+    gitignored, so a fresh clone does not have it."""
+    files = dict(SEED)
+    files["services/testing/Dockerfile"] = (f"FROM {REG}/python-ml:latest\n"
+                                            "COPY services/testing/ /app/\n")
+    files["services/testing/run.py"] = "print('t')\n"
+    files[".gitignore"] = ".env.common\n"
+    files["docker-compose.yml"] += (
+        "  testing:\n    build:\n      context: .\n"
+        "      dockerfile: services/testing/Dockerfile\n"
+        f"    image: {REG}/testing:latest\n    env_file: ./.env.common\n"
+        "    ports:\n      - \"8000:8000\"\n")
+    return files
+
+
+@pytest.mark.parametrize("plugin", [True, False], ids=["docker compose config", "PyYAML"])
+def test_compose_with_a_missing_env_file_is_read_by_either_reader(
+        plugin: bool, make_repo: Callable[..., Path]) -> None:
+    if plugin and not compose.plugin_available():
+        pytest.skip("the docker compose plugin is not installed")
+    repo = make_repo(_seed_with_testing())
+    entries, notes = compose.read([repo / "docker-compose.yml"], {}, use_plugin=plugin)
+    [testing] = [e for e in entries if e.key == "testing"]
+    assert testing.dockerfile == repo / "services/testing/Dockerfile"
+    assert {e.key for e in entries} == {"stt", "llm", "discord", "testing"}
+    assert any(".env.common not found (docker compose config refuses it): read without it"
+               in n for n in notes) == plugin, notes
+    assert not (repo / ".env.common").exists()
+
+
+def test_a_compose_service_with_a_missing_env_file_is_an_image_never_test_only(
+        make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(_seed_with_testing())
+    proc = bo(repo, "init")
+    assert proc.returncode == 0, proc.stderr
+    cfg = load(repo / "services.toml")
+    assert cfg.images["testing"].kind == "service"
+    text = (repo / "services.toml").read_text()
+    assert ("# testing: name from the image of compose service testing (docker-compose.yml); "
+            "context . (compose service's context); parents python-ml (FROM "
+            "ghcr.io/acme/python-ml:latest)") in text
+    assert "services/testing/Dockerfile: under a testing/" not in text
+    # nothing written into the tree but services.toml
+    assert git(repo, "status", "--porcelain").split() == ["??", "services.toml"]
 
 
 def test_stacks_contexts_are_the_image_folders(make_repo: Callable[..., Path]) -> None:
@@ -350,7 +399,7 @@ def test_nothing_to_place_is_one_line(make_repo: Callable[..., Path]) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         f"buildorch: error: found no Dockerfile to place in {repo}; write services.toml by "
-        "hand (see README)"]
+        'hand: [services.NAME] with dockerfile = "PATH"']
 
 
 def test_a_base_left_out_of_services_toml_is_named_by_validate_plan_and_build(

@@ -94,7 +94,7 @@ def test_a_tag_that_is_another_images_default_reference_is_a_clash(tmp_path: Pat
 @pytest.mark.parametrize("tags,problem", [
     ('["Acme/X:1"]', "not an image reference"),
     (f'["acme/x@{DIGEST}"]', "names a digest"),
-    ('"acme/x:1"', "must be a list of strings"),
+    ('"acme/x:1"', "must be a list of image references"),
 ])
 def test_bad_tags(tmp_path: Path, tags: str, problem: str) -> None:
     path = _cfg(tmp_path, f'[base.a]\ndockerfile = "a.Dockerfile"\ntags = {tags}\n',
