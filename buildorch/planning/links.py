@@ -102,12 +102,6 @@ class Resolver:
         return Link(child, parent, ref, how)
 
 
-def known_images(images: Mapping[str, Sequence[str]], explicit: Iterable[str]) -> list[Known]:
-    """`images`: name -> its references; `explicit`: the names whose references are tags."""
-    tagged = set(explicit)
-    return [Known(n, tuple(refs), n in tagged) for n, refs in images.items()]
-
-
 def resolve_links(known: Sequence[Known], external: Mapping[str, Sequence[str]],
                   depends_on: Mapping[str, Sequence[str]] | None = None) -> Links:
     """Parents of each image: its FROM links, then `depends_on` (which may name images that
