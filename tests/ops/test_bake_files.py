@@ -77,3 +77,25 @@ def test_validate_names_a_base_lost_under_the_old_registry(tmp_path: Path) -> No
     assert problems == [
         "services.toml: py is built here from py.Dockerfile but is not in services.toml: add "
         "[base.py] (or `buildorch init --force`); svc builds FROM it"]
+
+
+@pytest.mark.usefixtures("engine")   # `docker buildx bake --print` reads the file
+def test_init_resolves_bake_contexts_from_where_bake_runs(tmp_path: Path) -> None:
+    """CI runs `docker buildx bake -f ci/docker-bake.json` from ci/: `context = "../app"`
+    is app/ from there (from the repository root it would be outside)."""
+    from tests.helpers import bo
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    write_files(repo, {
+        "ci/docker-bake.json": '{"target": {"app": {"context": "../app", '
+                               '"tags": ["acme/app:2"], "labels": {"v": "2"}}}}',
+        "app/Dockerfile": "FROM busybox:1.36\nCOPY main.py /main.py\n",
+        "app/main.py": "print()\n"})
+    p = bo(repo, "init", "--bake-dir", "ci")
+    assert p.returncode == 0, p.stderr
+    assert "run from ci/" in p.stdout
+    cfg = load(repo / "services.toml")
+    assert cfg.images["app"].context == "app" and cfg.refs("app") == ("acme/app:2",)
+    assert dict(cfg.images["app"].labels) == {"v": "2"}
