@@ -44,6 +44,8 @@ class BuildEntry:
     images: tuple[str, ...] = ()   # compose `image:`, bake `tags`
     depends_on: tuple[str, ...] = ()   # bake targets it names as `contexts` (`target:NAME`)
     unplaced: str = ""             # why it cannot be placed ('' = it can)
+    labels: tuple[tuple[str, str], ...] = ()   # bake `labels`
+    platform: str | None = None    # bake `platforms`, when it names one
 
 
 def is_compose_file(path: str) -> bool:

@@ -50,7 +50,7 @@ def _builds(root: Path, entries: Sequence[compose.BuildEntry]) -> list[disc.Buil
             unplaced = f"its context or Dockerfile is outside the repository {root}"
         out.append(disc.Build(e.kind, e.origin, e.key, context or ".",
                               dockerfile or str(e.dockerfile), e.target, e.args, e.images,
-                              e.depends_on, unplaced))
+                              e.depends_on, unplaced, e.labels, e.platform))
     return out
 
 
@@ -119,7 +119,9 @@ def one_line_per_fact(notes: Sequence[str]) -> list[str]:
 
 
 def init_repository(root: Path, output: Path, compose_files: Sequence[Path],
-                    environ: Mapping[str, str]) -> InitResult:
+                    environ: Mapping[str, str], bake_dir: Path | None = None) -> InitResult:
+    """`bake_dir`: where `docker buildx bake` is run (bake resolves contexts from there);
+    default the repository root."""
     paths = repository_files(root)
     notes: list[str] = []
     sources: list[str] = []
@@ -144,14 +146,18 @@ def init_repository(root: Path, output: Path, compose_files: Sequence[Path],
         entries += found
         sources.append(" + ".join(os.path.relpath(f, root) for f in group))
     if not compose_files:
-        bake_files = [p for p in paths if bake.is_bake_file(p)]
-        for folder in sorted({p.rpartition("/")[0] for p in bake_files}):
-            group = [root / p for p in bake_files if p.rpartition("/")[0] == folder]
-            found, more = bake.read(sorted(group, key=lambda f: ("override" in f.name, f.name)))
+        cwd = (bake_dir or root).resolve()
+        groups_read = 0
+        for names in bake.bake_groups(paths):
+            found, more = bake.read([root / p for p in names], cwd)
             entries += found
             notes += more
-            if found:
-                sources.append(" + ".join(os.path.relpath(f, root) for f in group))
+            groups_read += bool(found)
+        if groups_read:   # bake resolves contexts from where it runs: say where that was
+            where = "the repository root" if cwd == root.resolve() else \
+                os.path.relpath(cwd, root) + "/"
+            sources.append(f"{groups_read} bake file(s) (each as `docker buildx bake -f FILE` "
+                           f"run from {where})")
     builds = _builds(root, entries)
     origins = {b.origin for b in builds} if compose_files else None
 
