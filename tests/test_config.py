@@ -294,8 +294,9 @@ dockerfile = "base.Dockerfile"
 contexts = { a = "missing", b = "target:nope", c = "target:base", d = "https://x/y.git", e = 3 }
 """)
     assert len(probs) == 5, probs
-    assert "contexts.a = 'missing' is not a directory" in probs[0]
-    assert "contexts.d = 'https://x/y.git': only a folder" in probs[1]
-    assert "contexts.e = 3 must be a path" in probs[2]
+    # the key's own checks first (config_keys), then the folder, then the images named
+    assert "contexts.d = 'https://x/y.git': only a folder" in probs[0]
+    assert "contexts.e = 3 must be a path" in probs[1]
+    assert "contexts.a = 'missing' is not a directory" in probs[2]
     assert "names no image 'nope'" in probs[3]
     assert "contexts.c = 'target:base' names the image itself" in probs[4]

@@ -27,15 +27,20 @@ class Record:
     parents: Mapping[str, str]               # parent name -> its digest
     files: Mapping[str, str] | None = None   # None when not recorded
     dockerfile: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)   # services.toml `labels`
     # where reads through a parent's trigger or a named context come from (for reasons only;
     # not stored: the digest already holds the files)
     origins: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        return {"digest": self.digest, "instructions": self.instructions, "args": dict(self.args),
-                "target": self.target, "platform": self.platform, "parents": dict(self.parents),
-                "files": None if self.files is None else dict(self.files),
-                "dockerfile": self.dockerfile}
+        out: dict[str, object] = {
+            "digest": self.digest, "instructions": self.instructions, "args": dict(self.args),
+            "target": self.target, "platform": self.platform, "parents": dict(self.parents),
+            "files": None if self.files is None else dict(self.files),
+            "dockerfile": self.dockerfile}
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, object]) -> Record:
@@ -57,6 +62,7 @@ class Record:
             # cost a no-change plan more than reading them.
             files=files,
             dockerfile=str(d.get("dockerfile", "")),
+            labels=mapping(d.get("labels", {})),
         )
 
 
@@ -68,10 +74,13 @@ class Snapshot:
     inputs: Mapping[str, ImageInputs] = field(default_factory=dict)
 
 
-def image_digest(inputs: ImageInputs, parents: Mapping[str, str]) -> str:
-    h = hashlib.sha256(json.dumps(
-        [DIGEST_VERSION, inputs.instructions, inputs.args, inputs.target, inputs.platform,
-         sorted(parents.items())], separators=(",", ":")).encode())
+def image_digest(inputs: ImageInputs, parents: Mapping[str, str],
+                 labels: Mapping[str, str] | None = None) -> str:
+    parts: list[object] = [DIGEST_VERSION, inputs.instructions, inputs.args, inputs.target,
+                           inputs.platform, sorted(parents.items())]
+    if labels:   # only when set: images without labels keep the digests they had
+        parts.append(sorted(labels.items()))
+    h = hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode())
     # The file list is the bulk (50,000 entries on a big repo): NUL-separated, as neither a
     # path nor an identity can hold a NUL; sorted, so the order of discovery never matters.
     h.update("\0".join(f"{p}\0{i}" for p, i in sorted(inputs.files.items())).encode(
@@ -97,9 +106,10 @@ def snapshot(config: Config, tree: Tree) -> Snapshot:
         if ins.missing:
             continue
         ps = {p: records[p].digest for p in graph.parents(name) if p in records}
+        labels = dict(config.images[name].labels)
         records[name] = Record(
-            digest=image_digest(ins, ps), instructions=ins.instructions, args=dict(ins.args),
-            target=ins.target, platform=ins.platform, parents=ps, files=ins.files,
-            dockerfile=ins.dockerfile, origins=ins.origins,
+            digest=image_digest(ins, ps, labels), instructions=ins.instructions,
+            args=dict(ins.args), target=ins.target, platform=ins.platform, parents=ps,
+            files=ins.files, dockerfile=ins.dockerfile, labels=labels, origins=ins.origins,
         )
     return Snapshot(tree.label, graph, records, inputs)

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from buildorch.config import Config, Image, context_kind
 from buildorch.dockerlang.analysis import Analysis, BaseImage, ContextSource, analyze, match_sources
 from buildorch.dockerlang.dockerignore import DockerIgnore, ignore_file_for
-from buildorch.dockerlang.reference import repository_of
 from buildorch.edges.git import Tree
 from buildorch.errors import BuildorchError
 
@@ -213,10 +212,6 @@ def _origin(src: ContextSource) -> str:
     return f"{what} in {src.via}'s Dockerfile" if src.via else what
 
 
-def _configured_by_repo(config: Config) -> dict[str, str]:
-    return {repository_of(config.repository(n)): n for n in config.images}
-
-
 def resolved_analyses(reader: Reader, first: Mapping[str, Analysis | None]
                       ) -> dict[str, Analysis | None]:
     """Each image's analysis with what its configured parents' images carry: their ENV (and
@@ -229,16 +224,23 @@ def resolved_analyses(reader: Reader, first: Mapping[str, Analysis | None]
     What the result depends on, beyond the image's own inputs, is exactly the `BaseImage`
     values passed to `Reader.analysis`: each configured ancestor's Dockerfile, args, target
     and platform (a reuse key must hold them, e.g. as `bases_key`)."""
+    from buildorch.planning.links import config_resolver
+
     config = reader.config
-    by_repo = _configured_by_repo(config)
+    resolver = config_resolver(config)   # a FROM names a parent as links.py finds it
+
+    def parent_of(ref: str, child: str) -> str | None:
+        link = resolver.resolve(ref, child)
+        return link.parent if link else None
+
     full: dict[str, Analysis | None] = {}
 
     def bases_of(name: str) -> dict[str, BaseImage]:
         a = first[name]
         out: dict[str, BaseImage] = {}
         for ref in a.external_images if a else ():
-            parent = by_repo.get(repository_of(ref))
-            if parent is None or parent == name:
+            parent = parent_of(ref, name)
+            if parent is None:
                 continue
             pa = analysed(parent)
             if pa is not None:
@@ -255,10 +257,9 @@ def resolved_analyses(reader: Reader, first: Mapping[str, Analysis | None]
 
     out: dict[str, Analysis | None] = {}
     for name, a in first.items():
-        parents = [by_repo.get(repository_of(r)) for r in a.external_images] if a else []
+        parents = [parent_of(r, name) for r in a.external_images] if a else []
         needs = a is not None and (bool(a.unresolved) or any(
-            p and p != name and (pa := first.get(p)) is not None and pa.triggers
-            for p in parents))
+            p and (pa := first.get(p)) is not None and pa.triggers for p in parents))
         out[name] = analysed(name) if needs else a
     return out
 
@@ -272,20 +273,8 @@ def bases_key(bases: Mapping[str, BaseImage]) -> str:
 
 
 def infer_parents(config: Config, external: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    """Parents of each image: FROM/--from refs naming a configured image, then depends_on and
-    `target:` contexts."""
-    by_repo = _configured_by_repo(config)
-    parents: dict[str, list[str]] = {}
-    for name, image in config.images.items():
-        found: list[str] = []
-        for ref in external.get(name, ()):
-            parent = by_repo.get(repository_of(ref))
-            if parent and parent not in found:
-                found.append(parent)
-        targets = [rest for kind, rest in (context_kind(v) for _, v in image.contexts)
-                   if kind == "target"]
-        for dep in (*image.depends_on, *targets):
-            if dep not in found and dep != name:   # itself: services.toml's error, said there
-                found.append(dep)
-        parents[name] = found
-    return parents
+    """Parents of each image: FROM/--from refs naming a configured image (by every reference
+    it is known by: planning/links.py), then depends_on and `target:` contexts."""
+    from buildorch.planning.links import config_links
+
+    return {n: list(ps) for n, ps in config_links(config, external).parents.items()}

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from buildorch.edges import proc
 from buildorch.running.events import Event, Step, Warned, is_dockerfile_step
 from buildorch.units import format_duration as _dur
 
@@ -313,7 +314,7 @@ def run_build(
         spec.metadata_file.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             spec.metadata_file.unlink()
-    full_env = dict(os.environ if env is None else env)
+    full_env = proc.docker_env(env)   # pinned to the run's engine, as every docker call
     full_env.setdefault("BUILDX_NO_DEFAULT_ATTESTATIONS", "1")
     try:
         # Its own session (a terminal ^C reaches only us), and it dies with us.
