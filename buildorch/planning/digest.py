@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from buildorch.config import Config
 from buildorch.edges.git import Tree
 from buildorch.planning.graph import ImageGraph
-from buildorch.planning.inputs import ImageInputs, Reader, infer_parents
+from buildorch.planning.inputs import ImageInputs, Reader, infer_parents, resolved_analyses
 
 DIGEST_VERSION = 3  # 3: FROM hashed as resolved, global ARG lines not hashed
 
@@ -28,6 +28,9 @@ class Record:
     files: Mapping[str, str] | None = None   # None when not recorded
     dockerfile: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)   # services.toml `labels`
+    # where reads through a parent's trigger or a named context come from (for reasons only;
+    # not stored: the digest already holds the files)
+    origins: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -87,11 +90,16 @@ def image_digest(inputs: ImageInputs, parents: Mapping[str, str],
 
 def snapshot(config: Config, tree: Tree) -> Snapshot:
     reader = Reader(config, tree)
-    inputs = {name: reader.read(image) for name, image in config.images.items()}
-    parents = infer_parents(config, {n: i.external_images for n, i in inputs.items()})
+    first = {name: reader.analysis(image) for name, image in config.images.items()}
+    parents = infer_parents(config, {n: a.external_images if a else ()
+                                     for n, a in first.items()})
     graph = ImageGraph.build(
         {n: (i.tier, i.kind) for n, i in config.images.items()}, parents, list(config.tiers),
     )
+    # after the graph, which refuses cycles: a child's reads follow its parents' images
+    analyses = resolved_analyses(reader, first)
+    inputs = {name: reader.read(image, analyses[name])
+              for name, image in config.images.items()}
     records: dict[str, Record] = {}
     for name in graph.order():
         ins = inputs[name]
@@ -102,6 +110,6 @@ def snapshot(config: Config, tree: Tree) -> Snapshot:
         records[name] = Record(
             digest=image_digest(ins, ps, labels), instructions=ins.instructions,
             args=dict(ins.args), target=ins.target, platform=ins.platform, parents=ps,
-            files=ins.files, dockerfile=ins.dockerfile, labels=labels,
+            files=ins.files, dockerfile=ins.dockerfile, labels=labels, origins=ins.origins,
         )
     return Snapshot(tree.label, graph, records, inputs)

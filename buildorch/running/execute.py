@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from buildorch.config import Config, Tier
+from buildorch.config import Config, Tier, context_kind
 from buildorch.dockerlang.reference import context_key
 from buildorch.edges import proc, state
 from buildorch.edges.capabilities import Capabilities, detect
@@ -92,8 +92,21 @@ def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions, *,
         push=opts.push,
         builder=builder.buildx_builder,
         docker_context=builder.docker_context,
+        build_contexts=tuple((n, named_context(cfg, v)) for n, v in image.contexts),
         metadata_file=cfg.state_dir / "meta" / f"{name}.json",
     )
+
+
+def named_context(cfg: Config, value: str, pin: str | None = None) -> str:
+    """A `contexts` value as `--build-context` takes it; a `target:` image by its tag, or by
+    `pin` (a digest) when known."""
+    kind, rest = context_kind(value)
+    if kind == "path":
+        return str(cfg.root / rest)
+    if kind == "target":
+        return f"docker-image://{cfg.repository(rest)}@{pin}" if pin else \
+            f"docker-image://{cfg.ref(rest)}"
+    return value
 
 
 DEFAULT_BUILDER = BuilderInfo("default", "docker", "", current=True, image_store="containerd")
@@ -187,6 +200,16 @@ class _Run:
         links = self.links.links.get(spec.name, ()) if self.links else ()
         remote = self.strategy.parents.pins.get(spec.name, ())
         contexts: dict[str, tuple[str, str]] = {}   # BuildKit's lookup key -> (name, source)
+        # The image's own named contexts first: one wins over a FROM name it shares a lookup
+        # key with, as in BuildKit. A `target:` one is a parent, pinned as a FROM parent is
+        # (by its registry digest across builders; on one engine its tag names the image the
+        # run just built: a local `repo@<id>` is not resolved reliably, measured on Engine 26.1)
+        targets = dict(cfg.images[spec.name].contexts)
+        for cname, source in spec.build_contexts:
+            kind, rest = context_kind(targets.get(cname, ""))
+            if kind == "target" and rest in remote:
+                source = named_context(cfg, targets[cname], self.pushed_digest(rest))
+            contexts[context_key(cname)] = (cname, source)
         for p in remote:
             source = f"docker-image://{cfg.repository(p)}@{self.pushed_digest(p)}"
             for ref in (*cfg.refs(p), *(k.ref for k in links if k.parent == p)):
@@ -195,7 +218,8 @@ class _Run:
             if not k.exact and k.parent not in remote:
                 contexts.setdefault(context_key(k.ref),
                                     (k.ref, f"docker-image://{cfg.ref(k.parent)}"))
-        return replace(spec, build_contexts=tuple(contexts.values())) if contexts else spec
+        merged = tuple(contexts.values())
+        return replace(spec, build_contexts=merged) if merged != spec.build_contexts else spec
 
     def tag_all(self, name: str) -> None:
         """An image brought into this engine under its first tag: its other tags too."""

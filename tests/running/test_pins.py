@@ -36,13 +36,18 @@ def _run(tmp_path: Path, pins: dict[str, tuple[str, ...]]) -> tuple[_Run, Any]:
         "tool.Dockerfile": "FROM acme/base\nFROM acme/base:1.3 AS second\n",
         "py.Dockerfile": "FROM busybox:1.36\n",
         "svc.Dockerfile": "FROM ghcr.io/old/py:latest\n",
+        # a named context overrides a FROM that names a parent's tag; a target: one is a parent
+        "ctx.Dockerfile": "FROM acme/base\nCOPY --from=root /bin/sh /sh\n",
         "services.toml": '[project]\nregistry = "127.0.0.1:5000/me"\n'
                          '[base.base]\ndockerfile = "base.Dockerfile"\n'
                          'tags = ["acme/base:1.3", "acme/base:latest"]\n'
                          'labels = { "org.opencontainers.image.version" = "1.3" }\n'
                          '[base.py]\ndockerfile = "py.Dockerfile"\n'
                          '[services.tool]\ndockerfile = "tool.Dockerfile"\n'
-                         '[services.svc]\ndockerfile = "svc.Dockerfile"\n'})
+                         '[services.svc]\ndockerfile = "svc.Dockerfile"\n'
+                         '[services.ctx]\ndockerfile = "ctx.Dockerfile"\n'
+                         'contexts = { "acme/base" = "docker-image://busybox:1.36", '
+                         'root = "target:base" }\n'})
     cfg = load(tmp_path / "services.toml")
     snap = work_snapshot(cfg)
     strategy = Strategy(caps=cast(Any, None), cache={},
@@ -82,3 +87,21 @@ def test_every_tag_and_label_goes_to_the_build(tmp_path: Path) -> None:
     run.tag_all("base")
     engine = cast(_Engine, run.engine)
     assert engine.tagged == [("acme/base:1.3", "acme/base:latest")]
+
+
+def test_a_named_context_wins_over_a_from_pin_of_the_same_name(tmp_path: Path) -> None:
+    """BuildKit looks `FROM acme/base` up as the context `acme/base`: the image's own one is
+    passed, never a second --build-context for that name; `target:base` makes base a parent."""
+    run, cfg = _run(tmp_path, {})
+    assert list(run.snap.graph.parents("ctx")) == ["base"]
+    ctx = run.pinned(spec_for(cfg, "ctx", run.snap.records["ctx"], BuildOptions()))
+    assert ctx.build_contexts == (("acme/base", "docker-image://busybox:1.36"),
+                                  ("root", "docker-image://acme/base:1.3"))
+
+    run, cfg = _run(tmp_path, {"ctx": ("base",)})   # base built on another builder
+    ctx = run.pinned(spec_for(cfg, "ctx", run.snap.records["ctx"], BuildOptions()))
+    names = [n for n, _ in ctx.build_contexts]
+    assert len(names) == len(set(names))
+    source = f"docker-image://127.0.0.1:5000/me/base@{DIGEST}"
+    assert dict(ctx.build_contexts) == {"acme/base": "docker-image://busybox:1.36",
+                                        "root": source, "acme/base:1.3": source}
