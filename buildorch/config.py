@@ -115,6 +115,8 @@ class Image:
     ignore: tuple[str, ...] = ()
     platform: str | None = None
     smoke: Smoke | None = None
+    tags: tuple[str, ...] = ()     # its own references; () = {registry}/{name}:{tag}
+    labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def table(self) -> str:
@@ -152,7 +154,15 @@ class Config:
         return f"{self.registry}/{name}" if self.registry else name
 
     def ref(self, name: str) -> str:
-        return f"{self.repository(name)}:{self.tag}"
+        """The image's first reference: what the engine holds it under."""
+        return self.refs(name)[0]
+
+    def refs(self, name: str) -> tuple[str, ...]:
+        """Every reference the image is built, loaded and pushed as: its `tags`, else the
+        project's {registry}/{name}:{tag}."""
+        image = self.images.get(name)
+        return image.tags if image is not None and image.tags else \
+            (f"{self.repository(name)}:{self.tag}",)
 
 
 def find_root(start: Path) -> Path:
@@ -331,6 +341,7 @@ def parse_lenient(
     if not declared and not bad_sections:   # an invalid table is said as such, once
         c.add("top level", "no images: add a [base.NAME] or [services.NAME] table")
 
+    _claimed_tags(c, images, project["registry"], project["tag"])
     for image in images.values():
         for dep in image.depends_on:
             if dep not in declared:
@@ -408,7 +419,25 @@ def _image(
         inputs=tuple(_rel_patterns(root, base_dir, v["inputs"])),
         ignore=tuple(_rel_patterns(root, base_dir, v["ignore"])),
         platform=v["platform"], smoke=None if smoke is None else Smoke(smoke),
+        tags=v["tags"], labels=v["labels"],
     )
+
+
+def _claimed_tags(c: _Collector, images: Mapping[str, Image], registry: str | None,
+                  tag: str) -> None:
+    """Two images claiming one reference (a `tags` entry, or the project's
+    {registry}/{name}:{tag} of an image without tags): one line naming both."""
+    from buildorch.dockerlang.reference import normalize
+
+    owner: dict[str, str] = {}
+    for image in images.values():
+        refs = image.tags or ((f"{registry}/{image.name}" if registry else image.name)
+                              + f":{tag}",)
+        for ref in refs:
+            other = owner.setdefault(normalize(ref) or ref, image.name)
+            if other != image.name:
+                c.add(image.table, f"tag {ref!r} is also a tag of {images[other].table}: "
+                      "one reference names one image; remove it from one of them")
 
 
 def _join(a: str, b: str) -> str:

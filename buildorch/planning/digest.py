@@ -24,10 +24,13 @@ class Snapshot:
     inputs: Mapping[str, ImageInputs] = field(default_factory=dict)
 
 
-def image_digest(inputs: ImageInputs, parents: Mapping[str, str]) -> str:
-    h = hashlib.sha256(json.dumps(
-        [DIGEST_VERSION, inputs.instructions, inputs.args, inputs.target, inputs.platform,
-         sorted(parents.items())], separators=(",", ":")).encode())
+def image_digest(inputs: ImageInputs, parents: Mapping[str, str],
+                 labels: Mapping[str, str] | None = None) -> str:
+    parts: list[object] = [DIGEST_VERSION, inputs.instructions, inputs.args, inputs.target,
+                           inputs.platform, sorted(parents.items())]
+    if labels:   # only when set: images without labels keep the digests they had
+        parts.append(sorted(labels.items()))
+    h = hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode())
     # The file list is the bulk (50,000 entries on a big repo): NUL-separated, as neither a
     # path nor an identity can hold a NUL; sorted, so the order of discovery never matters.
     h.update("\0".join(f"{p}\0{i}" for p, i in sorted(inputs.files.items())).encode(
@@ -48,9 +51,10 @@ def snapshot(config: Config, tree: Tree) -> Snapshot:
         if ins.missing:
             continue
         ps = {p: records[p].digest for p in graph.parents(name) if p in records}
+        labels = dict(config.images[name].labels)
         records[name] = Record(
-            digest=image_digest(ins, ps), instructions=ins.instructions, args=dict(ins.args),
-            target=ins.target, platform=ins.platform, parents=ps, files=ins.files,
-            dockerfile=ins.dockerfile,
+            digest=image_digest(ins, ps, labels), instructions=ins.instructions,
+            args=dict(ins.args), target=ins.target, platform=ins.platform, parents=ps,
+            files=ins.files, dockerfile=ins.dockerfile, labels=labels,
         )
     return Snapshot(tree.label, graph, records, inputs)

@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from buildorch.config import Config
+from buildorch.dockerlang.reference import context_key
 from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
 from buildorch.planning.digest import Snapshot
+from buildorch.planning.links import Links
 from buildorch.running.buildx import BuildResult
 from buildorch.running.events import Event, Warned, one_line
 from buildorch.running.spec import BuildSpec
@@ -35,6 +37,7 @@ class Registry:
     snap: Snapshot
     strategy: Strategy
     emit: Callable[[Event], None]
+    links: Links | None = None     # each child's FROM links (planning/links.py)
     pushed: dict[str, str] = field(default_factory=dict)   # image -> digest in the registry
     push_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -63,13 +66,29 @@ class Registry:
         return spec
 
     def pinned(self, spec: BuildSpec) -> BuildSpec:
-        """A child on another builder (or of a parent built elsewhere) reads exactly the parent
-        just built: its FROM name is bound to the digest in the registry."""
+        """A child reads exactly the parent just built, by every name its FROM lines use for
+        it. On another builder (or of a parent built elsewhere) each name is bound to the
+        parent's digest in the registry; on the same engine, a FROM that is not one of the
+        parent's own tags (another registry, another tag) is bound to the parent's tag."""
         cfg = self.cfg
-        contexts = tuple((cfg.ref(p), f"docker-image://{cfg.repository(p)}@"
-                                      f"{self.pushed_digest(p)}")
-                         for p in self.strategy.parents.pins.get(spec.name, ()))
-        return replace(spec, build_contexts=contexts) if contexts else spec
+        links = self.links.links.get(spec.name, ()) if self.links else ()
+        remote = self.strategy.parents.pins.get(spec.name, ())
+        contexts: dict[str, tuple[str, str]] = {}   # BuildKit's lookup key -> (name, source)
+        for p in remote:
+            source = f"docker-image://{cfg.repository(p)}@{self.pushed_digest(p)}"
+            for ref in (*cfg.refs(p), *(k.ref for k in links if k.parent == p)):
+                contexts.setdefault(context_key(ref), (ref, source))
+        for k in links:
+            if not k.exact and k.parent not in remote:
+                contexts.setdefault(context_key(k.ref),
+                                    (k.ref, f"docker-image://{cfg.ref(k.parent)}"))
+        return replace(spec, build_contexts=tuple(contexts.values())) if contexts else spec
+
+    def tag_all(self, name: str) -> None:
+        """An image brought into this engine under its first tag: its other tags too."""
+        first, *others = self.cfg.refs(name)
+        for ref in others:
+            self.engine.tag(first, ref)
 
     def bring_here(self, name: str, spec: BuildSpec, res: BuildResult) -> None:
         """An image built away (another engine, a container builder) into this engine: pulled
@@ -83,6 +102,7 @@ class Registry:
                 raise BuildorchError(f"built on {self.strategy.builder(cfg, name).describe()} "
                                      "but buildx reported no pushed digest")
             self.engine.pull_digest(cfg.repository(name), res.image_id, cfg.ref(name))
+            self.tag_all(name)
 
     def publish(self, name: str, spec: BuildSpec) -> None:
         """After its smoke check: what a child on another builder reads (a failed push fails
@@ -108,11 +128,13 @@ class Registry:
         if not self.engine.registry_has(src):
             return None
         try:
-            return self.engine.pull_as(src, self.cfg.ref(name))
+            image_id = self.engine.pull_as(src, self.cfg.ref(name))
+            self.tag_all(name)
         except Exception as exc:  # a failed pull only costs a build
             self.emit(Warned(name, f"pull of {src} failed ({one_line(str(exc))}); "
                              "building it"))
             return None
+        return image_id
 
 
 def warm(engine: Engine, cfg: Config, names: Iterable[str]) -> None:

@@ -80,13 +80,13 @@ def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions, *,
         local_dir=local_dir(cfg, name), in_actions=in_github_actions())
     return BuildSpec(
         name=name,
-        tags=(cfg.ref(name),),
+        tags=cfg.refs(name),
         dockerfile=cfg.root / image.dockerfile,
         context=cfg.root / image.context,
         target=image.target,
         platform=image.platform or cfg.platform,
-        build_args=(*image.args, ("BUILDKIT_INLINE_CACHE", "1")),
-        labels=((LABEL_NAME, name), (LABEL_DIGEST, record.digest)),
+        build_args=tuple({**dict(image.args), "BUILDKIT_INLINE_CACHE": "1"}.items()),
+        labels=(*image.labels, (LABEL_NAME, name), (LABEL_DIGEST, record.digest)),
         cache_from=cache_from,
         # BUILDKIT_INLINE_CACHE=1 is the inline cache (with --cache-to type=inline as well,
         # BuildKit refuses: "duplicate cache exports [inline]")

@@ -15,7 +15,7 @@ import pytest
 
 from buildorch.config import load
 from buildorch.ops import compose
-from tests.helpers import bo, git
+from tests.helpers import bo, git, seed
 
 REG = "ghcr.io/acme"
 
@@ -448,3 +448,54 @@ def test_output_outside_the_repository_is_one_line(make_repo: Callable[..., Path
     assert proc.stderr.strip().splitlines() == [
         f"buildorch: error: {tmp_path / 'elsewhere.toml'} is outside the repository {repo}; "
         "write services.toml inside it (its paths are relative to it)"]
+
+
+def test_init_says_nothing_of_the_state_folder_unless_git_would_keep_it(
+        make_repo: Callable[..., Path]) -> None:
+    repo = make_repo({**SEED, ".gitignore": "!.buildorch\n"})
+    p = bo(repo, "init", "--dry-run")
+    assert p.returncode == 0 and ".buildorch" not in p.stderr, p.stderr
+
+    # State committed by an earlier tool (or by hand): git keeps tracking it whatever ignores.
+    (repo / ".buildorch").mkdir()
+    (repo / ".buildorch/manifest.json").write_text("{}\n")
+    git(repo, "add", "-f", ".buildorch/manifest.json")
+    git(repo, "commit", "-q", "-m", "state")
+    p = bo(repo, "init", "--dry-run")
+    notes = [line for line in p.stderr.splitlines() if ".buildorch" in line]
+    assert notes == ["note: git tracks 1 file(s) under .buildorch/, where buildorch keeps its "
+                     "local state: `git rm -r --cached .buildorch` (and commit) so that git "
+                     "ignores them"], p.stderr
+
+    git(repo, "rm", "-q", "-r", "--cached", ".buildorch")
+    git(repo, "commit", "-q", "-m", "untrack the state")
+    (repo / ".buildorch/.gitignore").write_text("# ours\n")   # a user's own, ignoring nothing
+    p = bo(repo, "init", "--dry-run")
+    notes = [line for line in p.stderr.splitlines() if ".buildorch" in line]
+    assert len(notes) == 1 and ".buildorch/.gitignore does not ignore" in notes[0], p.stderr
+
+
+def test_seed_first_hour_bases_without_children_notes_once_no_own_args(
+        make_repo: Callable[..., Path]) -> None:
+    """The seed as it is: bases in services/base/ that nothing builds FROM yet, a test compose
+    file extending the main one, compose args carrying BUILDKIT_INLINE_CACHE=1."""
+    files = seed(REG)
+    del files["services.toml"]
+    files["services/base/Dockerfile.python-ml-torch"] = f"FROM {REG}/python-ml:latest\n"
+    files["Dockerfile.runtime-common"] = "FROM busybox:1.36\n"      # a parent's name
+    files["Dockerfile.worker"] = "FROM busybox:1.36\n"              # a service's
+    repo = make_repo(files)
+    p = bo(repo, "init")
+    assert p.returncode == 0, p.stderr
+    data = tomllib.loads((repo / "services.toml").read_text())
+    assert data["base"]["python-ml-torch"]["tier"] == "tier-2"
+    assert data["base"]["runtime-common"]["tier"] == "foundation"
+    assert "worker" in data["services"] and "waketrainer" in data["services"]
+    assert "under a base/ folder" in (repo / "services.toml").read_text()
+    assert "BUILDKIT_INLINE_CACHE" not in (repo / "services.toml").read_text()
+    assert p.stderr.splitlines() == [
+        "note: docker-compose.yml: services discord, llm, stt, waketrainer: cache_from left "
+        "out: [cache] in services.toml says where every image's cache comes from (registry, "
+        "local, gha)",
+        "note: docker-compose.test.yml: services llm-test, stt-test build the Dockerfile(s) of "
+        "other entries (compose `extends`, or a copy): one image each"]
