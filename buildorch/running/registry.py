@@ -112,12 +112,13 @@ class Registry:
 
     def share(self, name: str, spec: BuildSpec) -> None:
         """After a good build, best-effort: the tag of its inputs, so that teammates and CI
-        can reuse it."""
-        if len(spec.tags) > 1 and not spec.push:
+        can reuse it (only that tag: an image's own `tags` are pushed by --push alone)."""
+        ref = reuse_ref(self.cfg, name, self.snap.records[name].digest)
+        if ref in spec.tags and not spec.push:
             try:
-                self.engine.push(spec.tags[-1])
+                self.engine.push(ref)
             except Exception as exc:
-                self.emit(Warned(name, f"push of {spec.tags[-1]} failed "
+                self.emit(Warned(name, f"push of {ref} failed "
                                  f"({one_line(str(exc))}): teammates and CI cannot reuse this "
                                  f"build; check the registry {self.cfg.registry}"))
 

@@ -22,11 +22,13 @@ DIGEST = "sha256:" + "ef" * 32
 class _Engine:
     def __init__(self) -> None:
         self.tagged: list[tuple[str, str]] = []
+        self.pushes: list[str] = []
 
     def tag(self, src: str, dst: str) -> None:
         self.tagged.append((src, dst))
 
     def push(self, ref: str) -> str:
+        self.pushes.append(ref)
         return DIGEST
 
 
@@ -82,3 +84,16 @@ def test_every_tag_and_label_goes_to_the_build(tmp_path: Path) -> None:
     run.tag_all("base")
     engine = cast(_Engine, run.engine)
     assert engine.tagged == [("acme/base:1.3", "acme/base:latest")]
+
+
+def test_only_the_tag_of_its_inputs_is_shared(tmp_path: Path) -> None:
+    """An image of several tags, loaded: none of its own tags goes to a registry after the
+    build; the bo-<digest> tag does when the registry cache added it."""
+    run, cfg = _run(tmp_path, {})
+    engine = cast(_Engine, run.engine)
+    spec = spec_for(cfg, "base", run.snap.records["base"], BuildOptions())
+    run.share("base", spec)
+    assert engine.pushes == []
+    spec = run.tagged(spec, run.snap.records["base"].digest, ("registry",))
+    run.share("base", spec)
+    assert engine.pushes == [f"127.0.0.1:5000/me/base:bo-{run.snap.records['base'].digest[:12]}"]
