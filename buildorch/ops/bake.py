@@ -18,7 +18,7 @@ from buildorch.errors import BuildorchError
 from buildorch.ops.compose import BuildEntry, named_contexts
 from buildorch.planning.graph import ImageGraph
 from buildorch.planning.links import Links
-from buildorch.running.builder import cache_args
+from buildorch.running.cache import cache_args
 
 
 def bake_file(cfg: Config, graph: ImageGraph, *, cache: bool = True,

@@ -6,8 +6,9 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from buildorch.edges.state import Record
 from buildorch.errors import BuildorchError
-from buildorch.planning.digest import Record, Snapshot
+from buildorch.planning.digest import Snapshot
 
 MAX_PATHS = 5
 

@@ -19,8 +19,8 @@ import pytest
 
 import buildorch
 from buildorch.config import load
-from buildorch.running.builder import BuildSpec, run_build
-from buildorch.running.execute import named_context
+from buildorch.running.buildx import run_build
+from buildorch.running.spec import BuildSpec, named_context
 from tests.helpers import PREFIX, record_manifest, write_files
 
 pytestmark = pytest.mark.usefixtures("engine")

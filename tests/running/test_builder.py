@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from buildorch.running.builder import (
-    BuildSpec,
+from buildorch.running.buildx import (
     Progress,
-    argv,
     failure_reason,
     is_interrupted_export,
     is_transient,
 )
 from buildorch.running.events import Event, Step, Warned
+from buildorch.running.spec import BuildSpec, argv
 
 
 @pytest.mark.parametrize("output", [
@@ -154,8 +153,8 @@ def test_buildx_error_lines_are_collected_from_the_plain_text() -> None:
 def test_named_contexts_reach_buildx_as_build_contexts(tmp_path: Path) -> None:
     from buildorch.config import load
     from buildorch.planning.digest import Record
-    from buildorch.running.build import BuildOptions
-    from buildorch.running.execute import named_context, spec_for
+    from buildorch.running.options import BuildOptions
+    from buildorch.running.spec import named_context, spec_for
 
     for d in ("app", "shared", "base"):
         (tmp_path / d).mkdir()

@@ -10,9 +10,10 @@ from typing import Any, cast
 from buildorch.config import load
 from buildorch.planning.baseline import work_snapshot
 from buildorch.planning.links import config_links
-from buildorch.running.build import BuildOptions
-from buildorch.running.execute import Strategy, _Run, spec_for
-from buildorch.running.strategy import ParentPlan
+from buildorch.running.options import BuildOptions
+from buildorch.running.registry import Registry
+from buildorch.running.spec import spec_for
+from buildorch.running.strategy import ParentPlan, Strategy
 from tests.helpers import git, write_files
 
 DIGEST = "sha256:" + "ef" * 32
@@ -21,15 +22,17 @@ DIGEST = "sha256:" + "ef" * 32
 class _Engine:
     def __init__(self) -> None:
         self.tagged: list[tuple[str, str]] = []
+        self.pushes: list[str] = []
 
     def tag(self, src: str, dst: str) -> None:
         self.tagged.append((src, dst))
 
     def push(self, ref: str) -> str:
+        self.pushes.append(ref)
         return DIGEST
 
 
-def _run(tmp_path: Path, pins: dict[str, tuple[str, ...]]) -> tuple[_Run, Any]:
+def _run(tmp_path: Path, pins: dict[str, tuple[str, ...]]) -> tuple[Registry, Any]:
     git(tmp_path, "init", "-q")
     write_files(tmp_path, {
         "base.Dockerfile": "FROM busybox:1.36\n",
@@ -54,8 +57,7 @@ def _run(tmp_path: Path, pins: dict[str, tuple[str, ...]]) -> tuple[_Run, Any]:
                         parents=ParentPlan(frozenset(), frozenset(), frozenset(), pins),
                         notes=())
     links = config_links(cfg, {n: i.external_images for n, i in snap.inputs.items()})
-    run = _Run(cfg, BuildOptions(), cast(Any, _Engine()), snap, cast(Any, None), lambda e: None,
-               strategy, links=links)
+    run = Registry(cfg, cast(Any, _Engine()), snap, strategy, lambda e: None, links=links)
     return run, cfg
 
 
@@ -105,3 +107,16 @@ def test_a_named_context_wins_over_a_from_pin_of_the_same_name(tmp_path: Path) -
     source = f"docker-image://127.0.0.1:5000/me/base@{DIGEST}"
     assert dict(ctx.build_contexts) == {"acme/base": "docker-image://busybox:1.36",
                                         "root": source, "acme/base:1.3": source}
+
+
+def test_only_the_tag_of_its_inputs_is_shared(tmp_path: Path) -> None:
+    """An image of several tags, loaded: none of its own tags goes to a registry after the
+    build; the bo-<digest> tag does when the registry cache added it."""
+    run, cfg = _run(tmp_path, {})
+    engine = cast(_Engine, run.engine)
+    spec = spec_for(cfg, "base", run.snap.records["base"], BuildOptions())
+    run.share("base", spec)
+    assert engine.pushes == []
+    spec = run.tagged(spec, run.snap.records["base"].digest, ("registry",))
+    run.share("base", spec)
+    assert engine.pushes == [f"127.0.0.1:5000/me/base:bo-{run.snap.records['base'].digest[:12]}"]
