@@ -34,7 +34,11 @@ def command(ctx: click.Context, fmt: str, stale: bool) -> None:
     if fmt == "dot":
         out(snap.graph.dot())
     elif fmt == "json":
-        out(json.dumps(snap.graph.to_json(), indent=2))
+        data = snap.graph.to_json()
+        for entry in data["images"]:   # type: ignore[attr-defined]
+            if entry["name"] in cfg.images:
+                entry["tags"] = list(cfg.refs(entry["name"]))
+        out(json.dumps(data, indent=2))
     else:
         for line in snap.graph.tree_lines():
             out(line)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -57,6 +58,7 @@ class LiveTable:
     live: Live | None = None
     progress: Progress | None = None
     progress_at: float = 0.0
+    tiers: Mapping[str, str] = field(default_factory=dict)   # image -> tier, for every row
 
     def __enter__(self) -> LiveTable:
         self.live = Live(get_renderable=self._view, console=self.console,
@@ -95,7 +97,7 @@ class LiveTable:
         if isinstance(e, Planned):
             return
         with self.lock:
-            row = self.rows.setdefault(e.image, _Row())
+            row = self.rows.setdefault(e.image, _Row(self.tiers.get(e.image, "")))
             if isinstance(e, Queued):
                 row.tier = e.tier
             elif isinstance(e, Started):

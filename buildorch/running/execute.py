@@ -13,6 +13,7 @@ from buildorch.edges import proc, state
 from buildorch.edges.capabilities import detect
 from buildorch.edges.engine import Engine
 from buildorch.planning.baseline import PlanResult
+from buildorch.planning.links import config_links
 from buildorch.running import scheduler
 from buildorch.running.eta import medians
 from buildorch.running.events import Event
@@ -46,10 +47,12 @@ def execute(cfg: Config, opts: BuildOptions, engine: Engine, result: PlanResult,
         jobs=opts.jobs or cfg.jobs,
         tier_max_parallel={t.name: t.max_parallel for t in cfg.tiers.values()
                            if t.max_parallel})
+    links = config_links(cfg, {n: i.external_images for n, i in snap.inputs.items()})
     # One history read: the scheduler's path weights and the ETA's durations.
     durations = medians(state.read_history(cfg.state_dir))
     progress = ProgressTracker(jobs, limits, durations, emit)
-    pipeline = ImagePipeline(cfg, opts, engine, snap, report, progress, strategy, care)
+    pipeline = ImagePipeline(cfg, opts, engine, snap, report, progress, strategy, care,
+                             links=links)
     progress.start()
     with proc.cancel_on_signals(cancel):
         run = scheduler.run(jobs, pipeline.build_one, limits, emit=pipeline.emit,
