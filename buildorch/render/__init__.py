@@ -101,7 +101,6 @@ class Plain:
         elif isinstance(e, UpToDate):
             self._line(e.image, "up to date")
         elif isinstance(e, Progress) and e.done:
-            with self.lock:
-                self.out.write(f"[{e.done}/{e.total}] {format_duration(e.elapsed_s)} elapsed, "
-                               f"{eta_text(e)}\n")
-                self.out.flush()
+            # In the image column, as wide as the rest: "[3/15     ] 12.0s elapsed, ETA 40s".
+            self._line(f"{e.done}/{e.total}",
+                       f"{format_duration(e.elapsed_s)} elapsed, {eta_text(e)}")

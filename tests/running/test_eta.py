@@ -118,8 +118,8 @@ def test_the_tracker_says_progress_after_each_image_that_ends() -> None:
 
 
 @pytest.mark.parametrize(("eta", "no_history", "text"), [
-    (70.0, (), "[1/3] 12.0s elapsed, ETA 1m10s"),
-    (None, ("a", "b", "c", "d"), "[1/3] 12.0s elapsed, ETA ? "
+    (70.0, (), "[1/3      ] 12.0s elapsed, ETA 1m10s"),
+    (None, ("a", "b", "c", "d"), "[1/3      ] 12.0s elapsed, ETA ? "
                                  "(no history: a, b, c and 1 more)"),
 ])
 def test_plain_output_prints_one_eta_line_per_image_that_ends(

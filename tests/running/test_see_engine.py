@@ -100,5 +100,5 @@ def test_progress_events_with_an_eta_once_there_is_history(
     assert p.returncode == 0, p.stderr
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("[") and "] " in ln
              and ln[1].isdigit()]
-    assert [ln.split("]")[0] for ln in lines] == [f"[{k}/7" for k in range(1, 8)]
+    assert [ln.split("]")[0].rstrip() for ln in lines] == [f"[{k}/7" for k in range(1, 8)]
     assert all("elapsed, ETA " in ln for ln in lines[:-1]) and lines[-1].endswith("done")
