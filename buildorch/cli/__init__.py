@@ -72,6 +72,7 @@ COMMANDS: dict[str, str] = {
     "init": "init",
     "doctor": "doctor",
     "schema": "schema",
+    "watch": "watch",
 }
 
 
