@@ -425,3 +425,27 @@ def test_watch_is_one_per_repository(repo: Path, watch: Callable[..., Watch]) ->
     rc, _, err = run_bo(repo, "build")
     assert rc == 0, err
     assert os.path.exists(repo / ".buildorch/watch.lock")
+
+
+def test_a_round_waits_for_a_build_that_holds_the_lock(
+        repo: Path, watch: Callable[..., Watch]) -> None:
+    w = watch(repo)
+    w.round()
+    # another buildorch build, as far as the lock is concerned: holds it for 4 s
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        "f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+        "f.seek(0); f.truncate(); f.write(f'{os.getpid()}\\n'); f.flush()\n"
+        "print('held', flush=True); time.sleep(4)\n"), str(repo / ".buildorch/build.lock")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        edit(repo / "services/svc-b/app.txt", "b 2\n")
+        notice = w.next("notice", 30)
+        assert notice["message"].startswith("waiting: another buildorch build is running") \
+            and f"pid {holder.pid}" in notice["message"], w.story()
+        end = w.next("round-finished", 60)
+        assert end["built"] == ["svc-b"] and holder.poll() is not None, w.story()
+    finally:
+        holder.kill()
+        holder.wait()
