@@ -35,7 +35,7 @@ POLICY = ("an edit during a round: images not yet started are planned again, tho
           "finish, then the next round starts")
 # After a burst, wait this long for quiet before a round starts (watchfiles already joined
 # what came within 50 ms): a checkout or a formatter run over many files is one round.
-SETTLE_S = 0.3
+SETTLE_S = 0.1
 MAX_SETTLE_S = 10.0
 _LOCK_POLL_S = 1.0
 
