@@ -80,11 +80,14 @@ def command(ctx: click.Context, images: tuple[str, ...], up: bool, jobs: int | N
     same plan, scheduler, caches, smoke checks and manifest. ^C stops it (exit 130).
     """
     from buildorch.edges.engine import Engine
-    from buildorch.ops.watch import watch
+    from buildorch.ops.watch import preflight, watch
     from buildorch.running.build import build
     from buildorch.running.options import BuildOptions
 
     cfg = config_of(ctx)
+    opts = BuildOptions(names=images, jobs=jobs, smoke=not no_smoke)
+    compose: tuple[str, ...] = ()
+    preflight(cfg, opts, compose if up else None)
     engine = Engine.connect()   # every round on the one engine the docker CLI resolves here
     shown_notes: set[str] = set()
     first = [True]
@@ -110,8 +113,6 @@ def command(ctx: click.Context, images: tuple[str, ...], up: bool, jobs: int | N
         else:
             click.echo(_plain(e, first))
 
-    opts = BuildOptions(names=images, jobs=jobs, smoke=not no_smoke)
-    compose: tuple[str, ...] = ()
     code = watch(cfg, opts, run_round=run_round, say=say, up=compose if up else None)
     if code:
         raise click.exceptions.Exit(EXIT_INTERRUPTED)

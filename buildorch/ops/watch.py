@@ -24,7 +24,7 @@ from buildorch.config import Config
 from buildorch.edges import state
 from buildorch.edges.watcher import Batch, Watcher
 from buildorch.errors import EXIT_INTERRUPTED, BuildorchError, ConfigError
-from buildorch.ops.restart import ComposeProject
+from buildorch.ops.restart import ComposeProject, compose_files
 from buildorch.planning import baseline
 from buildorch.planning.watchset import WatchSet, ignored, watch_set
 from buildorch.running.options import BuildOptions
@@ -229,13 +229,28 @@ class _Session:
                 time.sleep(_LOCK_POLL_S)
 
     def _restart(self, images: Iterable[str]) -> tuple[str, ...]:
-        from buildorch.ops.restart import compose_files
-
         assert self.up is not None
         project = ComposeProject(self.cfg, compose_files(self.cfg, self.up))
         services = project.services_running(images)
         project.recreate(services)
         return tuple(services)
+
+
+def preflight(cfg: Config, opts: BuildOptions, up: Sequence[str] | None) -> None:
+    """What can be refused before the engine is asked anything: unknown IMAGES, no compose
+    file for --up, a state folder that cannot be written."""
+    import difflib
+
+    for name in opts.names:
+        if name not in cfg.images:
+            hint = difflib.get_close_matches(name, list(cfg.images), n=1)
+            raise BuildorchError(f"unknown image {name!r}"
+                                 + (f"; did you mean {hint[0]!r}?" if hint else
+                                    f" in {cfg.path.name}: name one of its images "
+                                    "(`buildorch graph` lists them)"))
+    if up is not None:
+        compose_files(cfg, up)
+    state.check_writable(cfg.state_dir)
 
 
 def watch(cfg: Config, opts: BuildOptions, *, run_round: RoundFn,
@@ -244,11 +259,7 @@ def watch(cfg: Config, opts: BuildOptions, *, run_round: RoundFn,
     between rounds raises KeyboardInterrupt, after the watcher is stopped).
     `up`: restart compose services after each good round (`[project] compose`, or () to find
     the compose file as `init` does); None: restart nothing."""
-    unknown = [n for n in opts.names if n not in cfg.images]
-    if unknown:
-        raise BuildorchError(f"unknown image {unknown[0]!r} in {cfg.path.name}: name one of its "
-                             "images (`buildorch graph` lists them)")
-    state.check_writable(cfg.state_dir)
+    preflight(cfg, opts, up)
     session = _Session(cfg, opts, run_round, say, up)
     with state.watch_lock(cfg.state_dir):
         try:
