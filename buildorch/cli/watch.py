@@ -86,8 +86,7 @@ def command(ctx: click.Context, images: tuple[str, ...], up: bool, jobs: int | N
 
     cfg = config_of(ctx)
     opts = BuildOptions(names=images, jobs=jobs, smoke=not no_smoke)
-    compose: tuple[str, ...] = ()
-    preflight(cfg, opts, compose if up else None)
+    preflight(cfg, opts, cfg.compose if up else None)
     engine = Engine.connect()   # every round on the one engine the docker CLI resolves here
     shown_notes: set[str] = set()
     first = [True]
@@ -113,6 +112,6 @@ def command(ctx: click.Context, images: tuple[str, ...], up: bool, jobs: int | N
         else:
             click.echo(_plain(e, first))
 
-    code = watch(cfg, opts, run_round=run_round, say=say, up=compose if up else None)
+    code = watch(cfg, opts, run_round=run_round, say=say, up=cfg.compose if up else None)
     if code:
         raise click.exceptions.Exit(EXIT_INTERRUPTED)

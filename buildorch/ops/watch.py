@@ -230,7 +230,8 @@ class _Session:
 
     def _restart(self, images: Iterable[str]) -> tuple[str, ...]:
         assert self.up is not None
-        project = ComposeProject(self.cfg, compose_files(self.cfg, self.up))
+        # services.toml may have changed since the start: its [project] compose now
+        project = ComposeProject(self.cfg, compose_files(self.cfg, self.cfg.compose))
         services = project.services_running(images)
         project.recreate(services)
         return tuple(services)

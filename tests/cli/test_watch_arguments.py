@@ -37,3 +37,16 @@ def test_up_with_two_compose_projects_asks_which(
     r = bo_in_process("--config", str(tmp_path / "services.toml"), "watch", "--up")
     assert r.code == 1
     assert "2 compose projects" in r.err and "a/compose.yaml; b/compose.yaml" in r.err
+
+
+def test_project_compose_names_the_file_to_use(
+        tmp_path: Path, bo_in_process: Callable[..., Result]) -> None:
+    toml = '[project]\ncompose = ["a/compose.yaml"]\n' + FILES["services.toml"]
+    write_files(tmp_path, {**FILES, "services.toml": toml, "a/compose.yaml": "services: {}\n",
+                           "b/compose.yaml": "services: {}\n"})
+    r = bo_in_process("--config", str(tmp_path / "services.toml"), "watch", "--up")
+    # past the compose check: what stops it now is the engine this test does not have
+    assert r.code == 1 and "compose" not in r.err and "engine" in r.err.lower(), r.err
+    write_files(tmp_path, {"services.toml": toml.replace("a/compose", "c/compose")})
+    r = bo_in_process("--config", str(tmp_path / "services.toml"), "watch", "--up")
+    assert r.code == 1 and "[project] compose names" in r.err and "c/compose.yaml" in r.err
