@@ -90,7 +90,8 @@ class Watch:
         self.seen: list[Event] = []
         self.stderr: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        self._err_reader = threading.Thread(target=self._read_err, daemon=True)
+        self._err_reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -156,6 +157,7 @@ class Watch:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+        self._err_reader.join(10)   # all of stderr read once the process is gone
         return self.proc.returncode
 
 
@@ -425,6 +427,10 @@ def test_watch_is_one_per_repository(repo: Path, watch: Callable[..., Watch]) ->
     rc, _, err = run_bo(repo, "build")
     assert rc == 0, err
     assert os.path.exists(repo / ".buildorch/watch.lock")
+    # ^C between rounds: 130 at once, nothing said but that
+    t0 = time.monotonic()
+    assert w.stop() == 130 and time.monotonic() - t0 < 5
+    assert "".join(w.stderr).strip() == "buildorch: interrupted"
 
 
 def test_a_round_waits_for_a_build_that_holds_the_lock(
