@@ -92,7 +92,7 @@ def command(ctx: click.Context, images: tuple[str, ...], up: bool, jobs: int | N
     first = [True]
 
     def run_round(cfg: Config, opts: BuildOptions, drain: threading.Event) -> BuildReport:
-        render, scope = _renderer(progress)
+        render, scope = _renderer(progress, cfg)
         with scope:
             report = build(cfg, opts, render, disk=disk_guard, engine=engine, drain=drain)
         for n in report.notes:

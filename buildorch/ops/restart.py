@@ -58,7 +58,7 @@ class ComposeProject:
     def services_running(self, images: Iterable[str]) -> list[str]:
         """The services that run one of `images` (configured names) and are running now."""
         wanted = {familiar_reference(ref): name for name in images
-                  for ref in _refs(self.cfg, name)}
+                  for ref in self.cfg.refs(name)}
         if not wanted:
             return []
         spec = compose.load_plugin(self.files).get("services")
@@ -83,7 +83,3 @@ class ComposeProject:
         if services:
             proc.run([*self._argv(), "up", "-d", "--no-deps", "--no-build", *services],
                      cwd=self.files[0].parent)
-
-
-def _refs(cfg: Config, name: str) -> tuple[str, ...]:
-    return (cfg.ref(name),)

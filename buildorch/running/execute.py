@@ -14,6 +14,7 @@ from buildorch.edges import proc, state
 from buildorch.edges.capabilities import detect
 from buildorch.edges.engine import Engine
 from buildorch.planning.baseline import PlanResult
+from buildorch.planning.links import config_links
 from buildorch.running import scheduler
 from buildorch.running.events import Event
 from buildorch.running.options import BuildOptions, DiskCareFor
@@ -56,7 +57,8 @@ def execute(cfg: Config, opts: BuildOptions, engine: Engine, result: PlanResult,
         jobs=opts.jobs or cfg.jobs,
         tier_max_parallel={t.name: t.max_parallel for t in cfg.tiers.values()
                            if t.max_parallel})
-    pipeline = ImagePipeline(cfg, opts, engine, snap, report, emit, strategy, care)
+    links = config_links(cfg, {n: i.external_images for n, i in snap.inputs.items()})
+    pipeline = ImagePipeline(cfg, opts, engine, snap, report, emit, strategy, care, links=links)
     with proc.cancel_on_signals(cancel):
         run = scheduler.run(jobs, pipeline.build_one, limits, emit=pipeline.emit,
                             cancel=cancel, fail_fast=opts.fail_fast,

@@ -21,6 +21,7 @@ from buildorch.edges.engine import Engine
 from buildorch.edges.state import Record
 from buildorch.errors import BuildorchError
 from buildorch.planning.digest import Snapshot
+from buildorch.planning.links import Links
 from buildorch.running import scheduler
 from buildorch.running.buildx import BuildResult, is_interrupted_export, run_build
 from buildorch.running.cache import tidy_local
@@ -49,6 +50,7 @@ class ImagePipeline:
     out: Callable[[Event], None]
     strategy: Strategy
     disk: DiskCare | None = None
+    links: Links | None = None     # each child's FROM links (planning/links.py)
     lock: threading.Lock = field(default_factory=threading.Lock)
     engine_gone: threading.Event = field(default_factory=threading.Event)
     lines: ImageLines = field(init=False)
@@ -56,7 +58,8 @@ class ImagePipeline:
 
     def __post_init__(self) -> None:
         self.lines = ImageLines(self.cfg, self.snap)
-        self.registry = Registry(self.cfg, self.engine, self.snap, self.strategy, self.emit)
+        self.registry = Registry(self.cfg, self.engine, self.snap, self.strategy, self.emit,
+                                 self.links)
 
     def emit(self, e: Event) -> None:
         self.report.apply(e)
