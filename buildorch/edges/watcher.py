@@ -41,11 +41,13 @@ class Watcher:
         self._thread = threading.Thread(target=self._run, name="buildorch-watch", daemon=True)
         self._started = False
 
-    def watch(self, dirs: Iterable[str]) -> None:
-        """Watch exactly these folders (root-relative; '' is the root) from now on."""
+    def watch(self, dirs: Iterable[str], *, renew: bool = False) -> None:
+        """Watch exactly these folders (root-relative; '' is the root) from now on. `renew`:
+        watch them anew even if the set is the same (a folder removed and made again under
+        its name is another inode: the OS dropped the old watch with the old folder)."""
         new = frozenset(dirs)
         with self._lock:
-            if new == self._dirs and self._started:
+            if new == self._dirs and self._started and not renew:
                 return
             self._dirs = new
             self._stop.set()            # the running generator ends; the loop takes the new set

@@ -121,14 +121,15 @@ class _Session:
             self.drain.set()
 
     # --- the main thread ------------------------------------------------------------------
-    def rewatch(self) -> None:
-        """What the images read now: the set to filter with, and the folders to watch."""
+    def rewatch(self, renew: bool = False) -> None:
+        """What the images read now: the set to filter with, and the folders to watch
+        (`renew`: watched anew, after deletions that may have taken a folder with them)."""
         snap = baseline.work_snapshot(self.cfg)
         ws = watch_set(self.cfg, snap, self.opts.names)
         self.created = {d for d in self.created if (self.cfg.root / d).is_dir()}
         changed = ws.files != self.ws.files
         self.ws = ws
-        self.watcher.watch(ws.dirs | self.created)
+        self.watcher.watch(ws.dirs | self.created, renew=renew)
         if changed:
             self.say(Watching(tuple(sorted(ws.images)), len(ws.files),
                               len(self.watcher.dirs)))
@@ -175,7 +176,7 @@ class _Session:
             self.config_error = ""
         if structural or made:
             try:
-                self.rewatch()
+                self.rewatch(renew=any(kind == "deleted" for kind, _ in events))
             except BuildorchError as exc:   # e.g. a Dockerfile that does not parse
                 self.say(Notice(f"{exc} (watching what was read before)"))
                 return sorted(relevant)

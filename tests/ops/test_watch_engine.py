@@ -455,3 +455,22 @@ def test_a_round_waits_for_a_build_that_holds_the_lock(
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_folder_removed_and_made_again_is_watched_again(
+        repo: Path, watch: Callable[..., Watch]) -> None:
+    import shutil
+
+    w = watch(repo)
+    w.round()
+    saved = {p.name: p.read_text() for p in (repo / "services/svc-a").iterdir()}
+    shutil.rmtree(repo / "services/svc-a")     # as a checkout that empties a folder does
+    (repo / "services/svc-a").mkdir()
+    for name, text in saved.items():
+        (repo / "services/svc-a" / name).write_text(
+            "svc-a again\n" if name == "app.txt" else text)
+    _, events, _ = w.round(60)
+    assert built(events) == ["svc-a"], w.story()
+    edit(repo / "services/svc-a/app.txt", "svc-a, third\n")   # a new inode: watched anew
+    _, events, _ = w.round(60)
+    assert built(events) == ["svc-a"], w.story()
