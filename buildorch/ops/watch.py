@@ -106,6 +106,7 @@ class _Session:
         self.in_round = threading.Event()
         self.ws = WatchSet(frozenset(), frozenset(), frozenset(), "")
         self.created: set[str] = set()     # folders made under watched ones since we started
+        self.missing: dict[str, str] = {}  # a watched folder gone -> the ancestor watched instead
         self.config_error = ""
         self.to_restart: set[str] = set()  # rebuilt, not yet restarted (a drained round's)
         self.rounds = 0
@@ -126,10 +127,20 @@ class _Session:
         (`renew`: watched anew, after deletions that may have taken a folder with them)."""
         snap = baseline.work_snapshot(self.cfg)
         ws = watch_set(self.cfg, snap, self.opts.names)
-        self.created = {d for d in self.created if (self.cfg.root / d).is_dir()}
+        root = self.cfg.root
+        self.created = {d for d in self.created if (root / d).is_dir()}
+        # A folder removed with everything in it (a checkout, `rm -r`): until it is back, its
+        # nearest ancestor is watched, so that its coming back is seen.
+        for d in self.ws.dirs | set(self.missing):
+            if not (root / d).is_dir():
+                up = d
+                while up and not (root / up).is_dir():
+                    up = posixpath.dirname(up)
+                self.missing[d] = up
+        self.missing = {d: up for d, up in self.missing.items() if not (root / d).is_dir()}
         changed = ws.files != self.ws.files
         self.ws = ws
-        self.watcher.watch(ws.dirs | self.created, renew=renew)
+        self.watcher.watch(ws.dirs | self.created | set(self.missing.values()), renew=renew)
         if changed:
             self.say(Watching(tuple(sorted(ws.images)), len(ws.files),
                               len(self.watcher.dirs)))
@@ -194,7 +205,9 @@ class _Session:
         try:
             report = self._build()
         except BuildorchError as exc:
-            self.say(RoundFinished(n, False, (), (), (), (), error=str(exc).splitlines()[0],
+            lines = str(exc).splitlines() or [type(exc).__name__]
+            more = f" (and {len(lines) - 1} more problem(s))" if len(lines) > 1 else ""
+            self.say(RoundFinished(n, False, (), (), (), (), error=lines[0] + more,
                                    duration_s=time.monotonic() - t0))
             return None
         finally:
@@ -219,6 +232,9 @@ class _Session:
         return None
 
     def _build(self) -> BuildReport:
+        # services.toml as a build would read it now: it checks the tree too (a Dockerfile
+        # that is gone is its error, as in `buildorch build`)
+        self.cfg = baseline.open_config(self.cfg.path)
         said = False
         while True:
             try:

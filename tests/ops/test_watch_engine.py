@@ -474,3 +474,32 @@ def test_a_folder_removed_and_made_again_is_watched_again(
     edit(repo / "services/svc-a/app.txt", "svc-a, third\n")   # a new inode: watched anew
     _, events, _ = w.round(60)
     assert built(events) == ["svc-a"], w.story()
+
+
+def test_a_folder_removed_then_made_again_later_is_seen(
+        repo: Path, watch: Callable[..., Watch]) -> None:
+    import shutil
+
+    w = watch(repo)
+    w.round()
+    saved = {p.relative_to(repo): p.read_text() for p in (repo / "services").rglob("*")
+             if p.is_file()}
+    shutil.rmtree(repo / "services")           # svc-a's folder and the one above it
+    _, events, end = w.round(60)               # what is gone: said as a build says it
+    assert built(events) == [] and not end["ok"], w.story()
+    assert "dockerfile 'services/svc-a/Dockerfile' does not exist" in end["error"], w.story()
+    (repo / "services/svc-a").mkdir(parents=True)   # back, in a later burst
+    time.sleep(0.5)
+    for rel, text in saved.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text("svc-a back\n" if rel.as_posix() == "services/svc-a/app.txt"
+                                else text)
+    rounds = []
+    while True:   # the folder's return, then its files: one round or two, never none
+        _, events, _ = w.round(60)
+        rounds.append(built(events))
+        if "svc-a" in rounds[-1]:
+            break
+    assert rounds[-1] == ["svc-a"], w.story()
+    out = docker("run", "--rm", f"{registry_of(repo)}/svc-a:latest", "cat", "/app/app.txt")
+    assert out == "svc-a back\n"
