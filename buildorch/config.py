@@ -140,6 +140,7 @@ class Config:
     local_cache_max: int
     tiers: Mapping[str, Tier]
     images: Mapping[str, Image] = field(default_factory=dict)
+    compose: tuple[str, ...] = ()   # [project] compose, relative to services.toml
 
     @property
     def state_dir(self) -> Path:
@@ -366,7 +367,7 @@ def parse_lenient(
         path=path, root=root, registry=project["registry"], tag=project["tag"],
         jobs=project["jobs"], platform=project["platform"], cache_from=cache["from"],
         cache_to=cache["to"], local_cache_max=cache["local_max_size"], tiers=tiers,
-        images=images,
+        images=images, compose=tuple(project["compose"]),
     ), c.problems
 
 

@@ -474,6 +474,8 @@ PROJECT = Table("project", "What every image shares: where it is pushed, its tag
         factory=lambda: min(4, os.cpu_count() or 1)),
     Key("platform", Text(), "Default target platform (e.g. \"linux/amd64\"); none: the "
         "engine's own."),
+    Key("compose", Strings(), "Compose files whose services `watch --up` restarts, relative "
+        "to services.toml, in override order; none: the compose project `init` finds.", []),
 ))
 
 CACHE = Table("cache", "Where build caches are read from and written to.", (

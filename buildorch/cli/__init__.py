@@ -73,6 +73,7 @@ COMMANDS: dict[str, str] = {
     "init": "init",
     "doctor": "doctor",
     "schema": "schema",
+    "watch": "watch",
 }
 
 

@@ -105,7 +105,8 @@ def atomic_write(path: Path, data: bytes, *, executable: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def _flock(path: Path, *, blocking: bool) -> Iterator[bool]:
+def _flock(path: Path, *, blocking: bool, mark: bool = True) -> Iterator[bool]:
+    """`mark`: write our pid into the file once we hold it (a probe that only looks does not)."""
     make_state_dir(path.parent)
     with open(path, "a+") as f:
         try:
@@ -114,7 +115,7 @@ def _flock(path: Path, *, blocking: bool) -> Iterator[bool]:
             yield False
             return
         try:
-            if not blocking:
+            if not blocking and mark:
                 f.seek(0)
                 f.truncate()
                 f.write(f"{os.getpid()}\n")
@@ -162,17 +163,54 @@ def check_writable(state_dir: Path) -> None:
             f"(`chmod -R u+w {state_dir}`, or run as its owner)") from None
 
 
+class LockHeld(BuildorchError):
+    """Another run holds the build lock (`watch` waits for it; a command says so)."""
+
+
+def _holder(lock: Path) -> str:
+    try:
+        return lock.read_text().strip() or "?"
+    except OSError:
+        return "?"
+
+
+def _watching(state_dir: Path) -> str | None:
+    """The pid of the `buildorch watch` running in this repository, if one is."""
+    lock = state_dir / "watch.lock"
+    if not lock.exists():
+        return None
+    with _flock(lock, blocking=False, mark=False) as got:
+        return None if got else _holder(lock)
+
+
 @contextlib.contextmanager
 def build_lock(state_dir: Path) -> Iterator[None]:
     """One build per repository at a time; a second one is told, not queued."""
     lock = state_dir / "build.lock"
     with _flock(lock, blocking=False) as got:
         if not got:
-            holder = lock.read_text().strip() if lock.exists() else "?"
-            raise BuildorchError(
+            holder = _holder(lock)
+            if _watching(state_dir) == holder:
+                raise LockHeld(
+                    f"buildorch watch (pid {holder}) is building in this repository: its "
+                    "round ends by itself; run this again then, or stop the watch (^C)")
+            raise LockHeld(
                 f"another buildorch build is running in this repository (pid {holder}); "
                 "wait for it to finish or stop it"
             )
+        yield
+
+
+@contextlib.contextmanager
+def watch_lock(state_dir: Path) -> Iterator[None]:
+    """One `buildorch watch` per repository; held while it runs (its rounds take the build
+    lock like any build, so a build between rounds runs, and one during a round is told)."""
+    lock = state_dir / "watch.lock"
+    with _flock(lock, blocking=False) as got:
+        if not got:
+            raise BuildorchError(
+                f"buildorch watch is already running in this repository (pid {_holder(lock)}):"
+                " one watch per repository; use that one, or stop it first")
         yield
 
 

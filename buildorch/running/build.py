@@ -20,11 +20,14 @@ from buildorch.running.report import BuildReport
 def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
           cancel: threading.Event | None = None,
           disk: DiskCareFor | None = None,
-          engine: Engine | None = None) -> BuildReport:
+          engine: Engine | None = None,
+          drain: threading.Event | None = None) -> BuildReport:
     """`disk(engine)`: the care of the engine's disk for this run (the commands pass
     `ops.disk.DiskGuard`): its `check(tier)` runs before an image of that tier builds, its
     `emergency_cleanup()` after a cancelled run. None: neither.
     `engine`: the engine to use (default: the one the docker CLI would use here).
+    `drain`: once set, no more images start and those running finish (`watch` sets it when
+    an edit arrives during a round: the rest is planned again from the new tree).
 
     The report is a fold of the events `emit` receives: nothing is added to it any other way
     (but the wall time, the cancel flag and the emergency cleanup's line)."""
@@ -61,6 +64,6 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
             return report
         from buildorch.running.execute import execute  # only when something builds
 
-        execute(cfg, opts, engine, result, report, emit, cancel, disk)
+        execute(cfg, opts, engine, result, report, emit, cancel, disk, drain)
     report.wall_s = time.monotonic() - t0
     return report

@@ -27,10 +27,11 @@ from buildorch.running.strategy import builder_name, plan_strategy
 
 def execute(cfg: Config, opts: BuildOptions, engine: Engine, result: PlanResult,
             report: BuildReport, emit: Callable[[Event], None], cancel: threading.Event,
-            disk: DiskCareFor | None) -> None:
+            disk: DiskCareFor | None, drain: threading.Event | None = None) -> None:
     """Build the stale images of `result` (there are some): capabilities, strategy, then the
     scheduler over the pipeline; every event folded into `report` on its way to `emit`.
-    `disk`: the care of the engine's disk the caller chose (None: no guard, no cleanup)."""
+    `disk`: the care of the engine's disk the caller chose (None: no guard, no cleanup).
+    `drain` set: start no more images; those running finish (see `scheduler.run`)."""
     snap = result.snapshot
     stale = {s.name for s in result.plan.stale}
     care = disk(engine) if disk is not None else None
@@ -56,7 +57,8 @@ def execute(cfg: Config, opts: BuildOptions, engine: Engine, result: PlanResult,
     progress.start()
     with proc.cancel_on_signals(cancel):
         run = scheduler.run(jobs, pipeline.build_one, limits, emit=pipeline.emit,
-                            cancel=cancel, fail_fast=opts.fail_fast, weights=durations)
+                            cancel=cancel, fail_fast=opts.fail_fast, weights=durations,
+                            drain=drain)
     if run.cancelled:
         report.cancelled = True
         if care is not None:

@@ -96,8 +96,12 @@ def run(
     cancel: threading.Event,
     fail_fast: bool = False,
     weights: Mapping[str, float] | None = None,
+    drain: threading.Event | None = None,
 ) -> RunResult:
     """Build every job once its parents succeeded; see the module docstring.
+
+    ``drain`` set: start nothing more, let what runs finish (`watch`, when an edit arrives
+    during a round: what did not start is planned again from the new tree).
 
     ``emit`` is only called from this thread. If this thread is interrupted (an exception or
     KeyboardInterrupt escapes the loop) ``cancel`` is set so running builds stop and the pool
@@ -119,7 +123,7 @@ def run(
                     state.skip_unstarted("cancelled")
                 for fut in sorted(done, key=lambda f: state.rank[running[f]]):
                     state.finish(running.pop(fut), fut)
-                stop = _stop_reason(state, cancel, fail_fast)
+                stop = _stop_reason(state, cancel, fail_fast, drain)
                 if stop:
                     state.skip_unstarted(stop)
                 else:
@@ -138,9 +142,15 @@ def run(
     )
 
 
-def _stop_reason(state: _Ledger, cancel: threading.Event, fail_fast: bool) -> str:
+DRAINED = "not started: files changed during the round; planned again"
+
+
+def _stop_reason(state: _Ledger, cancel: threading.Event, fail_fast: bool,
+                 drain: threading.Event | None = None) -> str:
     if cancel.is_set():
         return "cancelled"
+    if drain is not None and drain.is_set():
+        return DRAINED
     if fail_fast and state.failed:
         return f"fail-fast after {state.failed[0]} failed"
     return ""
