@@ -13,6 +13,7 @@ from buildorch.running.events import (
     Failed,
     Finished,
     Queued,
+    Retry,
     Skipped,
     SmokeFinished,
     SmokeStarted,
@@ -80,6 +81,8 @@ class Plain:
             self._line(e.image, f"smoke passed in {e.duration_s:.1f}s")
         elif isinstance(e, Warned):
             self._line(e.image or "buildorch", f"warning: {e.message}", err=True)
+        elif isinstance(e, Retry):
+            self._line(e.image, f"retrying ({e.attempt}/{e.of}): {e.reason}", err=True)
         elif isinstance(e, Skipped):
             self._line(e.image, f"skipped: {e.reason}")
         elif isinstance(e, UpToDate):

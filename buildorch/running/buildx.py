@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from buildorch.edges import proc
-from buildorch.running.events import Event, Step, Warned, is_dockerfile_step
+from buildorch.running.events import Event, Step, StepTally, Warned, is_dockerfile_step
 from buildorch.running.spec import BuildSpec, argv
 from buildorch.units import format_duration as _dur
 
@@ -101,6 +101,7 @@ class Progress:
     vertex_logs: dict[str, list[str]] = field(default_factory=dict)
     steps: int = 0
     cached_steps: int = 0
+    tally: StepTally = field(default_factory=StepTally)
 
     def feed(self, line: str) -> None:
         try:
@@ -173,6 +174,7 @@ class Progress:
         if is_dockerfile_step(name):
             self.steps += 1
             self.cached_steps += cached
+            self.tally.add(name, cached)
         self.emit(Step(self.image, name=name, started=_ts(prev.get("started")),
                        completed=_ts(prev.get("completed")), cached=cached, error=error))
 
@@ -201,6 +203,7 @@ class BuildResult:
     transient: bool = False
     cancelled: bool = False
     cache_warnings: tuple[str, ...] = ()
+    step_cached: tuple[tuple[str, bool], ...] = ()   # each Dockerfile step: cached or ran
 
 
 _PR_SET_PDEATHSIG = 1
@@ -350,14 +353,20 @@ def run_build(
         is_transient(text)
     return BuildResult(ok, reason, duration, progress.steps, progress.cached_steps, image_id,
                        tuple(tail), transient=transient, cancelled=cancelled,
-                       cache_warnings=cache_warnings)
+                       cache_warnings=cache_warnings,
+                       step_cached=tuple(progress.tally.cached.items()))
 
 
 def failure_reason(step_errors: Sequence[str], error_lines: Sequence[str],
                    tail: Sequence[str], returncode: int) -> str:
     """The failing step with its error (exit code) if a step failed, else buildx's `ERROR:`
     line (a cache export refused, a registry refusing a push, ...), else the last line that is
-    not a hint ("Learn more at ...")."""
+    not a hint ("Learn more at ..."). A sibling stage BuildKit cancelled because of the failure
+    ("exit code: 137: context canceled") is never the reason when the step that failed is
+    known."""
+    failed = [e for e in step_errors if "context canceled" not in e]
+    if failed:
+        return failed[-1]
     if step_errors:
         return step_errors[-1]
     if error_lines:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from buildorch.config import Config, Tier
 from buildorch.edges import state
@@ -24,7 +25,16 @@ from buildorch.planning.digest import Snapshot
 from buildorch.running import scheduler
 from buildorch.running.buildx import BuildResult, is_interrupted_export, run_build
 from buildorch.running.cache import tidy_local
-from buildorch.running.events import Event, Failed, Finished, Step, Warned, one_line
+from buildorch.running.events import (
+    Event,
+    Failed,
+    Finished,
+    Retry,
+    Step,
+    StepTally,
+    Warned,
+    one_line,
+)
 from buildorch.running.history import ImageLines
 from buildorch.running.options import BuildOptions, DiskCare
 from buildorch.running.registry import Registry, reuse_ref
@@ -95,17 +105,25 @@ class ImagePipeline:
         log_path = cfg.state_dir / "logs" / f"{job.name}.log"
         with contextlib.suppress(FileNotFoundError):
             log_path.unlink()
-        res = self._attempts(spec, tier, cancel, log_path)
+        tries: list[BuildResult] = []
+        started = time.monotonic()
+        res = self._attempts(spec, tier, cancel, log_path, tries)
         if not res.ok and not res.cancelled and is_interrupted_export(res.reason):
             # kill -9 during an export leaves the containerd store unable to commit the same
             # content again; a plain retry repeats it, a build without the cache does not.
             self.emit(Warned(job.name, "the engine kept the state of an interrupted export "
                              f"({one_line(res.reason)}): building {job.name} again without "
                              "the cache to recover"))
-            res = self._attempts(replace(spec, no_cache=True), tier, cancel, log_path)
+            res = self._attempts(replace(spec, no_cache=True), tier, cancel, log_path, tries)
+        res = combined(tries, time.monotonic() - started)
         entry.update({"duration_s": round(res.duration_s, 3), "steps": res.steps,
                       "cached_steps": res.cached_steps, "cache_from": list(spec.cache_from),
                       "cache_warnings": list(res.cache_warnings)})
+        if len(tries) > 1:
+            entry["attempts"] = [{"duration_s": round(t.duration_s, 3), "ok": t.ok,
+                                  "steps": t.steps, "cached_steps": t.cached_steps,
+                                  **({"reason": t.reason} if t.reason else {})}
+                                 for t in tries]
         if not res.ok:
             if not res.cancelled and self._engine_stopped():
                 return self._failed(job.name, f"interrupted: {self.report.engine_gone}",
@@ -137,22 +155,9 @@ class ImagePipeline:
         return scheduler.Outcome(True)
 
     def _attempts(self, spec: BuildSpec, tier: Tier, cancel: threading.Event,
-                  log_path: Path) -> BuildResult:
-        def attempt() -> BuildResult:
-            return run_build(spec, emit=self.emit, cancel=cancel, log_path=log_path,
-                             timeout_s=tier.timeout, step_timeout_s=tier.step_timeout)
-
-        import tenacity  # only when something builds: a no-change run never needs it
-
-        res: BuildResult = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(MAX_TRIES),
-            wait=tenacity.wait_exponential(multiplier=1, max=10),
-            retry=tenacity.retry_if_result(lambda r: r.transient and not cancel.is_set()
-                                           and not self.engine_gone.is_set()),
-            retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None,
-            sleep=lambda s: _interruptible_sleep(cancel, s),
-        )(attempt)
-        return res
+                  log_path: Path, tries: list[BuildResult]) -> BuildResult:
+        return with_retries(spec, tier, cancel, log_path, tries, self.emit,
+                            lambda: cancel.is_set() or self.engine_gone.is_set())
 
     def _engine_stopped(self) -> bool:
         """After a failed build: is the engine still there? If not, say it once for the run."""
@@ -203,6 +208,50 @@ class ImagePipeline:
         self.emit(Failed(name, reason=reason, duration_s=duration,
                          log_tail=() if cause != "build" else tail, cause=cause))
         return scheduler.Outcome(False, reason)
+
+
+def with_retries(spec: BuildSpec, tier: Tier, cancel: threading.Event, log_path: Path,
+                 tries: list[BuildResult], emit: Callable[[Event], None],
+                 stopped: Callable[[], bool]) -> BuildResult:
+    """Up to MAX_TRIES builds while the fault is transient (and not `stopped`), each retry
+    said as a `retry` event and every attempt kept in `tries`; returns the last attempt."""
+    def attempt() -> BuildResult:
+        res = run_build(spec, emit=emit, cancel=cancel, log_path=log_path,
+                        timeout_s=tier.timeout, step_timeout_s=tier.step_timeout)
+        tries.append(res)
+        return res
+
+    def said(rs: Any) -> None:
+        last: BuildResult = rs.outcome.result()
+        emit(Retry(spec.name, attempt=rs.attempt_number + 1, of=MAX_TRIES,
+                   reason=one_line(last.reason)))
+
+    import tenacity  # only when something builds: a no-change run never needs it
+
+    tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(MAX_TRIES),
+        wait=tenacity.wait_exponential(multiplier=1, max=10),
+        retry=tenacity.retry_if_result(lambda r: r.transient and not stopped()),
+        retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None,
+        before_sleep=said,
+        sleep=lambda s: _interruptible_sleep(cancel, s),
+    )(attempt)
+    return tries[-1]
+
+
+def combined(tries: list[BuildResult], wall_s: float) -> BuildResult:
+    """One image's result over all its attempts: the last attempt's outcome, the wall time of
+    them all (waits included), and the steps by name (a hit only if no attempt ran it)."""
+    last = tries[-1]
+    if len(tries) == 1:
+        return last
+    tally = StepTally()
+    for t in tries:
+        tally.merge(t.step_cached)
+    warnings = tuple(dict.fromkeys(w for t in tries for w in t.cache_warnings))
+    return replace(last, duration_s=max(wall_s, sum(t.duration_s for t in tries)),
+                   steps=tally.steps, cached_steps=tally.hits, cache_warnings=warnings,
+                   step_cached=tuple(tally.cached.items()))
 
 
 def _interruptible_sleep(cancel: threading.Event, seconds: float) -> None:
