@@ -37,7 +37,7 @@ from buildorch.running.events import (
 )
 from buildorch.running.history import ImageLines
 from buildorch.running.options import BuildOptions, DiskCare
-from buildorch.running.registry import Registry, reuse_ref
+from buildorch.running.registry import Registry, Verdict, lost_registry, reuse_ref
 from buildorch.running.report import BuildReport
 from buildorch.running.smoke import check_built
 from buildorch.running.spec import BuildSpec, spec_for
@@ -59,6 +59,7 @@ class ImagePipeline:
     out: Callable[[Event], None]
     strategy: Strategy
     disk: DiskCare | None = None
+    said: Verdict = field(default_factory=Verdict)   # the registry's access, probed once
     lock: threading.Lock = field(default_factory=threading.Lock)
     engine_gone: threading.Event = field(default_factory=threading.Event)
     lines: ImageLines = field(init=False)
@@ -69,6 +70,14 @@ class ImagePipeline:
         self.registry = Registry(self.cfg, self.engine, self.snap, self.strategy, self.emit)
 
     def emit(self, e: Event) -> None:
+        if isinstance(e, Warned) and e.image and (host := lost_registry(e.message)):
+            # A registry that fails one image's cache fails the next one's the same way: said
+            # once per registry and run, every image counted in the summary.
+            first = self.report.ran_without(host, e.image)
+            if not first:
+                return
+            e = replace(e, message=f"{e.message} (said once for {host}: the other images "
+                        "that meet it are counted in the summary)")
         self.report.apply(e)
         if isinstance(e, Finished | Failed):
             w = self.lines.close(e)
@@ -97,7 +106,10 @@ class ImagePipeline:
         builder = self.strategy.builder(cfg, job.name)
         cache = self.strategy.cache[job.tier]
         spec = spec_for(cfg, job.name, record, self.opts, cache=cache, builder=builder)
-        spec = self.registry.tagged(spec, record.digest, self.opts.cache_to or cfg.cache_to)
+        if self.said.host:
+            self.report.ran_without(self.said.host, job.name)
+        spec = self.registry.tagged(spec, record.digest, () if self.said.no_push
+                                    else self.opts.cache_to or cfg.cache_to)
         try:
             spec = self.registry.pinned(spec)
         except BuildorchError as exc:

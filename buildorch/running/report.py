@@ -51,6 +51,8 @@ class BuildReport:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _steps: dict[str, StepTally] = field(default_factory=dict, repr=False, compare=False)
     retries: int = 0
+    # registry host -> the images that ran without its cache (or reuse tags) in this run
+    without_registry: dict[str, set[str]] = field(default_factory=dict)
 
     def apply(self, e: Event) -> None:
         with self.lock:
@@ -75,6 +77,14 @@ class BuildReport:
                 self.retries += 1
             elif isinstance(e, Warned):
                 self.warnings.append(f"{e.image}: {e.message}" if e.image else e.message)
+
+    def ran_without(self, host: str, image: str) -> bool:
+        """`image` ran without the registry `host`'s cache; True the first time `host` is
+        named in this run (the one time it is said)."""
+        with self.lock:
+            first = host not in self.without_registry
+            self.without_registry.setdefault(host, set()).add(image)
+            return first
 
     def count(self, result: str) -> int:
         return sum(1 for r in self.images.values() if r.result == result)

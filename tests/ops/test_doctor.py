@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from buildorch.ops.doctor import registry_host
+from buildorch.edges.registry_probe import registry_host
 from tests.helpers import bo, stack
 
 
