@@ -60,6 +60,14 @@ def _source(vertex: str) -> str:
     return m.group(1) if m else vertex
 
 
+_DISK_FULL_RE = re.compile(r"(?i)no space left on device|disk quota exceeded")
+
+
+def is_disk_full(output: str) -> bool:
+    """ENOSPC (or a quota) anywhere in the build: the engine's disk, not the Dockerfile."""
+    return bool(_DISK_FULL_RE.search(output))
+
+
 def is_interrupted_export(output: str) -> bool:
     """The `failed to commit … snapshot` family: an earlier export was cut off mid-way."""
     return bool(_INTERRUPTED_EXPORT_RE.search(output))
@@ -254,13 +262,25 @@ def run_build(
     start = time.monotonic()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    log_file = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in finally
+    log_broken: list[OSError] = []
+    try:
+        log_file = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in finally
+    except OSError as exc:   # a full disk under .buildorch/: build anyway, without the log
+        log_broken.append(exc)
+        log_file = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
     lock = threading.Lock()
 
+
     def log(line: str) -> None:
+        # The log is a copy: a full disk under .buildorch/ must not stop the reader threads
+        # (buildx would block on a full pipe), so writing stops at the first error.
         with lock:
             tail.append(line)
-            log_file.write(line + "\n")
+            if not log_broken:
+                try:
+                    log_file.write(line + "\n")
+                except OSError as exc:
+                    log_broken.append(exc)
 
     log(f"$ {' '.join(argv(spec))}")
     progress = Progress(spec.name, emit, log)
@@ -335,7 +355,8 @@ def run_build(
     finally:
         if p.poll() is None:
             stop_process(p)
-        log_file.close()
+        with contextlib.suppress(OSError):
+            log_file.close()
     duration = time.monotonic() - start
     image_id = _metadata_image_id(spec.metadata_file)
     cache_warnings = tuple(w for w in progress.warnings if "cache" in w.lower())

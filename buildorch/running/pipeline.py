@@ -23,7 +23,12 @@ from buildorch.edges.state import Record
 from buildorch.errors import BuildorchError
 from buildorch.planning.digest import Snapshot
 from buildorch.running import scheduler
-from buildorch.running.buildx import BuildResult, is_interrupted_export, run_build
+from buildorch.running.buildx import (
+    BuildResult,
+    is_disk_full,
+    is_interrupted_export,
+    run_build,
+)
 from buildorch.running.cache import tidy_local
 from buildorch.running.events import (
     Event,
@@ -42,6 +47,7 @@ from buildorch.running.report import BuildReport
 from buildorch.running.smoke import check_built
 from buildorch.running.spec import BuildSpec, spec_for
 from buildorch.running.strategy import Strategy
+from buildorch.units import format_size
 
 MAX_TRIES = 3
 
@@ -140,6 +146,11 @@ class ImagePipeline:
             if not res.cancelled and self._engine_stopped():
                 return self._failed(job.name, f"interrupted: {self.report.engine_gone}",
                                     res.duration_s, cause="engine")
+            if not res.cancelled and is_disk_full("\n".join((res.reason, *res.log_tail))):
+                reason = self._disk_full(res.reason)
+                out = self._failed(job.name, reason, res.duration_s, tail=res.log_tail[-15:])
+                return replace(out, halt=f"not started: the engine's disk is full ({job.name} "
+                               "ran out of space)")
             return self._failed(job.name, res.reason, res.duration_s,
                                 cause="cancelled" if res.cancelled else "build",
                                 tail=res.log_tail[-15:])
@@ -160,7 +171,12 @@ class ImagePipeline:
             self.registry.publish(job.name, spec)
         except BuildorchError as exc:
             return self._failed(job.name, str(exc), res.duration_s)
-        state.record_built(cfg.state_dir, job.name, record, res.image_id)
+        try:
+            state.record_built(cfg.state_dir, job.name, record, res.image_id)
+        except OSError as exc:   # every later image would meet the same full disk
+            out = self._failed(job.name, state.write_failure(cfg.state_dir, exc),
+                               res.duration_s)
+            return replace(out, halt=f"not started: {cfg.state_dir} cannot be written")
         self._housekeeping(job.name, spec)
         self.emit(Finished(job.name, duration_s=res.duration_s, steps=res.steps,
                            cached_steps=res.cached_steps, image_id=res.image_id))
@@ -170,6 +186,19 @@ class ImagePipeline:
                   log_path: Path, tries: list[BuildResult]) -> BuildResult:
         return with_retries(spec, tier, cancel, log_path, tries, self.emit,
                             lambda: cancel.is_set() or self.engine_gone.is_set())
+
+    def _disk_full(self, reason: str) -> str:
+        """The build ran out of space: where, how much is left, and the cleanup to run."""
+        room = "the engine's disk"
+        if self.disk is not None:
+            try:
+                free, where = self.disk.free()
+                room = f"the engine's disk ({where}: {format_size(free)} free)"
+            except BuildorchError:
+                pass
+        return (f"no space left on {room} while building ({one_line(reason, 160)}); free "
+                "space with `buildorch clean --policy aggressive` (or `--policy standard`), "
+                "then build again")
 
     def _engine_stopped(self) -> bool:
         """After a failed build: is the engine still there? If not, say it once for the run."""
