@@ -208,15 +208,14 @@ def write_failure(state_dir: Path, exc: OSError) -> str:
     """One line for a state write that failed (a full disk, a read-only folder): which file,
     how much room is left there, and that the previous manifest is still whole (writes are
     atomic)."""
-    where = exc.filename or state_dir
     try:
         st = os.statvfs(state_dir)
-        room = f"; {st.f_bavail * st.f_frsize // 1024} KiB free on the filesystem of {state_dir}"
+        room = f"; {st.f_bavail * st.f_frsize // 1024} KiB free there"
     except OSError:
         room = ""
-    return (f"could not write {where} ({exc.strerror or exc}){room}: free space there (or "
-            f"make it writable) and build again; {state_dir / MANIFEST} keeps its previous "
-            "content, so this image is built again next time")
+    return (f"could not write the manifest in {state_dir} ({exc.strerror or exc}{room}): free "
+            "space there (or make it writable) and build again; the previous manifest is kept "
+            "whole, so this image is built again next time")
 
 
 def append_history(state_dir: Path, *entries: Mapping[str, object]) -> None:

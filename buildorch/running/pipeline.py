@@ -197,8 +197,8 @@ class ImagePipeline:
             except BuildorchError:
                 pass
         return (f"no space left on {room} while building ({one_line(reason, 160)}); free "
-                "space with `buildorch clean --policy aggressive` (or `--policy standard`), "
-                "then build again")
+                "space with `buildorch clean --policy conservative` (`docker builder prune` "
+                "drops the whole build cache), then build again")
 
     def _engine_stopped(self) -> bool:
         """After a failed build: is the engine still there? If not, say it once for the run."""
