@@ -164,7 +164,7 @@ def _registry(cfg: Config, caps: Capabilities | None, problems: list[str],
                                                               for k in p.sources)],
                      sinks=[*cfg.cache_to, *(k for p in plans for k in p.sinks)],
                      parents_cross=False, reuse=True)
-    access = probe(cfg.registry, push=bool(needs.push))
+    access = probe(cfg.registry)   # push asked too: doctor tells whether it could
     out = {**access.to_json(), "needed_for": {"push": list(needs.push),
                                               "pull": list(needs.pull)}}
     try:

@@ -43,9 +43,9 @@ def needs_of(*, push: bool, sources: Iterable[str], sinks: Iterable[str],
     return Needs(
         must_push=(*(("--push",) if push else ()),
                    *(("parents read by other builders",) if parents_cross else ())),
-        push=(*(("--cache-to registry",) if "registry" in sinks else ()),
+        push=(*(("its cache export",) if "registry" in sinks else ()),
               *(("the reuse tags",) if reuse and "registry" in sinks else ())),
-        pull=(*(("[cache] from registry",) if sources & {"registry", "image"} else ()),
+        pull=(*(("its cache import",) if sources & {"registry", "image"} else ()),
               *(("reuse",) if reuse else ())))
 
 
