@@ -23,14 +23,15 @@ from buildorch.config_keys import (
     REGISTRY_RE,
     TAG_RE,
     TOP_KEYS,
+    context_kind,
 )
 from buildorch.errors import ConfigError
 
 __all__ = [
     "ARG_NAME_RE", "CACHE_SINKS", "CACHE_SOURCES", "CLEANUP_POLICIES", "CONFIG_NAME",
     "HEALTHCHECK", "NAME_RE", "REGISTRY_RE", "TAG_RE", "TOP_KEYS", "Config", "Image", "Smoke",
-    "Tier", "find_config", "find_root", "load", "parse", "parse_lenient", "read_text",
-    "seed_policy", "tier_rank",
+    "Tier", "context_kind", "find_config", "find_root", "load", "parse", "parse_lenient",
+    "read_text", "seed_policy", "tier_rank",
 ]
 
 CONFIG_NAME = "services.toml"
@@ -115,6 +116,11 @@ class Image:
     ignore: tuple[str, ...] = ()
     platform: str | None = None
     smoke: Smoke | None = None
+    tags: tuple[str, ...] = ()     # its own references; () = {registry}/{name}:{tag}
+    labels: tuple[tuple[str, str], ...] = ()
+    # Named build contexts (`--build-context NAME=…`): NAME -> a root-relative folder,
+    # "docker-image://REF" or "target:IMAGE" (a configured image, pinned when built).
+    contexts: tuple[tuple[str, str], ...] = ()
 
     @property
     def table(self) -> str:
@@ -152,7 +158,15 @@ class Config:
         return f"{self.registry}/{name}" if self.registry else name
 
     def ref(self, name: str) -> str:
-        return f"{self.repository(name)}:{self.tag}"
+        """The image's first reference: what the engine holds it under."""
+        return self.refs(name)[0]
+
+    def refs(self, name: str) -> tuple[str, ...]:
+        """Every reference the image is built, loaded and pushed as: its `tags`, else the
+        project's {registry}/{name}:{tag}."""
+        image = self.images.get(name)
+        return image.tags if image is not None and image.tags else \
+            (f"{self.repository(name)}:{self.tag}",)
 
 
 def find_root(start: Path) -> Path:
@@ -331,6 +345,7 @@ def parse_lenient(
     if not declared and not bad_sections:   # an invalid table is said as such, once
         c.add("top level", "no images: add a [base.NAME] or [services.NAME] table")
 
+    _claimed_tags(c, images, project["registry"], project["tag"])
     for image in images.values():
         for dep in image.depends_on:
             if dep not in declared:
@@ -340,6 +355,12 @@ def parse_lenient(
                          f"; remove it, or add a [base.{dep}] or [services.{dep}] table"))
             elif dep == image.name:
                 c.add(image.table, "depends_on names the image itself; remove it")
+        for cname, value in image.contexts:
+            kind, rest = context_kind(value)
+            if kind == "target" and (rest not in declared or rest == image.name):
+                c.add(image.table, f"contexts.{cname} = {value!r} names "
+                      + ("the image itself" if rest == image.name else f"no image {rest!r}")
+                      + "; name another image of this file")
 
     return Config(
         path=path, root=root, registry=project["registry"], tag=project["tag"],
@@ -408,7 +429,47 @@ def _image(
         inputs=tuple(_rel_patterns(root, base_dir, v["inputs"])),
         ignore=tuple(_rel_patterns(root, base_dir, v["ignore"])),
         platform=v["platform"], smoke=None if smoke is None else Smoke(smoke),
+        tags=v["tags"], labels=v["labels"],
+        contexts=_contexts(c, table, v["contexts"], d.get("contexts"), root, base_dir,
+                           checks),
     )
+
+
+def _contexts(c: _Collector, table: str, contexts: tuple[tuple[str, str], ...], raw: object,
+              root: Path, base_dir: Path, checks: _Checks) -> tuple[tuple[str, str], ...]:
+    """`contexts` as config_keys checked them, each folder made root-relative: one inside
+    the repository, a directory (a `target:` is checked once every image is known). When
+    `read` refused an entry (said there), the others are still checked and kept."""
+    if not contexts and isinstance(raw, dict) and raw:
+        contexts = config_keys.Contexts.entries("contexts", raw)[0]
+    out: list[tuple[str, str]] = []
+    for name, raw in contexts:
+        if context_kind(raw)[0] != "path":
+            out.append((name, raw))
+            continue
+        folder = _inside(c, table, f"contexts.{name}", raw, root, base_dir)
+        if folder is not None and not checks.is_dir(folder):
+            c.add(table, f"contexts.{name} = {raw!r} is not a directory; fix the path")
+        elif folder is not None:
+            out.append((name, folder))
+    return tuple(sorted(out))
+
+
+def _claimed_tags(c: _Collector, images: Mapping[str, Image], registry: str | None,
+                  tag: str) -> None:
+    """Two images claiming one reference (a `tags` entry, or the project's
+    {registry}/{name}:{tag} of an image without tags): one line naming both."""
+    from buildorch.dockerlang.reference import normalize
+
+    owner: dict[str, str] = {}
+    for image in images.values():
+        refs = image.tags or ((f"{registry}/{image.name}" if registry else image.name)
+                              + f":{tag}",)
+        for ref in refs:
+            other = owner.setdefault(normalize(ref) or ref, image.name)
+            if other != image.name:
+                c.add(image.table, f"tag {ref!r} is also a tag of {images[other].table}: "
+                      "one reference names one image; remove it from one of them")
 
 
 def _join(a: str, b: str) -> str:

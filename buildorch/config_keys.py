@@ -45,6 +45,13 @@ _DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
 REGISTRY_RE = re.compile(
     rf"^(?:{_DOMAIN}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*$|^{_DOMAIN}:[0-9]+$")
 ARG_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# What a FROM, COPY --from or RUN --mount from= may name as a build context (`contexts`).
+CONTEXT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$")
+# A tagged image reference (no digest), for editors: dockerlang/reference.py stays the judge.
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+REFERENCE_RE = re.compile(
+    rf"^(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?/)?"
+    rf"{_COMPONENT}(?:/{_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?$")
 # What units.parse_duration and parse_size accept, for editors (the parsers stay the judges:
 # a zero duration matches here and is refused there).
 DURATION_PATTERN = r"^\s*(?:[0-9]+(?:\.[0-9]+)?(?:[mM][sS]|[hHmMsS]))+\s*$"
@@ -258,7 +265,121 @@ class Command:
                            "items": {"type": "string", "minLength": 1}}]}
 
 
-Type = Text | Path | Whole | Duration | Size | Choice | Strings | BuildArgs | Command
+class References:
+    """A list of image references as Docker reads them (`org/base:4.1.2`), each with a tag or
+    none (then `latest`), never a digest: a build can only be tagged."""
+
+    __slots__ = ()
+    name = "list of image references"
+
+    def check(self, key: str, value: object) -> object:
+        from buildorch.dockerlang.reference import parse
+
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise Invalid(f"{key} = {value!r} must be a list of image references, like "
+                          f'{key} = ["org/base:4.1.2", "org/base:latest"]')
+        problems: list[str] = []
+        for ref in value:
+            try:
+                if parse(ref).digest:
+                    problems.append(f"{key}: {ref!r} names a digest: a build can only be "
+                                    "tagged; drop the @… part")
+            except ValueError as exc:
+                problems.append(f"{key}: {ref!r} is not an image reference ({exc}); write it "
+                                'like "org/base:4.1.2"')
+        if problems:
+            raise Invalid("\n".join(problems))
+        return tuple(dict.fromkeys(value))
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string", "pattern": REFERENCE_RE.pattern}}
+
+
+class Labels:
+    """`{ "org.opencontainers.image.version" = "1.0" }`: label keys, string or number values
+    (held as strings, sorted)."""
+
+    __slots__ = ()
+    name = "table of labels"
+
+    def check(self, key: str, value: object) -> object:
+        if not isinstance(value, dict):
+            raise Invalid(f"{key} = {value!r} must be a table, like {key} = "
+                          '{ "org.opencontainers.image.version" = "1.0" }')
+        problems, labels = [], []
+        for k, v in value.items():
+            if not k or isinstance(v, bool) or not isinstance(v, str | int | float):
+                problems.append(f"{key}.{k} = {v!r} must be a string or a number")
+            else:
+                labels.append((k, str(v)))
+        if problems:
+            raise Invalid("\n".join(problems))
+        return tuple(sorted(labels))
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "object", "propertyNames": {"minLength": 1},
+                "additionalProperties": {"type": ["string", "number"]}}
+
+
+def context_kind(value: str) -> tuple[str, str]:
+    """("image", REF) | ("target", IMAGE) | ("path", folder) of a `contexts` value."""
+    if value.startswith("docker-image://"):
+        return "image", value[len("docker-image://"):]
+    if value.startswith("target:"):
+        return "target", value[len("target:"):]
+    return "path", value
+
+
+class Contexts:
+    """`{ NAME = "path" | "docker-image://REF" | "target:IMAGE" }`: each NAME is what a FROM,
+    COPY --from or RUN --mount from= names (held as sorted pairs, values as written: config.py
+    resolves a folder inside the repository and checks a `target:` names another image)."""
+
+    __slots__ = ()
+    name = "table of named build contexts"
+
+    def check(self, key: str, value: object) -> object:
+        if not isinstance(value, dict):
+            raise Invalid(f"{key} = {value!r} must be a table, like "
+                          f'{key} = {{ shared = "../shared" }}')
+        out, problems = self.entries(key, value)
+        if problems:
+            raise Invalid("\n".join(problems))
+        return out
+
+    @staticmethod
+    def entries(key: str, value: Mapping[str, object]
+                ) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+        """The valid entries (sorted) and one problem per invalid one: config.py keeps the
+        valid ones when another is refused, so that each is still checked as a path."""
+        problems, out = [], []
+        for name, raw in value.items():
+            if not CONTEXT_NAME_RE.match(name):
+                problems.append(f"{key}: {name!r} is not a valid context name: use what the "
+                                "Dockerfile names (lower-case letters, digits, '.', '_', '-', "
+                                "'/', ':')")
+            elif not isinstance(raw, str) or not raw:
+                problems.append(f"{key}.{name} = {raw!r} must be a path, "
+                                '"docker-image://REF" or "target:IMAGE"')
+            elif context_kind(raw)[0] != "path" and not context_kind(raw)[1]:
+                problems.append(f"{key}.{name} = {raw!r} names nothing after the prefix")
+            elif context_kind(raw)[0] == "path" and "://" in raw:
+                problems.append(f"{key}.{name} = {raw!r}: only a folder, "
+                                '"docker-image://REF" or "target:IMAGE" are supported')
+            else:
+                out.append((name, raw))
+        return tuple(sorted(out)), problems
+
+    def schema(self) -> dict[str, Any]:
+        # a folder (no scheme), or docker-image:// / target: naming something
+        value = (r"^(?:docker-image://[\s\S]|target:[\s\S]"
+                 r"|(?!docker-image://|target:)(?![\s\S]*://)[\s\S])")
+        return {"type": "object", "propertyNames": {"pattern": CONTEXT_NAME_RE.pattern},
+                "additionalProperties": {"type": "string", "pattern": value}}
+
+
+Type = (Text | Path | Whole | Duration | Size | Choice | Strings | BuildArgs | Command
+        | References | Labels | Contexts)
 
 
 # --- the keys ---------------------------------------------------------------------------------
@@ -398,6 +519,14 @@ def _image_keys(tier: str) -> tuple[Key, ...]:
         Key("platform", Text(), "Target platform; none: [project] platform."),
         Key("smoke", Command(), "A check of each fresh build: a command run in the image, or "
             f'"{HEALTHCHECK}" to wait for its HEALTHCHECK.'),
+        Key("tags", References(), "The image's own references, all built, loaded and pushed; "
+            "a FROM naming any of them builds on this image; none: "
+            "{registry}/{name}:{tag}. No two images may share one.", []),
+        Key("labels", Labels(), "Image labels (--label), counted in the image's digest: a "
+            "change rebuilds it.", {}),
+        Key("contexts", Contexts(), "Named build contexts (`--build-context NAME=…`): a "
+            "folder, `docker-image://REF`, or `target:IMAGE` (a configured image, built first "
+            "and pinned).", {}),
     )
 
 

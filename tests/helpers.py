@@ -217,3 +217,68 @@ def write_context(docker_config: Path, name: str, host: str, *, tls: bool = Fals
         for f in ("ca", "cert", "key"):
             (certs / f"{f}.pem").write_text(f"{f}\n")
     return meta
+
+
+def seed(reg: str, ns: str = "") -> dict[str, str]:
+    """A repository shaped like the seed's (audio-orchestrator): bases at
+    services/base/Dockerfile.<name> published as `{reg}/<name>:latest` (ghcr.io/<owner>/<name>
+    there), python-base -> python-ml / python-audio -> python-ml-audio, five services, one
+    through `ARG BASE_IMAGE`; a compose file and a test compose file that `extends` it.
+    8 images; every RUN is a plain echo (no network)."""
+    files = {
+        "services.toml": f"""
+[project]
+registry = "{reg}"
+jobs = 2
+[cache]
+from = ["local"]
+to = ["local"]
+[tiers.foundation]
+[tiers.tier-1]
+[tiers.tier-2]
+[tiers.services]
+[base.python-base]
+tier = "foundation"
+dockerfile = "services/base/Dockerfile.python-base"
+[base.python-ml]
+tier = "tier-1"
+dockerfile = "services/base/Dockerfile.python-ml"
+[base.python-audio]
+tier = "tier-1"
+dockerfile = "services/base/Dockerfile.python-audio"
+[base.python-ml-audio]
+tier = "tier-2"
+dockerfile = "services/base/Dockerfile.python-ml-audio"
+"""
+        + "".join(f'[services.{s}]\ntier = "services"\ndockerfile = "services/{s}/Dockerfile"\n'
+                  for s in ("stt", "llm", "discord", "waketrainer")),
+        "services/base/Dockerfile.python-base": "FROM busybox:1.36\n"
+                                                "COPY requirements/base.txt /req/\n"
+                                                f"RUN echo base {ns} > /base\n",
+        "services/base/Dockerfile.python-ml": f"FROM {reg}/python-base:latest\n"
+                                              "COPY requirements/ml.txt /req/\nRUN echo ml\n",
+        "services/base/Dockerfile.python-audio": f"FROM {reg}/python-base:latest\n"
+                                                 "RUN echo audio\n",
+        "services/base/Dockerfile.python-ml-audio": f"ARG BASE_IMAGE={reg}/python-ml:latest\n"
+                                                    "FROM ${BASE_IMAGE}\nRUN echo ml-audio\n",
+        "requirements/base.txt": "requests\n",
+        "requirements/ml.txt": "numpy\n",
+        ".dockerignore": ".git\n",
+        "docker-compose.yml": "services:\n" + "".join(
+            f"  {s}:\n    build:\n      context: .\n      dockerfile: services/{s}/Dockerfile\n"
+            f"      args:\n        BUILDKIT_INLINE_CACHE: 1\n      cache_from:\n"
+            f"        - {reg}/{s}:latest\n    image: {reg}/{s}:latest\n"
+            for s in ("stt", "llm", "discord", "waketrainer")),
+        "docker-compose.test.yml": "services:\n" + "".join(
+            f"  {s}-test:\n    extends:\n      file: docker-compose.yml\n      service: {s}\n"
+            "    environment:\n      - TESTING=1\n" for s in ("stt", "llm")),
+    }
+    parents = {"stt": "python-ml-audio", "llm": "python-ml", "discord": "python-audio",
+               "waketrainer": "python-ml"}
+    for s, parent in parents.items():
+        first = (f"ARG BASE_IMAGE={reg}/{parent}:latest\nFROM ${{BASE_IMAGE}}\n"
+                 if s == "stt" else f"FROM {reg}/{parent}:latest\n")
+        files[f"services/{s}/Dockerfile"] = (first + f"COPY services/{s}/ /app/\n"
+                                             f"RUN cat /app/main.py\n")
+        files[f"services/{s}/main.py"] = f"print('{s}')\n"
+    return files

@@ -14,6 +14,7 @@ from buildorch.config_keys import CACHE_SINKS, PROGRESS_MODES
 from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
+    from buildorch.config import Config
     from buildorch.edges.engine import Engine
     from buildorch.ops.disk import DiskGuard
     from buildorch.render import Renderer
@@ -30,7 +31,8 @@ def disk_guard(engine: Engine) -> DiskGuard:
     return DiskGuard(engine)
 
 
-def _renderer(progress: str) -> tuple[Renderer, contextlib.AbstractContextManager[object]]:
+def _renderer(progress: str, cfg: Config
+              ) -> tuple[Renderer, contextlib.AbstractContextManager[object]]:
     from buildorch.render import JsonLines, Plain
 
     if progress == "auto":
@@ -38,23 +40,24 @@ def _renderer(progress: str) -> tuple[Renderer, contextlib.AbstractContextManage
     if progress == "json":
         return JsonLines(), contextlib.nullcontext()
     if progress == "plain":
-        return Plain(), contextlib.nullcontext()
+        return Plain(names=cfg.images), contextlib.nullcontext()
     from buildorch.render.live import LiveTable
 
-    table = LiveTable()
+    table = LiveTable(tiers={n: i.tier for n, i in cfg.images.items()})
     return table, table
 
 
 def _summary(report: BuildReport) -> None:
     rows = [r for r in report.images.values()
             if r.result in ("built", "reused", "failed", "interrupted", "cancelled")]
+    width = max([len(r.name) for r in rows], default=0)
     for r in rows:
         rate = f"{100 * r.cached_steps / r.steps:.0f}%" if r.steps else "-"
         how = ("pulled: same inputs built elsewhere" if r.result == "reused"
                else f"cache hits {r.cached_steps}/{r.steps} ({rate})")
         if r.result == "failed" and r.reason:
             how += f": {r.reason}"
-        click.echo(f"  {r.name:<24} {r.result:<9} {r.duration_s:6.1f}s  {how}")
+        click.echo(f"  {r.name:<{width}}  {r.result:<9} {r.duration_s:6.1f}s  {how}")
     parts = [f"{report.count('built')} built", f"{report.count('reused')} reused",
              f"{report.count('up-to-date')} up to date",
              f"{report.count('failed')} failed", f"{report.count('skipped')} skipped"]
@@ -76,7 +79,7 @@ def run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
     from buildorch.running.build import build
 
     cfg = config_of(ctx)
-    render, scope = _renderer(progress)
+    render, scope = _renderer(progress, cfg)
     with scope:
         report = build(cfg, opts, render, disk=disk_guard)
     for n in report.notes:

@@ -25,7 +25,11 @@ def command(ctx: click.Context, images: tuple[str, ...], since: str | None, forc
     for n in result.notes:
         note(n)
     if as_json:
-        out(json.dumps(result.plan.to_json(), indent=2))
+        data = result.plan.to_json()
+        for entry in data["stale"]:   # type: ignore[attr-defined]
+            if cfg.images[entry["name"]].tags:   # images with their own references
+                entry["tags"] = list(cfg.refs(entry["name"]))
+        out(json.dumps(data, indent=2))
         return
     p = result.plan
     if not p.stale:
@@ -40,3 +44,5 @@ def command(ctx: click.Context, images: tuple[str, ...], since: str | None, forc
         out(f"  {s.name:<{width}}  {s.tier:<{twidth}}  {first}")
         for r in rest:
             out(f"  {'':<{width}}  {'':<{twidth}}  {r}")
+        if cfg.images[s.name].tags:
+            out(f"  {'':<{width}}  {'':<{twidth}}  tags {', '.join(cfg.images[s.name].tags)}")

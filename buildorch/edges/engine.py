@@ -248,9 +248,15 @@ class Engine:
         return data if isinstance(data, dict) else None
 
     def images_of(self, cfg: Config) -> dict[str, str | None]:
-        """The configured images the engine holds under their tags: name -> digest label."""
-        held = self.held(cfg.ref(n) for n in cfg.images)
-        return {n: held[cfg.ref(n)] for n in cfg.images if cfg.ref(n) in held}
+        """The configured images the engine holds under every one of their tags: name ->
+        digest label (None when a tag names another image: `latest` moved, say)."""
+        held = self.held(r for n in cfg.images for r in cfg.refs(n))
+        out: dict[str, str | None] = {}
+        for n in cfg.images:
+            labels = {held[r] for r in cfg.refs(n) if r in held}
+            if all(r in held for r in cfg.refs(n)):
+                out[n] = labels.pop() if len(labels) == 1 else None
+        return out
 
     def registry_has(self, ref: str) -> bool:
         """Does the registry hold `ref`? (asked through the engine: its credentials apply)"""

@@ -20,6 +20,9 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 MANIFEST = "manifest.json"
 HISTORY = "history.jsonl"
+# The state folder ignores itself, as pytest, mypy and ruff caches do: nothing in the user's
+# .gitignore to edit, and a nested .gitignore outranks the repository's own rules.
+GITIGNORE = b"# written by buildorch: its state is local, never committed\n*\n"
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,20 @@ class Record:
     parents: Mapping[str, str]               # parent name -> its digest
     files: Mapping[str, str] | None = None   # None when not recorded
     dockerfile: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)   # services.toml `labels`
+    # where reads through a parent's trigger or a named context come from (for reasons only;
+    # not stored: the digest already holds the files)
+    origins: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        return {"digest": self.digest, "instructions": self.instructions, "args": dict(self.args),
-                "target": self.target, "platform": self.platform, "parents": dict(self.parents),
-                "files": None if self.files is None else dict(self.files),
-                "dockerfile": self.dockerfile}
+        out: dict[str, object] = {
+            "digest": self.digest, "instructions": self.instructions, "args": dict(self.args),
+            "target": self.target, "platform": self.platform, "parents": dict(self.parents),
+            "files": None if self.files is None else dict(self.files),
+            "dockerfile": self.dockerfile}
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, object]) -> Record:
@@ -63,6 +74,7 @@ class Record:
             # cost a no-change plan more than reading them.
             files=files,
             dockerfile=str(d.get("dockerfile", "")),
+            labels=mapping(d.get("labels", {})),
         )
 
 
@@ -94,7 +106,7 @@ def atomic_write(path: Path, data: bytes, *, executable: bool = False) -> None:
 
 @contextlib.contextmanager
 def _flock(path: Path, *, blocking: bool) -> Iterator[bool]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_state_dir(path.parent)
     with open(path, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
@@ -112,6 +124,26 @@ def _flock(path: Path, *, blocking: bool) -> Iterator[bool]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def make_state_dir(state_dir: Path) -> None:
+    """The state folder, with its own `.gitignore` (`*`) on first use. Written whole or not at
+    all (a temp file hard-linked into place), never over one that is there already: a user's
+    own stays as it is."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / ".gitignore"
+    if path.exists() or path.is_symlink():
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".gitignore.", dir=state_dir)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "wb") as f:
+            f.write(GITIGNORE)
+        with contextlib.suppress(FileExistsError):   # another run wrote it first
+            os.link(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def check_writable(state_dir: Path) -> None:
     """Before a run writes anything: the state folder is a folder we can write, or one line
     saying what to do (never a traceback half-way through a build)."""
@@ -120,7 +152,7 @@ def check_writable(state_dir: Path) -> None:
             f"{state_dir} is a file, but buildorch keeps its manifest, history and logs in a "
             "folder of that name: move the file away (or pass --config for another repository)")
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        make_state_dir(state_dir)
         fd, probe = tempfile.mkstemp(prefix=".probe.", dir=state_dir)
         os.close(fd)
         os.unlink(probe)
@@ -223,7 +255,7 @@ def append_history(state_dir: Path, *entries: Mapping[str, object]) -> None:
     interleave, and a run's up-to-date images cost one write, not one each."""
     if not entries:
         return
-    state_dir.mkdir(parents=True, exist_ok=True)
+    make_state_dir(state_dir)
     data = "".join(json.dumps(e, separators=(",", ":"), sort_keys=True) + "\n"
                    for e in entries)
     fd = os.open(state_dir / HISTORY, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -25,6 +25,8 @@ from buildorch.edges import proc
 from buildorch.errors import BuildorchError
 
 BASE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+# Build args buildorch passes on every build itself: copied, they would be passed twice.
+OWN_ARGS = frozenset({"BUILDKIT_INLINE_CACHE"})
 FILE_RE = re.compile(r"(?:docker-)?compose[^/]*\.ya?ml")
 
 
@@ -40,8 +42,37 @@ class BuildEntry:
     target: str | None = None
     args: tuple[tuple[str, str], ...] = ()
     images: tuple[str, ...] = ()   # compose `image:`, bake `tags`
-    depends_on: tuple[str, ...] = ()   # bake targets it names as `contexts` (`target:NAME`)
+    depends_on: tuple[str, ...] = ()
     unplaced: str = ""             # why it cannot be placed ('' = it can)
+    labels: tuple[tuple[str, str], ...] = ()   # bake `labels`
+    platform: str | None = None    # bake `platforms`, when it names one
+    # named build contexts: NAME -> an absolute folder, "docker-image://REF" or "target:KEY"
+    # (KEY: the bake target or compose service that builds it)
+    contexts: tuple[tuple[str, str], ...] = ()
+
+
+def named_contexts(raw: object, base: Path, where: str, notes: list[str]
+                   ) -> tuple[tuple[str, str], ...]:
+    """Compose `additional_contexts` (a mapping or `NAME=VALUE` list) or bake `contexts`, as
+    BuildEntry holds them; a folder is relative to `base`. Kinds buildorch cannot plan (git,
+    URLs, oci-layout) are left out with a note."""
+    items: list[tuple[str, str]] = []
+    if isinstance(raw, dict):
+        items = [(str(k), str(v)) for k, v in raw.items() if v is not None]
+    elif isinstance(raw, list):
+        items = [(k, v) for k, _, v in (str(x).partition("=") for x in raw) if v]
+    out: list[tuple[str, str]] = []
+    for name, value in items:
+        if value.startswith(("service:", "target:")):
+            out.append((name, "target:" + value.split(":", 1)[1]))
+        elif value.startswith("docker-image://"):
+            out.append((name, value))
+        elif re.match(r"[a-z][a-z0-9+.-]*://|git@", value):
+            notes.append(f"{where}: context {name} = {value} left out (buildorch plans "
+                         "folders, docker-image:// and other images here)")
+        else:
+            out.append((name, str((base / value).resolve())))
+    return tuple(sorted(out))
 
 
 def is_compose_file(path: str) -> bool:
@@ -239,11 +270,48 @@ def load_yaml(files: Sequence[Path], env: Mapping[str, str]) -> dict[str, object
         data = {k: _interpolate_all(v, env, f"{path.name}: {k}") for k, v in data.items()}
         services = data.get("services")
         if isinstance(services, dict):
-            data["services"] = {k: _normalize(v) for k, v in services.items()}
+            data["services"] = resolve_extends({k: _normalize(v) for k, v in services.items()},
+                                               path, env)
         result = merge(merged, data)
         assert isinstance(result, dict)
         merged = result
     return merged
+
+
+def resolve_extends(services: Mapping[str, object], here: Path, env: Mapping[str, str],
+                    trail: tuple[str, ...] = ()) -> dict[str, object]:
+    """`extends:` as compose resolves it: the service it names (in this file, or in `file`,
+    relative to this file's folder) merged under the service's own keys, recursively. Its
+    `build.context` is taken relative to the file it was written in."""
+    return {str(k): _extended(str(k), v, services, here, env, trail)
+            for k, v in services.items()}
+
+
+def _extended(key: str, spec: object, services: Mapping[str, object], here: Path,
+              env: Mapping[str, str], trail: tuple[str, ...]) -> object:
+    if not isinstance(spec, dict) or "extends" not in spec:
+        return spec
+    ext = spec["extends"]
+    name, file = (ext, None) if isinstance(ext, str) else (
+        (ext.get("service"), ext.get("file")) if isinstance(ext, dict) else (None, None))
+    where = f"{here.name}: services.{key}.extends"
+    if not isinstance(name, str):
+        raise BuildorchError(f"{where}: name the service to extend (extends: {{service: X}})")
+    link = f"{file or here.name}:{name}"
+    if link in trail:
+        raise BuildorchError(f"{where}: extends form a cycle: {' -> '.join((*trail, link))}")
+    own = {k: v for k, v in spec.items() if k != "extends"}
+    source = (here.parent / str(file)).resolve() if file else here
+    theirs = load_yaml([source], env).get("services") if file else services
+    if not isinstance(theirs, dict) or name not in theirs:
+        raise BuildorchError(f"{where}: no service {name!r} in {source.name}")
+    base = _extended(name, theirs[name], theirs, source, env, (*trail, link))
+    if source.parent != here.parent and isinstance(base, dict) and \
+            isinstance(base.get("build"), dict):
+        build = dict(base["build"])
+        build["context"] = str((source.parent / str(build.get("context") or ".")).resolve())
+        base = {**base, "build": build}
+    return merge(base, own)
 
 
 def compose_env(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -331,6 +399,8 @@ def read(files: Sequence[Path], environ: Mapping[str, str] | None = None, *,
         raw_args = build.get("args") or {}
         if isinstance(raw_args, dict):
             for k, v in raw_args.items():
+                if k in OWN_ARGS:
+                    continue
                 if v is None:
                     notes.append(f"{where}: build arg {k} takes its value from the "
                                  "environment; left out (add it under args)")
@@ -342,7 +412,11 @@ def read(files: Sequence[Path], environ: Mapping[str, str] | None = None, *,
         target = build.get("target")
         entries.append(BuildEntry("compose", origin, str(key), context, dockerfile,
                                   str(target) if target else None, tuple(sorted(args.items())),
-                                  images))
+                                  images, contexts=named_contexts(
+                                      # relative to the project, as `docker compose config`
+                                      # (2.x here) resolves them
+                                      build.get("additional_contexts"), project_dir, where,
+                                      notes)))
     if without:
         notes.append(f"{origin}: {len(without)} service(s) without build: left out: "
                      + ", ".join(without))

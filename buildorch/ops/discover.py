@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from buildorch.config import seed_policy, tier_rank
-from buildorch.dockerlang.reference import repository_of
+from buildorch.dockerlang.reference import normalize, repository_of
 from buildorch.errors import BuildorchError
 from buildorch.planning.dockerfiles import (
     TEST_DIRS,
@@ -30,6 +30,7 @@ from buildorch.planning.dockerfiles import (
     looks_test_only,
     normal_name,
 )
+from buildorch.planning.links import Known, Resolver
 
 _GLOB = re.compile(r"[*?\[\\]")
 
@@ -47,6 +48,7 @@ class Entry:
     args: tuple[tuple[str, str], ...] = ()
     images: tuple[str, ...] = ()          # compose image / bake tags
     depends_on: tuple[str, ...] = ()
+    contexts: tuple[tuple[str, str], ...] = ()   # as services.toml takes them (root-relative)
     external: tuple[str, ...] = ()        # the images its FROM lines name, resolved
     sources: tuple[str, ...] = ()         # its COPY/ADD sources, relative to a context
     parents: tuple[str, ...] = ()
@@ -54,6 +56,29 @@ class Entry:
     tier: str = "services"
     origin: str = ""                      # the compose/bake file it came from, '' if none
     kind: str = ""                        # "compose" | "bake" | '' (a Dockerfile by its name)
+    base_why: str = ""                    # why a base though nothing here builds FROM it
+    labels: tuple[tuple[str, str], ...] = ()
+    platform: str | None = None
+    tags: tuple[str, ...] = ()            # its own references, when not {registry}/{name}:{tag}
+
+
+# A Dockerfile kept in a base table even when nothing here builds FROM it yet: it sits in a
+# folder of base images, or its `Dockerfile.<name>` has a word that parents have.
+BASE_DIRS = frozenset({"base", "bases", "base-images", "base_images", "baseimages"})
+PARENT_WORDS = frozenset({"base", "common", "core", "foundation", "runtime", "builder",
+                          "toolchain", "sdk", "buildpack"})
+
+
+def base_like(dockerfile: str, name: str) -> str:
+    """Why this Dockerfile is a base image by its place or name ('' when it is not)."""
+    parts = dockerfile.split("/")
+    folder = next((d for d in parts[:-1] if d.lower() in BASE_DIRS), None)
+    if folder:
+        return f"under a {folder}/ folder"
+    if parts[-1].lower().startswith(("dockerfile.", "containerfile.")) and \
+            PARENT_WORDS.intersection(re.split(r"[._-]", name)):
+        return f"{parts[-1]}: a parent's name"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +112,9 @@ class Build:
     images: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     unplaced: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    platform: str | None = None
+    contexts: tuple[tuple[str, str], ...] = ()   # "target:KEY" names a bake target/service
 
 
 def _prefix(ref: str) -> tuple[str | None, str, str]:
@@ -176,29 +204,42 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
     notes: list[str] = []
     unplaced: list[Unplaced] = []
     candidates: list[Entry] = []
-    claimed: set[tuple[str, str | None]] = set()
+    claimed: set[tuple[str, str | None, tuple[tuple[str, str], ...]]] = set()
+    again: dict[str, list[str]] = {}   # origin -> entries building what another one builds
+    collide = _colliding_bake_names(builds, root_name)
+    # (file, bake target / compose service) -> the image name it got: what `target:KEY` names
+    by_key: dict[tuple[str, str], str] = {}
     for b in builds:
         where = f"{b.origin}: {'services.' if b.kind == 'compose' else 'target '}{b.key}"
         if b.unplaced:
             unplaced.append(Unplaced(b.dockerfile, f"{where}: {b.unplaced}"))
             continue
-        if (b.dockerfile, b.target) in claimed:
-            notes.append(f"{where} builds {b.dockerfile} as another entry does; one image")
+        if (b.dockerfile, b.target, b.args) in claimed:
+            again.setdefault(b.origin, []).append(b.key)
             continue
-        claimed.add((b.dockerfile, b.target))
+        claimed.add((b.dockerfile, b.target, b.args))
         image_name = _prefix(b.images[0])[1] if b.images and b.kind == "compose" else None
         name = normal_name(image_name or b.key)
         kind = "compose service" if b.kind == "compose" else "bake target"
         how = (f"the image of {kind} {b.key} ({b.origin})" if image_name else
                f"{kind} {b.key} ({b.origin})")
+        if b.kind == "bake" and (b.origin, b.key) in collide:
+            name, how = collide[(b.origin, b.key)]
         if name is None:
             unplaced.append(Unplaced(b.dockerfile, f"{where}: no valid image name in "
                                      f"{b.key!r}"))
             continue
+        by_key[(b.origin, b.key)] = name
         candidates.append(Entry(b.dockerfile, name, how, b.context,
                                 f"{kind}'s context", b.target, b.args, b.images,
-                                b.depends_on, origin=b.origin, kind=b.kind))
-    used = {d for d, _ in claimed}
+                                b.depends_on, b.contexts, origin=b.origin, kind=b.kind,
+                                labels=b.labels, platform=b.platform))
+    for origin, keys in again.items():   # one line per file (a test file that `extends`)
+        what = "services" if any(b.kind == "compose" and b.origin == origin
+                                 for b in builds) else "targets"
+        notes.append(f"{origin}: {what} {', '.join(keys)} build the Dockerfile(s) of other "
+                     "entries (compose `extends`, or a copy): one image each")
+    used = {d for d, _, _ in claimed}
     for path in sorted(p for p in paths if is_dockerfile(p) and p not in used):
         why = looks_test_only(path) or ("vendored: under " + next(
             d for d in path.split("/")[:-1] if d in VENDORED)
@@ -253,33 +294,91 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
         entries.append(e)
 
     registry, tag = _registry(entries, notes)
-    by_repo = {repository_of(f"{registry}/{e.name}" if registry else e.name): e.name
-               for e in entries}
+    entries = [replace(e, tags=_own_tags(e, registry, tag)) for e in entries]
+    resolver = Resolver(Known(e.name, e.tags or (_default_ref(e.name, registry, tag),),
+                              bool(e.tags)) for e in entries)
     linked: list[Entry] = []
     for e in entries:
         parents: list[str] = []
         refs: list[str] = []
         for ref in e.external:
-            parent = by_repo.get(repository_of(ref))
-            if parent and parent != e.name and parent not in parents:
-                parents.append(parent)
+            link = resolver.resolve(ref, e.name)
+            if link and link.parent not in parents:
+                parents.append(link.parent)
                 refs.append(ref)
-            elif parent is None and _prefix(ref)[1] in taken and _prefix(ref)[1] != e.name:
+            elif link is None and _prefix(ref)[1] in taken and _prefix(ref)[1] != e.name:
                 notes.append(f"{e.name}: FROM {ref} names {_prefix(ref)[1]} under another "
                              f"registry than {registry or 'none'}: not linked")
         deps = tuple(d for d in e.depends_on if d in taken and d not in parents)
+        contexts = []
+        for cname, value in e.contexts:   # a target:KEY names the image KEY builds
+            if value.startswith("target:"):
+                image = by_key.get((e.origin, value[len("target:"):]))
+                if image is None or image not in taken or image == e.name:
+                    notes.append(f"{e.name}: context {cname} = {value} names no other image "
+                                 "placed here: left out")
+                    continue
+                value = f"target:{image}"
+            contexts.append((cname, value))
         context, context_from = e.context, e.context_from
         if not context:
             context, context_from = infer_context(e.dockerfile, e.sources, listing)
         linked.append(replace(e, parents=tuple(parents), parent_refs=tuple(refs),
-                              depends_on=deps, context=context, context_from=context_from))
+                              depends_on=deps, context=context, context_from=context_from,
+                              contexts=tuple(contexts)))
 
     if only is not None:
         linked, left = _only(linked, set(only), only_label or ", ".join(only))
         unplaced += left
-    tiers = _tiers({e.name: (*e.parents, *e.depends_on) for e in linked})
+    # a `target:` context is a parent: built first, in a lower tier
+    after = {e.name: (*e.parents, *e.depends_on,
+                      *(v[len("target:"):] for _, v in e.contexts if v.startswith("target:")))
+             for e in linked}
+    has_children = {p for ps in after.values() for p in ps}
+    linked = [e if e.name in has_children else replace(e, base_why=base_like(e.dockerfile,
+                                                                             e.name))
+              for e in linked]
+    tiers = _tiers(after, {e.name for e in linked if e.base_why})
     placed = tuple(replace(e, tier=tiers[e.name]) for e in linked)
     return Discovery(registry, tag, placed, tuple(unplaced), tuple(notes))
+
+
+def _default_ref(name: str, registry: str | None, tag: str) -> str:
+    return f"{registry}/{name}:{tag}" if registry else f"{name}:{tag}"
+
+
+def _own_tags(e: Entry, registry: str | None, tag: str) -> tuple[str, ...]:
+    """A bake target's tags, unless they are just the project's reference for it."""
+    if e.kind != "bake" or not e.images:
+        return ()
+    mine = {normalize(r) or r for r in e.images}
+    return () if mine == {normalize(_default_ref(e.name, registry, tag))} else e.images
+
+
+def _colliding_bake_names(builds: Sequence[Build], root_name: str
+                          ) -> dict[tuple[str, str], tuple[str, str]]:
+    """Bake targets of one name in several files (a file per version): each named from its
+    Dockerfile (`images/base_4.1.2.Dockerfile` gives `base_4.1.2`), or, when the Dockerfile is
+    shared, the target and its file's version (`base_4.1.2` from `4.1.2.docker-bake.json`)."""
+    bake = [b for b in builds if b.kind == "bake" and not b.unplaced]
+    keys = Counter(b.key for b in bake)
+    clash = [b for b in bake if keys[b.key] > 1]
+    by_file = {b: conventional_name(b.dockerfile, root_name)[0] for b in clash}
+    counts = Counter(by_file.values())
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    for b in clash:
+        n = by_file[b]
+        if n is not None and counts[n] == 1:
+            out[(b.origin, b.key)] = (n, f"the name of its Dockerfile {b.dockerfile} (target "
+                                         f"{b.key} of {b.origin}; {keys[b.key]} bake files "
+                                         f"define {b.key})")
+            continue
+        stem = re.sub(r"(?:^|[.-])docker-bake(?:[.-].*)?$", "",
+                      b.origin.rsplit("/", 1)[-1].rsplit(" + ", 1)[0])
+        alt = normal_name(f"{b.key}_{stem}") if stem else None
+        if alt:
+            out[(b.origin, b.key)] = (alt, f"target {b.key} and its bake file {b.origin}")
+    return out
 
 
 def _registry(entries: Sequence[Entry], notes: list[str]) -> tuple[str | None, str]:
@@ -312,16 +411,19 @@ def _only(entries: list[Entry], origins: set[str], label: str
         n = todo.pop()
         if n not in keep:
             keep.add(n)
-            todo.extend((*by_name[n].parents, *by_name[n].depends_on))
+            todo.extend((*by_name[n].parents, *by_name[n].depends_on,
+                         *(v[len("target:"):] for _, v in by_name[n].contexts
+                           if v.startswith("target:"))))
     return ([e for e in entries if e.name in keep],
             [Unplaced(e.dockerfile, f"not built FROM by {label}'s images (plain `buildorch "
                       "init` places it)", e.name, e.context)
              for e in entries if e.name not in keep])
 
 
-def _tiers(parents: Mapping[str, Sequence[str]]) -> dict[str, str]:
+def _tiers(parents: Mapping[str, Sequence[str]], bases: frozenset[str] | set[str] = frozenset()
+           ) -> dict[str, str]:
     """foundation: roots others build FROM; tier-N: N levels down with children; services:
-    what nothing builds FROM."""
+    what nothing builds FROM, but for `bases` (a base by its place or name)."""
     depth: dict[str, int] = {}
 
     def walk(n: str, trail: tuple[str, ...]) -> int:
@@ -337,7 +439,7 @@ def _tiers(parents: Mapping[str, Sequence[str]]) -> dict[str, str]:
     out = {}
     for n in parents:
         d = walk(n, ())
-        out[n] = "services" if n not in has_children else (
+        out[n] = "services" if n not in has_children and n not in bases else (
             "foundation" if d == 0 else f"tier-{d}")
     return out
 
@@ -353,6 +455,8 @@ def _comment(e: Entry) -> str:
         parents = f"no parent built here (FROM {shown})"
     if e.depends_on:
         parents += "; depends on " + ", ".join(f"{d} (bake contexts)" for d in e.depends_on)
+    if e.base_why:
+        parents += f"; a base image ({e.base_why}), though nothing here builds FROM it yet"
     return f"# {e.name}: name from {e.name_from}; context {e.context} ({e.context_from}); " \
            f"{parents}"
 
@@ -384,8 +488,17 @@ def render(d: Discovery, *, rel: Callable[[str], str], command: str,
             table["target"] = e.target
         if e.args:
             table["args"] = dict(e.args)
+        if e.platform:
+            table["platform"] = e.platform
+        if e.tags:
+            table["tags"] = list(e.tags)
+        if e.labels:
+            table["labels"] = dict(e.labels)
         if e.depends_on:
             table["depends_on"] = list(e.depends_on)
+        if e.contexts:
+            table["contexts"] = {n: v if v.startswith(("target:", "docker-image://")) else rel(v)
+                                 for n, v in e.contexts}
         lines.append(_comment(e))
         lines.append(_dump_table(section, e.name, table))
     if d.unplaced:

@@ -11,7 +11,7 @@ from buildorch.config import Config
 from buildorch.edges.git import Tree
 from buildorch.edges.state import Record
 from buildorch.planning.graph import ImageGraph
-from buildorch.planning.inputs import ImageInputs, Reader, infer_parents
+from buildorch.planning.inputs import ImageInputs, Reader, infer_parents, resolved_analyses
 
 DIGEST_VERSION = 3  # 3: FROM hashed as resolved, global ARG lines not hashed
 
@@ -24,10 +24,13 @@ class Snapshot:
     inputs: Mapping[str, ImageInputs] = field(default_factory=dict)
 
 
-def image_digest(inputs: ImageInputs, parents: Mapping[str, str]) -> str:
-    h = hashlib.sha256(json.dumps(
-        [DIGEST_VERSION, inputs.instructions, inputs.args, inputs.target, inputs.platform,
-         sorted(parents.items())], separators=(",", ":")).encode())
+def image_digest(inputs: ImageInputs, parents: Mapping[str, str],
+                 labels: Mapping[str, str] | None = None) -> str:
+    parts: list[object] = [DIGEST_VERSION, inputs.instructions, inputs.args, inputs.target,
+                           inputs.platform, sorted(parents.items())]
+    if labels:   # only when set: images without labels keep the digests they had
+        parts.append(sorted(labels.items()))
+    h = hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode())
     # The file list is the bulk (50,000 entries on a big repo): NUL-separated, as neither a
     # path nor an identity can hold a NUL; sorted, so the order of discovery never matters.
     h.update("\0".join(f"{p}\0{i}" for p, i in sorted(inputs.files.items())).encode(
@@ -37,20 +40,26 @@ def image_digest(inputs: ImageInputs, parents: Mapping[str, str]) -> str:
 
 def snapshot(config: Config, tree: Tree) -> Snapshot:
     reader = Reader(config, tree)
-    inputs = {name: reader.read(image) for name, image in config.images.items()}
-    parents = infer_parents(config, {n: i.external_images for n, i in inputs.items()})
+    first = {name: reader.analysis(image) for name, image in config.images.items()}
+    parents = infer_parents(config, {n: a.external_images if a else ()
+                                     for n, a in first.items()})
     graph = ImageGraph.build(
         {n: (i.tier, i.kind) for n, i in config.images.items()}, parents, list(config.tiers),
     )
+    # after the graph, which refuses cycles: a child's reads follow its parents' images
+    analyses = resolved_analyses(reader, first)
+    inputs = {name: reader.read(image, analyses[name])
+              for name, image in config.images.items()}
     records: dict[str, Record] = {}
     for name in graph.order():
         ins = inputs[name]
         if ins.missing:
             continue
         ps = {p: records[p].digest for p in graph.parents(name) if p in records}
+        labels = dict(config.images[name].labels)
         records[name] = Record(
-            digest=image_digest(ins, ps), instructions=ins.instructions, args=dict(ins.args),
-            target=ins.target, platform=ins.platform, parents=ps, files=ins.files,
-            dockerfile=ins.dockerfile,
+            digest=image_digest(ins, ps, labels), instructions=ins.instructions,
+            args=dict(ins.args), target=ins.target, platform=ins.platform, parents=ps,
+            files=ins.files, dockerfile=ins.dockerfile, labels=labels, origins=ins.origins,
         )
     return Snapshot(tree.label, graph, records, inputs)

@@ -38,8 +38,9 @@ class Plan:
         return [s.name for s in self.stale]
 
 
-def _paths(verb: str, paths: list[str]) -> list[str]:
-    out = [f"input {verb}: {p}" for p in paths[:MAX_PATHS]]
+def _paths(verb: str, paths: list[str], origins: Mapping[str, str]) -> list[str]:
+    out = [f"input {verb}: {p}" + (f" ({origins[p]})" if p in origins else "")
+           for p in paths[:MAX_PATHS]]
     if len(paths) > MAX_PATHS:
         out.append(f"input {verb}: … and {len(paths) - MAX_PATHS} more")
     return out
@@ -57,15 +58,19 @@ def own_reasons(now: Record, then: Record | None, what: str) -> list[str]:
     for key in sorted(set(now.args) | set(then.args)):
         if now.args.get(key) != then.args.get(key):
             reasons.append(f"config changed: args.{key}")
+    for key in sorted(set(now.labels) | set(then.labels)):
+        if now.labels.get(key) != then.labels.get(key):
+            reasons.append(f"config changed: labels.{key}")
     if now.target != then.target:
         reasons.append("config changed: target")
     if now.platform != then.platform:
         reasons.append("config changed: platform")
     if then.files is not None and now.files is not None:
         old, new = then.files, now.files
-        reasons += _paths("changed", sorted(p for p in new if p in old and old[p] != new[p]))
-        reasons += _paths("added", sorted(p for p in new if p not in old))
-        reasons += _paths("removed", sorted(p for p in old if p not in new))
+        reasons += _paths("changed", sorted(p for p in new if p in old and old[p] != new[p]),
+                          now.origins)
+        reasons += _paths("added", sorted(p for p in new if p not in old), now.origins)
+        reasons += _paths("removed", sorted(p for p in old if p not in new), then.origins)
     for p in sorted(set(now.parents) - set(then.parents)):
         reasons.append(f"parent added: {p}")
     for p in sorted(set(then.parents) - set(now.parents)):

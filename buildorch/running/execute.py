@@ -16,6 +16,7 @@ from buildorch.edges.capabilities import detect
 from buildorch.edges.engine import Engine
 from buildorch.edges.registry_probe import probe
 from buildorch.planning.baseline import PlanResult
+from buildorch.planning.links import config_links
 from buildorch.running import scheduler
 from buildorch.running.events import Event, Warned
 from buildorch.running.options import BuildOptions, DiskCareFor
@@ -84,7 +85,9 @@ def execute(cfg: Config, opts: BuildOptions, engine: Engine, result: PlanResult,
         jobs=opts.jobs or cfg.jobs,
         tier_max_parallel={t.name: t.max_parallel for t in cfg.tiers.values()
                            if t.max_parallel})
-    pipeline = ImagePipeline(cfg, opts, engine, snap, report, emit, strategy, care, said)
+    links = config_links(cfg, {n: i.external_images for n, i in snap.inputs.items()})
+    pipeline = ImagePipeline(cfg, opts, engine, snap, report, emit, strategy, care, said=said,
+                             links=links)
     if said.warning:
         pipeline.emit(Warned("", said.warning))
     with proc.cancel_on_signals(cancel):

@@ -22,6 +22,7 @@ from buildorch.edges.engine import Engine
 from buildorch.edges.state import Record
 from buildorch.errors import BuildorchError
 from buildorch.planning.digest import Snapshot
+from buildorch.planning.links import Links
 from buildorch.running import scheduler
 from buildorch.running.buildx import (
     BuildResult,
@@ -66,6 +67,7 @@ class ImagePipeline:
     strategy: Strategy
     disk: DiskCare | None = None
     said: Verdict = field(default_factory=Verdict)   # the registry's access, probed once
+    links: Links | None = None     # each child's FROM links (planning/links.py)
     lock: threading.Lock = field(default_factory=threading.Lock)
     engine_gone: threading.Event = field(default_factory=threading.Event)
     lines: ImageLines = field(init=False)
@@ -73,7 +75,8 @@ class ImagePipeline:
 
     def __post_init__(self) -> None:
         self.lines = ImageLines(self.cfg, self.snap)
-        self.registry = Registry(self.cfg, self.engine, self.snap, self.strategy, self.emit)
+        self.registry = Registry(self.cfg, self.engine, self.snap, self.strategy, self.emit,
+                                 self.links)
 
     def emit(self, e: Event) -> None:
         if isinstance(e, Warned) and e.image and (host := lost_registry(e.message)):

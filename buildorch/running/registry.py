@@ -11,14 +11,16 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
-from buildorch.config import Config
+from buildorch.config import Config, context_kind
+from buildorch.dockerlang.reference import context_key
 from buildorch.edges.engine import Engine
 from buildorch.edges.registry_probe import Access, registry_host
 from buildorch.errors import BuildorchError
 from buildorch.planning.digest import Snapshot
+from buildorch.planning.links import Links
 from buildorch.running.buildx import BuildResult
 from buildorch.running.events import Event, Warned, one_line
-from buildorch.running.spec import BuildSpec
+from buildorch.running.spec import BuildSpec, named_context
 from buildorch.running.strategy import Strategy
 
 
@@ -101,6 +103,7 @@ class Registry:
     snap: Snapshot
     strategy: Strategy
     emit: Callable[[Event], None]
+    links: Links | None = None     # each child's FROM links (planning/links.py)
     pushed: dict[str, str] = field(default_factory=dict)   # image -> digest in the registry
     push_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -129,13 +132,40 @@ class Registry:
         return spec
 
     def pinned(self, spec: BuildSpec) -> BuildSpec:
-        """A child on another builder (or of a parent built elsewhere) reads exactly the parent
-        just built: its FROM name is bound to the digest in the registry."""
+        """A child reads exactly the parent just built, by every name its FROM lines use for
+        it. On another builder (or of a parent built elsewhere) each name is bound to the
+        parent's digest in the registry; on the same engine, a FROM that is not one of the
+        parent's own tags (another registry, another tag) is bound to the parent's tag."""
         cfg = self.cfg
-        contexts = tuple((cfg.ref(p), f"docker-image://{cfg.repository(p)}@"
-                                      f"{self.pushed_digest(p)}")
-                         for p in self.strategy.parents.pins.get(spec.name, ()))
-        return replace(spec, build_contexts=contexts) if contexts else spec
+        links = self.links.links.get(spec.name, ()) if self.links else ()
+        remote = self.strategy.parents.pins.get(spec.name, ())
+        contexts: dict[str, tuple[str, str]] = {}   # BuildKit's lookup key -> (name, source)
+        # The image's own named contexts first: one wins over a FROM name it shares a lookup
+        # key with, as in BuildKit. A `target:` one is a parent, pinned as a FROM parent is
+        # (by its registry digest across builders; on one engine its tag names the image the
+        # run just built: a local `repo@<id>` is not resolved reliably, measured on Engine 26.1)
+        targets = dict(cfg.images[spec.name].contexts)
+        for cname, source in spec.build_contexts:
+            kind, rest = context_kind(targets.get(cname, ""))
+            if kind == "target" and rest in remote:
+                source = named_context(cfg, targets[cname], self.pushed_digest(rest))
+            contexts[context_key(cname)] = (cname, source)
+        for p in remote:
+            source = f"docker-image://{cfg.repository(p)}@{self.pushed_digest(p)}"
+            for ref in (*cfg.refs(p), *(k.ref for k in links if k.parent == p)):
+                contexts.setdefault(context_key(ref), (ref, source))
+        for k in links:
+            if not k.exact and k.parent not in remote:
+                contexts.setdefault(context_key(k.ref),
+                                    (k.ref, f"docker-image://{cfg.ref(k.parent)}"))
+        merged = tuple(contexts.values())
+        return replace(spec, build_contexts=merged) if merged != spec.build_contexts else spec
+
+    def tag_all(self, name: str) -> None:
+        """An image brought into this engine under its first tag: its other tags too."""
+        first, *others = self.cfg.refs(name)
+        for ref in others:
+            self.engine.tag(first, ref)
 
     def bring_here(self, name: str, spec: BuildSpec, res: BuildResult) -> None:
         """An image built away (another engine, a container builder) into this engine: pulled
@@ -149,6 +179,7 @@ class Registry:
                 raise BuildorchError(f"built on {self.strategy.builder(cfg, name).describe()} "
                                      "but buildx reported no pushed digest")
             self.engine.pull_digest(cfg.repository(name), res.image_id, cfg.ref(name))
+            self.tag_all(name)
 
     def publish(self, name: str, spec: BuildSpec) -> None:
         """After its smoke check: what a child on another builder reads (a failed push fails
@@ -158,12 +189,13 @@ class Registry:
 
     def share(self, name: str, spec: BuildSpec) -> None:
         """After a good build, best-effort: the tag of its inputs, so that teammates and CI
-        can reuse it."""
-        if len(spec.tags) > 1 and not spec.push:
+        can reuse it (only that tag: an image's own `tags` are pushed by --push alone)."""
+        ref = reuse_ref(self.cfg, name, self.snap.records[name].digest)
+        if ref in spec.tags and not spec.push:
             try:
-                self.engine.push(spec.tags[-1])
+                self.engine.push(ref)
             except Exception as exc:
-                self.emit(Warned(name, f"push of {spec.tags[-1]} failed "
+                self.emit(Warned(name, f"push of {ref} failed "
                                  f"({one_line(str(exc))}): teammates and CI cannot reuse this "
                                  f"build; check the registry {self.cfg.registry}"))
 
@@ -174,11 +206,13 @@ class Registry:
         if not self.engine.registry_has(src):
             return None
         try:
-            return self.engine.pull_as(src, self.cfg.ref(name))
+            image_id = self.engine.pull_as(src, self.cfg.ref(name))
+            self.tag_all(name)
         except Exception as exc:  # a failed pull only costs a build
             self.emit(Warned(name, f"pull of {src} failed ({one_line(str(exc))}); "
                              "building it"))
             return None
+        return image_id
 
 
 def warm(engine: Engine, cfg: Config, names: Iterable[str]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildorch.config import Config
+from buildorch.config import Config, context_kind
 from buildorch.edges.capabilities import BuilderInfo
 from buildorch.edges.engine import LABEL_DIGEST, LABEL_NAME
 from buildorch.edges.state import Record
@@ -80,13 +80,13 @@ def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions, *,
         local_dir=local_dir(cfg, name), in_actions=in_github_actions())
     return BuildSpec(
         name=name,
-        tags=(cfg.ref(name),),
+        tags=cfg.refs(name),
         dockerfile=cfg.root / image.dockerfile,
         context=cfg.root / image.context,
         target=image.target,
         platform=image.platform or cfg.platform,
-        build_args=(*image.args, ("BUILDKIT_INLINE_CACHE", "1")),
-        labels=((LABEL_NAME, name), (LABEL_DIGEST, record.digest)),
+        build_args=tuple({**dict(image.args), "BUILDKIT_INLINE_CACHE": "1"}.items()),
+        labels=(*image.labels, (LABEL_NAME, name), (LABEL_DIGEST, record.digest)),
         cache_from=cache_from,
         # BUILDKIT_INLINE_CACHE=1 is the inline cache (with --cache-to type=inline as well,
         # BuildKit refuses: "duplicate cache exports [inline]")
@@ -94,6 +94,19 @@ def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions, *,
         push=opts.push,
         builder=builder.buildx_builder,
         docker_context=builder.docker_context,
+        build_contexts=tuple((n, named_context(cfg, v)) for n, v in image.contexts),
         metadata_file=cfg.state_dir / "meta" / f"{name}.json",
     )
+
+
+def named_context(cfg: Config, value: str, pin: str | None = None) -> str:
+    """A `contexts` value as `--build-context` takes it; a `target:` image by its tag, or by
+    `pin` (a digest) when known."""
+    kind, rest = context_kind(value)
+    if kind == "path":
+        return str(cfg.root / rest)
+    if kind == "target":
+        return f"docker-image://{cfg.repository(rest)}@{pin}" if pin else \
+            f"docker-image://{cfg.ref(rest)}"
+    return value
 

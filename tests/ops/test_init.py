@@ -15,7 +15,7 @@ import pytest
 
 from buildorch.config import load
 from buildorch.ops import compose
-from tests.helpers import bo, git
+from tests.helpers import bo, git, seed
 
 REG = "ghcr.io/acme"
 
@@ -448,3 +448,127 @@ def test_output_outside_the_repository_is_one_line(make_repo: Callable[..., Path
     assert proc.stderr.strip().splitlines() == [
         f"buildorch: error: {tmp_path / 'elsewhere.toml'} is outside the repository {repo}; "
         "write services.toml inside it (its paths are relative to it)"]
+
+
+def test_named_contexts_from_compose_and_bake_reach_services_toml_and_back(
+        make_repo: Callable[..., Path]) -> None:
+    """Compose `additional_contexts` and bake `contexts` become `contexts` (folders relative
+    to services.toml, `service:`/`target:` as the configured image); `export bake` writes them
+    back and the plan follows an edit in the named folder."""
+    repo = make_repo({
+        "compose.yaml": """\
+services:
+  base:
+    build: {context: base}
+    image: registry.example/shop/base:1
+  app:
+    build:
+      context: .
+      dockerfile: app/Dockerfile
+      additional_contexts:
+        shared: ./shared
+        root: service:base
+        tools: docker-image://busybox:1.36
+        remote: https://example.invalid/x.git
+    image: registry.example/shop/app:1
+""",
+        "base/Dockerfile": "FROM busybox:1.36\n",
+        "app/Dockerfile": "FROM root\nCOPY --from=shared lib.txt /lib.txt\n",
+        "shared/lib.txt": "l\n", "shared/other.txt": "o\n",
+    })
+    init = bo(repo, "init")
+    assert init.returncode == 0, init.stderr
+    data = tomllib.loads((repo / "services.toml").read_text())
+    app = data["services"]["app"]
+    assert app["contexts"] == {"shared": "shared", "root": "target:base",
+                               "tools": "docker-image://busybox:1.36"}
+    assert "remote" in init.stderr + init.stdout
+    graph = bo(repo, "graph")
+    assert "base [foundation]\n└── app [services]" in graph.stdout, graph.stdout
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    (repo / "shared/lib.txt").write_text("edited\n")
+    (repo / "shared/other.txt").write_text("edited\n")
+    plan = json.loads(bo(repo, "plan", "--since", "HEAD", "--json").stdout)
+    assert plan["stale"] == [{"name": "app", "tier": "services", "reasons": [
+        "input changed: shared/lib.txt (COPY --from=shared, line 2)"]}]
+    assert bo(repo, "export", "bake").returncode == 0
+    bake = json.loads((repo / "docker-bake.json").read_text())["target"]["app"]["contexts"]
+    assert bake["shared"] == str(repo / "shared")
+    assert bake["root"] == "target:base" and bake["tools"] == "docker-image://busybox:1.36"
+
+
+@pytest.mark.usefixtures("engine")
+def test_bake_contexts_become_services_toml_contexts(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo({
+        "docker-bake.hcl": """\
+group "default" { targets = ["base", "app"] }
+target "base" {
+  context = "base"
+  tags = ["registry.example/team/base:2"]
+}
+target "app" {
+  context = "app"
+  contexts = { shared = "shared", root = "target:base" }
+  tags = ["registry.example/team/app:2"]
+}
+""",
+        "base/Dockerfile": "FROM busybox:1.36\n",
+        "app/Dockerfile": "FROM root\nCOPY --from=shared lib.txt /lib.txt\n",
+        "shared/lib.txt": "l\n",
+    })
+    init = bo(repo, "init")
+    assert init.returncode == 0, init.stderr
+    app = tomllib.loads((repo / "services.toml").read_text())["services"]["app"]
+    assert app["contexts"] == {"shared": "shared", "root": "target:base"}
+
+
+def test_init_says_nothing_of_the_state_folder_unless_git_would_keep_it(
+        make_repo: Callable[..., Path]) -> None:
+    repo = make_repo({**SEED, ".gitignore": "!.buildorch\n"})
+    p = bo(repo, "init", "--dry-run")
+    assert p.returncode == 0 and ".buildorch" not in p.stderr, p.stderr
+
+    # State committed by an earlier tool (or by hand): git keeps tracking it whatever ignores.
+    (repo / ".buildorch").mkdir()
+    (repo / ".buildorch/manifest.json").write_text("{}\n")
+    git(repo, "add", "-f", ".buildorch/manifest.json")
+    git(repo, "commit", "-q", "-m", "state")
+    p = bo(repo, "init", "--dry-run")
+    notes = [line for line in p.stderr.splitlines() if ".buildorch" in line]
+    assert notes == ["note: git tracks 1 file(s) under .buildorch/, where buildorch keeps its "
+                     "local state: `git rm -r --cached .buildorch` (and commit) so that git "
+                     "ignores them"], p.stderr
+
+    git(repo, "rm", "-q", "-r", "--cached", ".buildorch")
+    git(repo, "commit", "-q", "-m", "untrack the state")
+    (repo / ".buildorch/.gitignore").write_text("# ours\n")   # a user's own, ignoring nothing
+    p = bo(repo, "init", "--dry-run")
+    notes = [line for line in p.stderr.splitlines() if ".buildorch" in line]
+    assert len(notes) == 1 and ".buildorch/.gitignore does not ignore" in notes[0], p.stderr
+
+
+def test_seed_first_hour_bases_without_children_notes_once_no_own_args(
+        make_repo: Callable[..., Path]) -> None:
+    """The seed as it is: bases in services/base/ that nothing builds FROM yet, a test compose
+    file extending the main one, compose args carrying BUILDKIT_INLINE_CACHE=1."""
+    files = seed(REG)
+    del files["services.toml"]
+    files["services/base/Dockerfile.python-ml-torch"] = f"FROM {REG}/python-ml:latest\n"
+    files["Dockerfile.runtime-common"] = "FROM busybox:1.36\n"      # a parent's name
+    files["Dockerfile.worker"] = "FROM busybox:1.36\n"              # a service's
+    repo = make_repo(files)
+    p = bo(repo, "init")
+    assert p.returncode == 0, p.stderr
+    data = tomllib.loads((repo / "services.toml").read_text())
+    assert data["base"]["python-ml-torch"]["tier"] == "tier-2"
+    assert data["base"]["runtime-common"]["tier"] == "foundation"
+    assert "worker" in data["services"] and "waketrainer" in data["services"]
+    assert "under a base/ folder" in (repo / "services.toml").read_text()
+    assert "BUILDKIT_INLINE_CACHE" not in (repo / "services.toml").read_text()
+    assert p.stderr.splitlines() == [
+        "note: docker-compose.yml: services discord, llm, stt, waketrainer: cache_from left "
+        "out: [cache] in services.toml says where every image's cache comes from (registry, "
+        "local, gha)",
+        "note: docker-compose.test.yml: services llm-test, stt-test build the Dockerfile(s) of "
+        "other entries (compose `extends`, or a copy): one image each"]

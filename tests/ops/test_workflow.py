@@ -80,7 +80,8 @@ def test_jobs_follow_the_tiers_of_the_demo_graph(demo: dict[str, Any]) -> None:
         assert "!contains(needs.*.result, 'failure')" in cond
         assert f"fromJSON(needs.plan.outputs.{out}).include[0] != null" in cond
         steps = job["steps"]
-        build = next(s for s in steps if s.get("name") == "Build ${{ matrix.name }}")
+        build = next(s for s in steps if s.get("name") ==
+                     "Build ${{ matrix.name }} as ${{ join(matrix.tags, ', ') }}")
         assert build["run"].startswith('buildorch build "${{ matrix.name }}" --no-deps --push')
         assert "--cache-to registry --cache-to gha" in build["run"]
         smoke = next(s for s in steps if s.get("name") == "Smoke check ${{ matrix.name }}")
