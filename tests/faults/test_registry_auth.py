@@ -4,6 +4,8 @@ the real engine; the docker CLI's own `docker login` writes the credentials buil
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
@@ -140,3 +142,34 @@ def test_doctor_counts_a_registry_it_must_write_to_and_cannot(
     login(auth_registry)
     d = bo(repo, "doctor")
     assert "refuses" not in d.stdout + d.stderr, d.stdout + d.stderr
+
+
+HELPER = """#!/bin/sh
+# A docker credential helper (the protocol `docker login` uses with credsStore/credHelpers):
+# `get` reads the server on stdin and answers JSON.
+[ "$1" = get ] || exit 1
+read server
+[ "$server" = "{host}" ] || {{ echo "credentials not found in native keychain"; exit 1; }}
+printf '{{"ServerURL":"%s","Username":"{user}","Secret":"{secret}"}}' "$server"
+"""
+
+
+@pytest.mark.parametrize("key", ["credsStore", "credHelpers"])
+def test_credential_helpers_are_read_as_the_cli_reads_them(
+        auth_registry: PrivateRegistry, docker_config: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    bin_dir = tmp_path / "helper-bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-bo-test"
+    helper.write_text(HELPER.format(host=auth_registry.addr, user=REGISTRY_USER,
+                                    secret=REGISTRY_PASSWORD))
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    value: object = "bo-test" if key == "credsStore" else {auth_registry.addr: "bo-test"}
+    (docker_config / "config.json").write_text(json.dumps({key: value}))
+    got = probe(f"{auth_registry.addr}/team")
+    assert (got.pull, got.push, got.credentials) == (True, True, True)
+    # No store, or a helper for another host only: nothing for this one, as for the CLI.
+    (docker_config / "config.json").write_text(json.dumps(
+        {} if key == "credsStore" else {key: {"other.invalid:1": "bo-test"}}))
+    assert probe(f"{auth_registry.addr}/team").push is False
