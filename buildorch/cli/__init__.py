@@ -63,6 +63,7 @@ COMMANDS: dict[str, str] = {
     "validate": "validate",
     "lint": "lint",
     "stats": "stats",
+    "timings": "timings",
     "disk": "disk",
     "clean": "clean",
     "cache": "cache",

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from buildorch.edges.engine import Engine
     from buildorch.ops.disk import DiskGuard
     from buildorch.render import Renderer
+    from buildorch.running.events import Event
     from buildorch.running.options import BuildOptions
     from buildorch.running.report import BuildReport
 
@@ -75,13 +76,29 @@ def _summary(report: BuildReport) -> None:
         click.echo(report.cleanup)
 
 
-def run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
+def run_build(ctx: click.Context, opts: BuildOptions, progress: str, *,
+              timings: str | None = None, trace: str | None = None) -> None:
+    """`timings`: write the run's timings page (a path; "": the default one); `trace`: write
+    its Chrome trace there."""
     from buildorch.running.build import build
 
     cfg = config_of(ctx)
     render, scope = _renderer(progress, cfg)
+    events: list[Event] = []
+    if timings is not None or trace:
+        shown = render
+
+        def render(e: Event) -> None:
+            events.append(e)   # list.append is atomic: worker threads emit too
+            shown(e)
+
     with scope:
         report = build(cfg, opts, render, disk=disk_guard)
+    if timings is not None or trace:
+        from buildorch.cli.timings import write
+
+        for path in write(cfg.state_dir, events, report.run_id, timings=timings, trace=trace):
+            note(f"timings: {path}" if path.suffix == ".html" else f"trace: {path}")
     for n in report.notes:
         note(n)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -129,11 +146,18 @@ PROGRESS = click.Choice(PROGRESS_MODES)
               help="Build exactly IMAGES; their parents are used as they are (CI builds a "
                    "tier at a time).")
 @click.option("--progress", type=PROGRESS, default="auto", show_default=True)
+@click.option("--timings", "timings", is_flag=False, flag_value="", default=None,
+              metavar="[FILE]",
+              help="Write the run's timeline as one HTML page (default: "
+                   ".buildorch/timings/<run id>.html, the last 20 kept; `buildorch timings` "
+                   "prints its path). Write it `--timings=FILE`.")
+@click.option("--trace", "trace", metavar="FILE",
+              help="Write the run as a Chrome trace (Perfetto, chrome://tracing).")
 @click.pass_context
 def command(ctx: click.Context, images: tuple[str, ...], force_all: bool, since: str | None,
           jobs: int | None, push: bool, fail_fast: bool, dry_run: bool,
           cache_to: tuple[str, ...], warm: bool, no_reuse: bool, no_smoke: bool,
-          no_deps: bool, progress: str) -> None:
+          no_deps: bool, progress: str, timings: str | None, trace: str | None) -> None:
     """Build the stale images (or IMAGES and their stale ancestry), parents first."""
     from buildorch.running.options import BuildOptions
 
@@ -141,4 +165,5 @@ def command(ctx: click.Context, images: tuple[str, ...], force_all: bool, since:
     run_build(ctx, BuildOptions(names=images, force_all=force_all, since=since, jobs=jobs,
                                  push=push, fail_fast=fail_fast, dry_run=dry_run,
                                  cache_to=cache_to, warm=warm, no_reuse=no_reuse,
-                                 smoke=not no_smoke, no_deps=no_deps), progress)
+                                 smoke=not no_smoke, no_deps=no_deps), progress,
+              timings=timings, trace=trace)

@@ -184,3 +184,93 @@ def warnings(stats: Stats) -> list[str]:
         out.append(f"... and {len(failed) - 5} more image(s) with failed cache imports "
                    "(see --json)")
     return out
+
+
+# -- per-tier trend over the last runs ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Trend:
+    """Per tier, its build time in each of the last runs (oldest first): from its first image's
+    start to its last image's end, over the images built (None: nothing of it built then)."""
+
+    runs: tuple[str, ...]                                 # run ids (or start times)
+    starts: tuple[float, ...]                             # each run's first start (Unix)
+    tiers: tuple[tuple[str, tuple[float | None, ...]], ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"runs": list(self.runs),
+                "tiers": {t: list(v) for t, v in self.tiers}}
+
+
+def group_runs(history: Iterable[Mapping[str, object]]) -> list[list[Mapping[str, object]]]:
+    """The history's lines, run by run, in order. Lines written before runs had ids: one run
+    is the lines whose start falls within the time the run's lines so far span."""
+    runs: list[list[Mapping[str, object]]] = []
+    keys: list[str] = []
+    span_end = -1.0
+    for h in history:
+        if "image" not in h:
+            continue
+        key = str(h.get("run") or "")
+        start = _num(h.get("start"))
+        if key:
+            fits = bool(keys) and keys[-1] == key
+        else:
+            fits = bool(keys) and not keys[-1] and start <= span_end + 5.0
+        if not fits:
+            runs.append([])
+            keys.append(key)
+            span_end = start
+        runs[-1].append(h)
+        span_end = max(span_end, start + _num(h.get("duration_s")))
+    return runs
+
+
+def trend(history: Iterable[Mapping[str, object]], tier_order: Iterable[str] = (),
+          last: int = 10) -> Trend:
+    """Each tier's build time over the last `last` runs that built something."""
+    built_runs = [r for r in group_runs(history)
+                  if any(h.get("result") == "built" for h in r)][-last:]
+    order = {t: i for i, t in enumerate(tier_order)}
+    tiers = sorted({str(h.get("tier", "?")) for r in built_runs for h in r},
+                   key=lambda t: (order.get(t, len(order)), t))
+    series: list[tuple[str, tuple[float | None, ...]]] = []
+    for t in tiers:
+        values: list[float | None] = []
+        for r in built_runs:
+            rows = [h for h in r if h.get("result") == "built" and str(h.get("tier")) == t]
+            if not rows:
+                values.append(None)
+                continue
+            start = min(_num(h.get("start")) for h in rows)
+            end = max(_num(h.get("start")) + _num(h.get("duration_s")) for h in rows)
+            values.append(round(end - start, 3))
+        if any(v is not None for v in values):
+            series.append((t, tuple(values)))
+    ids = tuple(str(r[0].get("run") or "") or f"{_num(r[0].get('start')):.0f}"
+                for r in built_runs)
+    starts = tuple(min(_num(h.get("start")) for h in r) for r in built_runs)
+    return Trend(ids, starts, tuple(series))
+
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Iterable[float | None]) -> str:
+    """One character per run, its height the value against the highest; '·' for none."""
+    vs = list(values)
+    top = max([v for v in vs if v is not None], default=0.0)
+    return "".join("·" if v is None else
+                   _SPARK[min(int(v / top * (len(_SPARK) - 1) + 0.5), len(_SPARK) - 1)]
+                   if top else _SPARK[0] for v in vs)
+
+
+def trend_rows(tr: Trend) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    header = ("tier", "runs built", "median", "last", f"trend (last {len(tr.runs)} runs)")
+    rows: list[tuple[str, ...]] = []
+    for tier, values in tr.tiers:
+        got = [v for v in values if v is not None]
+        rows.append((tier, f"{len(got)}/{len(values)}",
+                     format_duration(statistics.median(got)) if got else "-",
+                     format_duration(values[-1]), sparkline(values)))
+    return header, rows

@@ -12,6 +12,7 @@ from buildorch.running.events import (
     Event,
     Failed,
     Finished,
+    Progress,
     Queued,
     Retry,
     Skipped,
@@ -22,8 +23,21 @@ from buildorch.running.events import (
     UpToDate,
     Warned,
 )
+from buildorch.units import format_duration
 
 Renderer = Callable[[Event], None]
+
+
+def eta_text(p: Progress) -> str:
+    """`ETA 1m10s`, with the images whose time is a guess: "(no history: a, b)"."""
+    if p.done == p.total:
+        return "done"
+    eta = "ETA ?" if p.eta_s is None else f"ETA {format_duration(p.eta_s)}"
+    if p.no_history:
+        few = ", ".join(p.no_history[:3])
+        more = f" and {len(p.no_history) - 3} more" if len(p.no_history) > 3 else ""
+        eta += f" (no history: {few}{more})"
+    return eta
 
 
 class JsonLines:
@@ -89,3 +103,7 @@ class Plain:
             self._line(e.image, f"skipped: {e.reason}")
         elif isinstance(e, UpToDate):
             self._line(e.image, "up to date")
+        elif isinstance(e, Progress) and e.done:
+            # In the image column, as wide as the rest: "[3/15     ] 12.0s elapsed, ETA 40s".
+            self._line(f"{e.done}/{e.total}",
+                       f"{format_duration(e.elapsed_s)} elapsed, {eta_text(e)}")

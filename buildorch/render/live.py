@@ -8,15 +8,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 
+from buildorch.render import eta_text
 from buildorch.running.events import (
     Event,
     Failed,
     Finished,
+    Planned,
+    Progress,
     Queued,
     Retry,
     Skipped,
@@ -28,6 +32,7 @@ from buildorch.running.events import (
     Warned,
     is_dockerfile_step,
 )
+from buildorch.units import format_duration
 
 _STYLE = {"queued": "dim", "building": "cyan", "smoke": "magenta", "built": "green",
           "reused": "green", "failed": "bold red", "skipped": "yellow", "up to date": "dim green",
@@ -55,10 +60,12 @@ class LiveTable:
     errors: Console = field(default_factory=lambda: Console(stderr=True))
     lock: threading.Lock = field(default_factory=threading.Lock)
     live: Live | None = None
+    progress: Progress | None = None
+    progress_at: float = 0.0
     tiers: Mapping[str, str] = field(default_factory=dict)   # image -> tier, for every row
 
     def __enter__(self) -> LiveTable:
-        self.live = Live(get_renderable=self._table, console=self.console,
+        self.live = Live(get_renderable=self._view, console=self.console,
                          refresh_per_second=8, transient=False)
         self.live.__enter__()
         return self
@@ -67,6 +74,10 @@ class LiveTable:
                  tb: TracebackType | None) -> None:
         if self.live:
             self.live.__exit__(t, e, tb)
+            if not self.console.is_terminal:
+                # rich ends its last frame with a newline only on a terminal; `--progress
+                # rich` into a file would run the summary on into the progress bar.
+                self.console.line()
         # Warnings and failures go to stderr, once, after the table.
         for w in self.warnings:
             self.errors.print(f"[yellow]warning:[/] {escape(w.image) + ': ' if w.image else ''}"
@@ -82,6 +93,12 @@ class LiveTable:
         if isinstance(e, Warned):
             with self.lock:
                 self.warnings.append(e)
+            return
+        if isinstance(e, Progress):
+            with self.lock:
+                self.progress, self.progress_at = e, time.monotonic()
+            return
+        if isinstance(e, Planned):
             return
         with self.lock:
             row = self.rows.setdefault(e.image, _Row(self.tiers.get(e.image, "")))
@@ -109,6 +126,25 @@ class LiveTable:
                 row.state, row.step = "skipped", e.reason
             elif isinstance(e, UpToDate):
                 row.state = "up to date"
+
+    def _view(self) -> RenderableType:
+        with self.lock:
+            p, at = self.progress, self.progress_at
+        if p is None:
+            return self._table()
+        # Between two Progress events the clocks run on: elapsed up, the ETA down.
+        since = time.monotonic() - at if p.done < p.total else 0.0
+        eta = p if p.eta_s is None else Progress(
+            "", done=p.done, total=p.total, elapsed_s=p.elapsed_s,
+            eta_s=max(p.eta_s - since, 0.0), no_history=p.no_history)
+        line = Table.grid(padding=(0, 1))
+        line.add_column(no_wrap=True)
+        line.add_column(width=30)
+        line.add_column(no_wrap=True, overflow="ellipsis")
+        line.add_row(f"{p.done}/{p.total} images",
+                     ProgressBar(total=max(p.total, 1), completed=p.done, width=30),
+                     f"{format_duration(p.elapsed_s + since)} elapsed, {eta_text(eta)}")
+        return Group(self._table(), line)
 
     def _table(self) -> Table:
         t = Table(box=None, pad_edge=False, expand=True)

@@ -12,7 +12,7 @@ from buildorch.edges import state
 from buildorch.edges.engine import Engine
 from buildorch.planning import baseline as project
 from buildorch.running.events import Event, Queued, Skipped, UpToDate
-from buildorch.running.history import append_up_to_date, history_warning
+from buildorch.running.history import append_up_to_date, history_warning, run_id
 from buildorch.running.options import BuildOptions, DiskCareFor
 from buildorch.running.report import BuildReport
 
@@ -29,6 +29,7 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
     The report is a fold of the events `emit` receives: nothing is added to it any other way
     (but the wall time, the cancel flag and the emergency cleanup's line)."""
     t0 = time.monotonic()
+    run = run_id(time.time())
     cancel = cancel or threading.Event()
     state.check_writable(cfg.state_dir)
     engine = engine or Engine.connect()
@@ -36,7 +37,7 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
         result = project.plan(cfg, since=opts.since, selected=opts.names,
                               force_all=opts.force_all, engine=engine.images_of(cfg),
                               ancestry=not opts.no_deps)
-        report = BuildReport(result.plan, result.notes)
+        report = BuildReport(result.plan, result.notes, run_id=run)
 
         def sink(e: Event) -> None:
             report.apply(e)
@@ -49,7 +50,7 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
             sink(UpToDate(n))
         if not opts.dry_run and result.plan.fresh:
             try:
-                append_up_to_date(cfg, snap, result.plan.fresh, now)
+                append_up_to_date(cfg, snap, result.plan.fresh, now, run)
             except OSError as exc:
                 sink(history_warning(cfg, "", exc))
         if opts.dry_run or not stale:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time as _time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
@@ -28,6 +28,9 @@ class _EventBase:
         for f in fields(self):
             if f.name not in out:
                 value = getattr(self, f.name)
+                if isinstance(value, Mapping):
+                    value = {k: list(v) if isinstance(v, tuple) else v
+                             for k, v in value.items()}
                 out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -134,6 +137,35 @@ class Warned(_EventBase):
 
 
 @dataclass(frozen=True)
+class Planned(_EventBase):
+    """The run's graph, once, before its first image starts (``image`` is ""): each image's
+    ``parents`` in this run, the ``jobs`` bound and each tier's ``max_parallel``. A consumer of
+    the stream alone (a timeline, a watcher) can tell waiting for a parent from waiting for a
+    job slot with it."""
+
+    KIND: ClassVar[str] = "planned"
+
+    parents: Mapping[str, tuple[str, ...]]
+    jobs: int
+    tier_limits: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class Progress(_EventBase):
+    """The run's progress (``image`` is ""): once before the first build starts, then after
+    every image that ends. ``eta_s``: the predicted time left (None when no image to build has
+    a history); ``no_history``: the images left whose duration is a guess."""
+
+    KIND: ClassVar[str] = "progress"
+
+    done: int
+    total: int
+    elapsed_s: float
+    eta_s: float | None
+    no_history: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Retry(_EventBase):
     """The build failed on a fault worth another try (a registry's 5xx, a reset, the
     containerd store's snapshot race): attempt ``attempt`` of at most ``of`` starts now. The
@@ -147,10 +179,11 @@ class Retry(_EventBase):
 
 
 Event = (Queued | Started | Step | Finished | Failed | SmokeStarted | SmokeFinished | Skipped
-         | UpToDate | Warned | Retry)
+         | UpToDate | Warned | Planned | Progress | Retry)
 
 EVENT_TYPES: tuple[type[Event], ...] = (Queued, Started, Step, Finished, Failed, SmokeStarted,
-                                        SmokeFinished, Skipped, UpToDate, Warned, Retry)
+                                        SmokeFinished, Skipped, UpToDate, Warned, Planned,
+                                        Progress, Retry)
 
 
 _STEP_RE = re.compile(r"^\[(?:[^\]]*\s)?\d+/\d+\]\s+(?!FROM\b)")

@@ -5,7 +5,6 @@ probe)."""
 
 from __future__ import annotations
 
-import statistics
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,22 +17,14 @@ from buildorch.edges.registry_probe import probe
 from buildorch.planning.baseline import PlanResult
 from buildorch.planning.links import config_links
 from buildorch.running import scheduler
+from buildorch.running.eta import medians
 from buildorch.running.events import Event, Warned
 from buildorch.running.options import BuildOptions, DiskCareFor
 from buildorch.running.pipeline import ImagePipeline
+from buildorch.running.progress import ProgressTracker
 from buildorch.running.registry import Verdict, needs_of, verdict, warm
 from buildorch.running.report import BuildReport
 from buildorch.running.strategy import Strategy, builder_name, plan_strategy
-
-
-def _weights(history: list[dict[str, object]]) -> dict[str, float]:
-    """Median of the last ten build durations per image: the scheduler's path weights."""
-    durations: dict[str, list[float]] = {}
-    for h in history:
-        d = h.get("duration_s")
-        if h.get("result") == "built" and isinstance(d, int | float):
-            durations.setdefault(str(h.get("image")), []).append(float(d))
-    return {n: statistics.median(v[-10:]) for n, v in durations.items()}
 
 
 def registry_preflight(cfg: Config, opts: BuildOptions, strategy: Strategy
@@ -86,14 +77,17 @@ def execute(cfg: Config, opts: BuildOptions, engine: Engine, result: PlanResult,
         tier_max_parallel={t.name: t.max_parallel for t in cfg.tiers.values()
                            if t.max_parallel})
     links = config_links(cfg, {n: i.external_images for n, i in snap.inputs.items()})
-    pipeline = ImagePipeline(cfg, opts, engine, snap, report, emit, strategy, care, said=said,
-                             links=links)
+    # One history read: the scheduler's path weights and the ETA's durations.
+    durations = medians(state.read_history(cfg.state_dir))
+    progress = ProgressTracker(jobs, limits, durations, emit)
+    pipeline = ImagePipeline(cfg, opts, engine, snap, report, progress, strategy, care,
+                             said=said, links=links)
+    progress.start()
     if said.warning:
         pipeline.emit(Warned("", said.warning))
     with proc.cancel_on_signals(cancel):
         run = scheduler.run(jobs, pipeline.build_one, limits, emit=pipeline.emit,
-                            cancel=cancel, fail_fast=opts.fail_fast,
-                            weights=_weights(state.read_history(cfg.state_dir)))
+                            cancel=cancel, fail_fast=opts.fail_fast, weights=durations)
     if run.cancelled:
         report.cancelled = True
         if care is not None:

@@ -1,9 +1,10 @@
 """The run's lines in `.buildorch/history.jsonl`: one per image (up to date, built, reused,
-failed, cancelled)."""
+failed, cancelled), each with the run's id (`run`: stats groups a run's lines by it)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 
 from buildorch.config import Config
@@ -18,11 +19,18 @@ def history_warning(cfg: Config, image: str, exc: OSError) -> Warned:
                   f"({exc.strerror or exc}); stats will miss this run")
 
 
+def run_id(started: float) -> str:
+    """A run's id: its start, local time, to the millisecond (sortable; the build lock keeps
+    two runs from starting in one millisecond). Names its timings page too."""
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime(started)) + \
+        f"-{int(started * 1000) % 1000:03d}"
+
+
 def append_up_to_date(cfg: Config, snap: Snapshot, names: Iterable[str],
-                      now: float) -> None:
+                      now: float, run: str = "") -> None:
     """One line per image the plan found up to date, in one write. Raises OSError."""
     state.append_history(cfg.state_dir, *(
-        {"image": n, "tier": cfg.images[n].tier, "digest": snap.records[n].digest,
+        {"run": run, "image": n, "tier": cfg.images[n].tier, "digest": snap.records[n].digest,
          "start": now, "duration_s": 0.0, "steps": 0, "cached_steps": 0,
          "result": "up-to-date"} for n in names))
 
@@ -32,15 +40,16 @@ class ImageLines:
     as it goes, appended when its Finished or Failed event ends it (worker threads)."""
 
     # A plain class: this module is on a no-change run's path, where a dataclass costs more.
-    def __init__(self, cfg: Config, snap: Snapshot) -> None:
+    def __init__(self, cfg: Config, snap: Snapshot, run: str = "") -> None:
         self.cfg = cfg
         self.snap = snap
+        self.run = run
         self.lock = threading.Lock()
         self.entries: dict[str, dict[str, object]] = {}
 
     def open(self, name: str, tier: str, digest: str, start: float) -> dict[str, object]:
-        entry: dict[str, object] = {"image": name, "tier": tier, "digest": digest,
-                                    "start": start}
+        entry: dict[str, object] = {"run": self.run, "image": name, "tier": tier,
+                                    "digest": digest, "start": start}
         with self.lock:
             self.entries[name] = entry
         return entry
@@ -52,10 +61,15 @@ class ImageLines:
         if entry is None:   # e.g. the scheduler's Failed for a build function that raised
             image = self.cfg.images.get(e.image)
             record = self.snap.records.get(e.image)
-            entry = {"image": e.image, "tier": image.tier if image else "",
+            entry = {"run": self.run, "image": e.image, "tier": image.tier if image else "",
                      "digest": record.digest if record else "",
                      "start": round(e.time - e.duration_s, 3)}
         entry.setdefault("duration_s", round(e.duration_s, 3))
+        start = entry.get("start")
+        if isinstance(start, int | float):
+            # The job slot held, from start to end: the build, the pull into this engine,
+            # the smoke check, the push and the bookkeeping (what the ETA must count).
+            entry["slot_s"] = round(max(e.time - start, 0.0), 3)
         if isinstance(e, Finished):
             entry.setdefault("steps", e.steps)
             entry.setdefault("cached_steps", e.cached_steps)

@@ -74,7 +74,7 @@ class ImagePipeline:
     registry: Registry = field(init=False)
 
     def __post_init__(self) -> None:
-        self.lines = ImageLines(self.cfg, self.snap)
+        self.lines = ImageLines(self.cfg, self.snap, self.report.run_id)
         self.registry = Registry(self.cfg, self.engine, self.snap, self.strategy, self.emit,
                                  self.links)
 

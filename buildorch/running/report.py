@@ -48,6 +48,7 @@ class BuildReport:
     cancelled: bool = False
     cleanup: str = ""
     engine_gone: str = ""            # one line: the engine stopped answering (and what to do)
+    run_id: str = ""                 # names the run's history lines and its timings page
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _steps: dict[str, StepTally] = field(default_factory=dict, repr=False, compare=False)
     retries: int = 0

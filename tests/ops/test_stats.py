@@ -37,7 +37,8 @@ def stats_json(repo: Path) -> dict[str, dict[str, dict[str, object]]]:
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     data = json.loads(p.stdout)
-    assert data["schema"] == 1 and set(data) == {"schema", "images", "tiers", "total"}
+    assert data["schema"] == 1 and set(data) == {"schema", "images", "tiers", "total",
+                                                 "trend"}
     return {"images": {r["name"]: r for r in data["images"]},
             "tiers": {r["name"]: r for r in data["tiers"]}, "total": {"all": data["total"]}}
 
@@ -119,6 +120,30 @@ def test_stats_after_full_no_change_and_one_service_change(repo: Path) -> None:
     text, _ = stats_text(repo)
     assert row(text, "Cache hit rates (steps cached over built runs)", "lone")[5] == "50%"
 
+    # The trend: the three runs that built (not the no-change one), each tier's span in each.
+    history = state.read_history(repo / ".buildorch")
+    runs = list(dict.fromkeys(str(h["run"]) for h in history))
+    assert len(runs) == 4 and all(runs)
+    trend = stats_mod.trend(history, tier_order=("foundation", "tier-1", "services"))
+    built_runs = [r for r in runs if any(h["run"] == r and h["result"] == "built"
+                                         for h in history)]
+    assert trend.runs == tuple(built_runs) and len(built_runs) == 3
+    by_tier = dict(trend.tiers)
+    assert by_tier["foundation"][1] is None and by_tier["services"][1] is not None
+    for tier, values in by_tier.items():
+        for run, value in zip(built_runs, values, strict=True):
+            rows = [h for h in history if h["run"] == run and h["tier"] == tier
+                    and h["result"] == "built"]
+            if not rows:
+                assert value is None
+                continue
+            start = min(float(h["start"]) for h in rows)  # type: ignore[arg-type]
+            end = max(float(h["start"]) + float(h["duration_s"])  # type: ignore[arg-type]
+                      for h in rows)
+            assert value == pytest.approx(end - start, abs=1e-3)
+    assert row(text, "Build time per tier (first start to last end)", "services")[1] == "3/3"
+    assert row(text, "Build time per tier (first start to last end)", "foundation")[1] == "2/3"
+
 
 def test_stats_with_no_history_says_so(make_repo: Callable[..., Path]) -> None:
     repo = make_repo(stack("nohistory"))
@@ -132,3 +157,28 @@ def test_source_labels() -> None:
     assert stats_mod.source_label("type=registry,ref=h:5000/x:buildcache") == (
         "registry h:5000/x:buildcache")
     assert stats_mod.source_label("type=gha,scope=x") == "gha x"
+
+
+def test_runs_are_grouped_by_id_and_old_lines_by_time() -> None:
+    def line(run: str, image: str, tier: str, start: float, took: float,
+             result: str = "built") -> dict[str, object]:
+        return {"run": run, "image": image, "tier": tier, "start": start,
+                "duration_s": took, "result": result}
+
+    legacy = [{k: v for k, v in line("", n, t, s, d).items() if k != "run"}
+              for n, t, s, d in (("base", "f", 0, 2), ("svc", "s", 2, 3),   # one run, 0-5
+                                 ("base", "f", 100, 1), ("svc", "s", 101, 1))]   # another
+    new = [line("r3", "base", "f", 200, 0, "up-to-date"), line("r3", "svc", "s", 200, 4),
+           line("r3", "svc2", "s", 201, 4),
+           line("r4", "base", "f", 300, 0, "up-to-date"),
+           line("r4", "svc", "s", 300, 0, "up-to-date")]
+    runs = stats_mod.group_runs([*legacy, *new])
+    assert [[h["image"] for h in r] for r in runs] == [
+        ["base", "svc"], ["base", "svc"], ["base", "svc", "svc2"], ["base", "svc"]]
+    trend = stats_mod.trend([*legacy, *new], tier_order=("f", "s"))
+    assert trend.runs == ("0", "100", "r3")          # r4 built nothing
+    assert dict(trend.tiers) == {"f": (2.0, 1.0, None), "s": (3.0, 1.0, 5.0)}
+    assert stats_mod.trend([*legacy, *new], last=1).runs == ("r3",)
+    header, rows = stats_mod.trend_rows(trend)
+    assert header[-1] == "trend (last 3 runs)"
+    assert rows == [("f", "2/3", "1.5s", "-", "█▅·"), ("s", "3/3", "3.0s", "5.0s", "▅▂█")]
