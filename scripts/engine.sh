@@ -217,8 +217,10 @@ step_packages() {
     begin packages
     local p missing=() did=
     # containerd/runc/tini/iptables: what docker.io depends on; docker-registry: the loopback
-    # registry. All from the system's own suite (bookworm).
-    for p in containerd runc tini iptables docker-registry; do
+    # registry; apache2-utils: htpasswd, for the fault suite's registry that answers 401;
+    # e2fsprogs: mkfs.ext4, for its small filesystems (a full disk). All from the system's
+    # own suite (bookworm).
+    for p in containerd runc tini iptables docker-registry apache2-utils e2fsprogs; do
         pkg_installed "$p" || missing+=("$p")
     done
     if ! engine_pkgs_ok || [ ${#missing[@]} -gt 0 ]; then

@@ -66,6 +66,12 @@ def _summary(report: BuildReport) -> None:
         if report.count(extra):
             parts.append(f"{report.count(extra)} {extra}")
     click.echo(f"{', '.join(parts)} in {report.wall_s:.1f}s")
+    for host, names in sorted(report.without_registry.items()):
+        click.echo(f"{len(names)} image(s) ran without the registry cache of {host} "
+                   f"(`docker login {host}`, or [cache] from/to = [\"local\"])")
+    if report.retries:
+        click.echo(f"{report.retries} retr{'y' if report.retries == 1 else 'ies'} after a "
+                   "transient fault (see the `retrying` lines)")
     if report.cleanup:
         click.echo(report.cleanup)
 

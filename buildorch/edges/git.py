@@ -13,6 +13,7 @@ import bisect
 import hashlib
 import os
 import posixpath
+import re
 import shutil
 import stat
 import subprocess
@@ -84,6 +85,45 @@ def refusal(root: Path, stderr: bytes) -> str | None:
         return (f"git refuses {root}: it is owned by another user; run "
                 f"`git config --global --add safe.directory {root}`")
     return None
+
+
+def is_shallow(root: Path) -> bool:
+    """`.git/shallow` exists: the clone stops at a depth (actions/checkout's default of 1)."""
+    out = proc.run(["git", "rev-parse", "--is-shallow-repository"], cwd=root,
+                   env=proc.git_env(), check=False).stdout
+    return out.strip() == b"true"
+
+
+def missing_commit(root: Path, ref: str, sha: str, label: str = "--since") -> str:
+    """One line for a commit (or its tree) that this clone does not hold, with the fetch that
+    brings it. `ref` is what the user named (`HEAD~2`, `origin/main`, a remote sha)."""
+    m = re.fullmatch(r".*[~^](\d*)", ref)
+    depth = int(m.group(1) or 1) if m else 50
+    what = f"{label} {ref} ({sha[:10]})" if not ref.startswith(sha[:10]) else f"{label} {ref}"
+    if is_shallow(root):
+        return (f"{what}: that commit is not in this shallow clone of {root}; fetch it with "
+                f"`git fetch --deepen={depth} origin` or `git fetch --unshallow`, or set "
+                "`fetch-depth: 0` in actions/checkout")
+    return (f"{what}: that commit or its tree is not in the clone at {root} (a partial or "
+            "incomplete fetch); fetch it with `git fetch origin`, or `fetch-depth: 0` in "
+            "actions/checkout")
+
+
+def unusable_ref(root: Path, ref: str) -> str:
+    """One line for a ref that names no commit here: unknown, a blob or tree, or a repository
+    with no commit yet."""
+    if not succeeds(root, "rev-parse", "--verify", "--quiet", "HEAD"):
+        return (f"--since {ref}: not a commit: the repository at {root} has no commit yet; "
+                "commit once, or leave out --since to plan from the manifest")
+    kind = proc.run(["git", "cat-file", "-t", ref], cwd=root, env=proc.git_env(),
+                    check=False).stdout.decode().strip()
+    if kind in ("blob", "tree"):
+        return (f"--since {ref}: not a commit: it names a {kind}; pass a branch, tag or "
+                "commit sha")
+    shallow = (" (a shallow clone: `git fetch --deepen=50 origin` or `git fetch --unshallow`, "
+               "or `fetch-depth: 0` in actions/checkout)") if is_shallow(root) else ""
+    return (f"--since {ref}: not a commit in {root}: no such branch, tag or sha; pass one that "
+            f"exists (`git fetch origin` brings remote branches){shallow}")
 
 
 def succeeds(root: Path, *args: str) -> bool:
@@ -392,13 +432,14 @@ class CommitTree:
         except git.InvalidGitRepositoryError:
             raise BuildorchError(f"--since {ref}: {root}/.git is not a repository git can "
                                  "read: repair it, or remove it (and --since)") from None
-        except (git.BadName, ValueError, git.NoSuchPathError) as exc:
-            raise BuildorchError(
-                f"--since {ref}: not a commit in {root} ({exc.__class__.__name__}); "
-                "pass a branch, tag or sha that exists (try `git fetch`)"
-            ) from None
+        except (git.BadName, ValueError, git.NoSuchPathError):
+            raise BuildorchError(unusable_ref(root, ref)) from None
         tree = cls(root=root, label=f"{ref} ({sha[:10]})", sha=sha, _repo=repo)
-        out = run(root, "ls-tree", "-r", "-z", "--full-tree", sha)
+        try:
+            out = run(root, "ls-tree", "-r", "-z", "--full-tree", sha)
+        except proc.CalledProcessError:
+            # GitPython read the sha from a child's parent line; the object itself is not here.
+            raise BuildorchError(missing_commit(root, ref, sha)) from None
         for rec in out.split(b"\0"):
             if not rec:
                 continue

@@ -274,6 +274,20 @@ def record_many(state_dir: Path, built: Mapping[str, tuple[Record, str | None]])
         atomic_write(state_dir / MANIFEST, _dump(records, meta))
 
 
+def write_failure(state_dir: Path, exc: OSError) -> str:
+    """One line for a state write that failed (a full disk, a read-only folder): which file,
+    how much room is left there, and that the previous manifest is still whole (writes are
+    atomic)."""
+    try:
+        st = os.statvfs(state_dir)
+        room = f"; {st.f_bavail * st.f_frsize // 1024} KiB free there"
+    except OSError:
+        room = ""
+    return (f"could not write the manifest in {state_dir} ({exc.strerror or exc}{room}): free "
+            "space there (or make it writable) and build again; the previous manifest is kept "
+            "whole, so this image is built again next time")
+
+
 def append_history(state_dir: Path, *entries: Mapping[str, object]) -> None:
     """One line per entry, all in one write() with O_APPEND: concurrent writers never
     interleave, and a run's up-to-date images cost one write, not one each."""

@@ -275,6 +275,9 @@ class DiskGuard:
         """After a cancelled run: only buildorch's own leftovers (by label), bounded in time."""
         return "emergency cleanup: " + clean(self.engine, "emergency", label=self.label).summary()
 
+    def free(self) -> tuple[int, str]:
+        return self.measure(self.engine)
+
     def _check(self, tier: Tier) -> str | None:
         if tier.min_free <= 0:
             return None

@@ -6,12 +6,7 @@ No click here: `diagnose` returns one JSON-ready dict that the CLI prints as tex
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.error
-import urllib.parse
-import urllib.request
-from pathlib import Path
 from typing import Any
 
 from buildorch.config import Config
@@ -21,8 +16,10 @@ from buildorch.edges import proc
 from buildorch.edges.capabilities import BuilderInfo, Capabilities, detect
 from buildorch.edges.endpoint import DEFAULT_SOCKET, Endpoint
 from buildorch.edges.engine import Engine
+from buildorch.edges.registry_probe import probe
 from buildorch.errors import BuildorchError
 from buildorch.running.cache import cache_plan
+from buildorch.running.registry import needs_of, verdict
 from buildorch.running.strategy import parent_plan
 
 PROBE_TIMEOUT_S = 3.0
@@ -37,73 +34,6 @@ def _buildx_version() -> str | None:
         return None
     words = p.stdout.decode("utf-8", "replace").split()
     return words[1] if len(words) > 1 else None
-
-
-def registry_host(registry: str) -> str:
-    """The host of "ghcr.io/acme" or "127.0.0.1:5000/demo"; Docker Hub for "acme"."""
-    first = registry.split("/", 1)[0]
-    if "/" in registry and ("." in first or ":" in first or first == "localhost"):
-        return first
-    if ":" in first or "." in first:
-        return first
-    return "registry-1.docker.io"
-
-
-def _loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    return name in ("localhost", "::1") or name.startswith("127.")
-
-
-def _status(method: str, url: str) -> tuple[int | str, str]:
-    """The HTTP status (or the error text when nothing answered) and the Location header."""
-    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    try:
-        with urllib.request.urlopen(req, timeout=PROBE_TIMEOUT_S) as resp:
-            return int(resp.status), str(resp.headers.get("Location") or "")
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), ""
-    except (urllib.error.URLError, OSError) as exc:
-        return str(getattr(exc, "reason", exc)), ""
-
-
-def _has_credentials(host: str) -> bool:
-    """`docker login HOST` left credentials (or a helper) in the CLI's config. Never read
-    beyond whether they exist."""
-    cfg = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "config.json"
-    try:
-        data = json.loads(cfg.read_text())
-    except (OSError, ValueError):
-        return False
-    if not isinstance(data, dict):
-        return False
-    keys = {*(data.get("auths") or {}), *(data.get("credHelpers") or {})}
-    return bool(data.get("credsStore")) or any(host in k for k in keys)
-
-
-def probe_registry(registry: str) -> dict[str, Any]:
-    host = registry_host(registry)
-    repo = registry.split("/", 1)[1] if registry.split("/", 1)[0] == host and "/" in registry \
-        else registry
-    scheme = "http" if _loopback(host) else "https"
-    base = f"{scheme}://{host}/v2/"
-    st, _ = _status("GET", base)
-    reachable = st in (200, 401)
-    out: dict[str, Any] = {"name": registry, "host": host, "reachable": reachable,
-                           "answer": st}
-    if not reachable:
-        out["push"] = "unknown"
-        return out
-    # A push starts with a blob upload: 202 means this client may push (anonymously).
-    up, location = _status("POST", f"{base}{repo}/doctor-probe/blobs/uploads/")
-    if up == 202:
-        out["push"] = "allowed"
-        if location:   # cancel the upload just started: nothing is left behind
-            _status("DELETE", urllib.parse.urljoin(base, location))
-    elif _has_credentials(host):
-        out["push"] = "credentials configured (not verified)"
-    else:
-        out["push"] = f"needs `docker login {host}`"
-    return out
 
 
 def _builder_json(b: BuilderInfo, tiers: list[str], cfg: Config) -> dict[str, Any]:
@@ -215,16 +145,39 @@ def diagnose(cfg: Config | None) -> dict[str, Any]:
             except BuildorchError as exc:
                 problems.append(str(exc))
     if cfg is not None and cfg.registry:
-        out["registry"] = probe_registry(cfg.registry)
-        if not out["registry"]["reachable"]:
-            problems.append(f"registry {cfg.registry} does not answer at "
-                            f"{out['registry']['host']} ({out['registry']['answer']}): "
-                            "start it or fix [project] registry; registry caches and reuse "
-                            "need it")
+        out["registry"] = _registry(cfg, caps, problems, notes)
     out["disk"] = _disk(engine, tiers, problems)
     if out["disk"]["where"] and "not on this machine" in out["disk"]["where"]:
         notes.append("the engine's data root is not on this machine (a VM or another host): "
                      "free disk is measured inside the engine, in a throwaway container")
+    return out
+
+
+def _registry(cfg: Config, caps: Capabilities | None, problems: list[str],
+              notes: list[str]) -> dict[str, Any]:
+    """The registry probed as a build would (the user's credentials): a problem when the
+    configuration writes to it and cannot; a note with the fix when it only reads from it."""
+    assert cfg.registry
+    plans = [cache_plan(cfg.cache_from, cfg.cache_to, (), caps.builder(t.builder))
+             for t in cfg.tiers.values()] if caps is not None else []
+    needs = needs_of(push=False, sources=[*cfg.cache_from, *(k for p in plans
+                                                              for k in p.sources)],
+                     sinks=[*cfg.cache_to, *(k for p in plans for k in p.sinks)],
+                     parents_cross=False, reuse=True)
+    access = probe(cfg.registry)   # push asked too: doctor tells whether it could
+    out = {**access.to_json(), "needed_for": {"push": list(needs.push),
+                                              "pull": list(needs.pull)}}
+    try:
+        said = verdict(needs, access)
+    except BuildorchError as exc:   # not reached: doctor asks no must-push
+        problems.append(str(exc))
+        return out
+    if said.no_push:
+        problems.append(f"{access.why_not('push')}: the configuration writes to it "
+                        f"({', '.join(needs.push)}); or set [cache] to = [\"local\"]")
+    elif said.no_pull:
+        notes.append(f"{access.why_not('pull')}: builds will run without "
+                     f"{', '.join(needs.pull)}; or set [cache] from = [\"local\"]")
     return out
 
 
@@ -294,7 +247,11 @@ def lines(d: dict[str, Any]) -> list[str]:
     r = d["registry"]
     if r:
         state = "answers" if r["reachable"] else f"does not answer ({r['answer']})"
-        out.append(f"registry  {r['name']}: {state}; push {r['push']}")
+        def may(v: bool | None) -> str:
+            return "?" if v is None else "yes" if v else "REFUSED"
+        creds = "docker credentials found" if r["credentials"] else "no docker credentials"
+        out.append(f"registry  {r['name']}: {state}; pull {may(r['pull'])}, push "
+                   f"{may(r['push'])} ({creds})")
     else:
         out.append("registry  none configured ([project] registry)")
     dk = d["disk"]

@@ -122,18 +122,34 @@ def _is_commit(root: Path, sha: str) -> bool:
     return gitdoor.succeeds(root, "cat-file", "-e", f"{sha}^{{commit}}")
 
 
-def baseline_for(root: Path, ref: PushedRef) -> tuple[str | None, str]:
+def baseline_for(root: Path, ref: PushedRef, remote: str = "origin") -> tuple[str | None, str]:
     """The commit to compare the pushed one with (None: everything), and why that one."""
     if ref.remote_sha != ZERO:
         if _is_commit(root, ref.remote_sha):
             return ref.remote_sha, f"{ref.remote_ref} on the remote ({ref.remote_sha[:10]})"
-        return None, (f"the remote's {ref.remote_ref} ({ref.remote_sha[:10]}) is not here "
-                      "(git fetch?): every image counts as changed")
+        return _nearest(root, ref, remote)
     out = gitdoor.run(root, "merge-base", ref.local_sha, "HEAD@{upstream}", check=False)
     if out.strip():
         sha = out.decode().strip()
         return sha, f"the merge-base with the upstream ({sha[:10]})"
     return None, "a new branch with no upstream: every image counts as changed"
+
+
+def _nearest(root: Path, ref: PushedRef, remote: str) -> tuple[str | None, str]:
+    """The remote's sha is not here (a force-push over commits this clone never fetched, a
+    shallow clone): the nearest commit it has on that branch is the baseline, the merge-base
+    with the remote-tracking ref; with none, every image is planned. Said in one line."""
+    where = "shallow clone" if gitdoor.is_shallow(root) else "clone"
+    gone = f"the remote's {ref.remote_ref} ({ref.remote_sha[:10]}) is not in this {where}"
+    branch = ref.remote_ref.removeprefix("refs/heads/")
+    for tracking in (f"refs/remotes/{remote}/{branch}", "HEAD@{upstream}"):
+        out = gitdoor.run(root, "merge-base", ref.local_sha, tracking, check=False).strip()
+        if out:
+            sha = out.decode()
+            return sha, (f"{sha[:10]} ({gone}: comparing with the nearest commit it has, the "
+                         f"merge-base with {tracking.removeprefix('refs/remotes/')})")
+    return None, (f"{gone} and no merge-base with it is: every image counts as changed "
+                  f"(`git fetch {remote}` lets the hook compare)")
 
 
 @dataclass(frozen=True)
@@ -265,7 +281,7 @@ def run_pre_push(cfg: Config, remote: str, lines: Iterable[str],
     for ref in parse_refs(lines):
         if ref.local_sha == ZERO:
             continue
-        since, why = baseline_for(cfg.root, ref)
+        since, why = baseline_for(cfg.root, ref, remote)
         if (ref.local_sha, since) in done:
             continue
         done.add((ref.local_sha, since))

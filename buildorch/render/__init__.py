@@ -14,6 +14,7 @@ from buildorch.running.events import (
     Finished,
     Progress,
     Queued,
+    Retry,
     Skipped,
     SmokeFinished,
     SmokeStarted,
@@ -96,6 +97,8 @@ class Plain:
             self._line(e.image, f"smoke passed in {e.duration_s:.1f}s")
         elif isinstance(e, Warned):
             self._line(e.image or "buildorch", f"warning: {e.message}", err=True)
+        elif isinstance(e, Retry):
+            self._line(e.image, f"retrying ({e.attempt}/{e.of}): {e.reason}", err=True)
         elif isinstance(e, Skipped):
             self._line(e.image, f"skipped: {e.reason}")
         elif isinstance(e, UpToDate):

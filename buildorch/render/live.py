@@ -22,10 +22,12 @@ from buildorch.running.events import (
     Planned,
     Progress,
     Queued,
+    Retry,
     Skipped,
     SmokeStarted,
     Started,
     Step,
+    StepTally,
     UpToDate,
     Warned,
     is_dockerfile_step,
@@ -33,7 +35,8 @@ from buildorch.running.events import (
 from buildorch.units import format_duration
 
 _STYLE = {"queued": "dim", "building": "cyan", "smoke": "magenta", "built": "green",
-          "reused": "green", "failed": "bold red", "skipped": "yellow", "up to date": "dim green"}
+          "reused": "green", "failed": "bold red", "skipped": "yellow", "up to date": "dim green",
+          "retrying": "yellow"}
 
 
 @dataclass
@@ -45,6 +48,7 @@ class _Row:
     cached: int = 0
     started: float | None = None
     ended: float | None = None
+    tally: StepTally = field(default_factory=StepTally)   # over every attempt
 
 
 @dataclass
@@ -105,8 +109,10 @@ class LiveTable:
             elif isinstance(e, Step):
                 row.step = e.name
                 if (e.completed or e.cached) and is_dockerfile_step(e.name):
-                    row.steps += 1
-                    row.cached += e.cached
+                    row.tally.add(e.name, e.cached)
+                    row.steps, row.cached = row.tally.steps, row.tally.hits
+            elif isinstance(e, Retry):
+                row.state, row.step = f"retrying {e.attempt}/{e.of}", e.reason
             elif isinstance(e, Finished):
                 row.state = "reused" if e.reused else "built"
                 row.steps, row.cached = e.steps, e.cached_steps
@@ -155,6 +161,8 @@ class LiveTable:
         with self.lock:
             for name, r in self.rows.items():
                 elapsed = "" if r.started is None else f"{(r.ended or now) - r.started:5.1f}s"
-                t.add_row(name, r.tier, f"[{_STYLE.get(r.state, '')}]{r.state}[/]", r.step,
+                style = _STYLE.get("retrying" if r.state.startswith("retrying") else r.state,
+                                   "")
+                t.add_row(name, r.tier, f"[{style}]{r.state}[/]", r.step,
                           f"{r.cached}/{r.steps}" if r.steps else "", elapsed)
         return t

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from buildorch.edges import proc
-from buildorch.running.events import Event, Step, Warned, is_dockerfile_step
+from buildorch.running.events import Event, Step, StepTally, Warned, is_dockerfile_step
 from buildorch.running.spec import BuildSpec, argv
 from buildorch.units import format_duration as _dur
 
@@ -58,6 +58,14 @@ def _source(vertex: str) -> str:
     """`importing cache manifest from 127.0.0.1:5000/x:buildcache` -> the source."""
     m = re.search(r"\b(?:from|to)\s+(\S+)", vertex)
     return m.group(1) if m else vertex
+
+
+_DISK_FULL_RE = re.compile(r"(?i)no space left on device|disk quota exceeded")
+
+
+def is_disk_full(output: str) -> bool:
+    """ENOSPC (or a quota) anywhere in the build: the engine's disk, not the Dockerfile."""
+    return bool(_DISK_FULL_RE.search(output))
 
 
 def is_interrupted_export(output: str) -> bool:
@@ -101,6 +109,7 @@ class Progress:
     vertex_logs: dict[str, list[str]] = field(default_factory=dict)
     steps: int = 0
     cached_steps: int = 0
+    tally: StepTally = field(default_factory=StepTally)
 
     def feed(self, line: str) -> None:
         try:
@@ -173,6 +182,7 @@ class Progress:
         if is_dockerfile_step(name):
             self.steps += 1
             self.cached_steps += cached
+            self.tally.add(name, cached)
         self.emit(Step(self.image, name=name, started=_ts(prev.get("started")),
                        completed=_ts(prev.get("completed")), cached=cached, error=error))
 
@@ -201,6 +211,7 @@ class BuildResult:
     transient: bool = False
     cancelled: bool = False
     cache_warnings: tuple[str, ...] = ()
+    step_cached: tuple[tuple[str, bool], ...] = ()   # each Dockerfile step: cached or ran
 
 
 _PR_SET_PDEATHSIG = 1
@@ -251,13 +262,25 @@ def run_build(
     start = time.monotonic()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    log_file = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in finally
+    log_broken: list[OSError] = []
+    try:
+        log_file = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in finally
+    except OSError as exc:   # a full disk under .buildorch/: build anyway, without the log
+        log_broken.append(exc)
+        log_file = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
     lock = threading.Lock()
 
+
     def log(line: str) -> None:
+        # The log is a copy: a full disk under .buildorch/ must not stop the reader threads
+        # (buildx would block on a full pipe), so writing stops at the first error.
         with lock:
             tail.append(line)
-            log_file.write(line + "\n")
+            if not log_broken:
+                try:
+                    log_file.write(line + "\n")
+                except OSError as exc:
+                    log_broken.append(exc)
 
     log(f"$ {' '.join(argv(spec))}")
     progress = Progress(spec.name, emit, log)
@@ -332,7 +355,8 @@ def run_build(
     finally:
         if p.poll() is None:
             stop_process(p)
-        log_file.close()
+        with contextlib.suppress(OSError):
+            log_file.close()
     duration = time.monotonic() - start
     image_id = _metadata_image_id(spec.metadata_file)
     cache_warnings = tuple(w for w in progress.warnings if "cache" in w.lower())
@@ -350,14 +374,20 @@ def run_build(
         is_transient(text)
     return BuildResult(ok, reason, duration, progress.steps, progress.cached_steps, image_id,
                        tuple(tail), transient=transient, cancelled=cancelled,
-                       cache_warnings=cache_warnings)
+                       cache_warnings=cache_warnings,
+                       step_cached=tuple(progress.tally.cached.items()))
 
 
 def failure_reason(step_errors: Sequence[str], error_lines: Sequence[str],
                    tail: Sequence[str], returncode: int) -> str:
     """The failing step with its error (exit code) if a step failed, else buildx's `ERROR:`
     line (a cache export refused, a registry refusing a push, ...), else the last line that is
-    not a hint ("Learn more at ...")."""
+    not a hint ("Learn more at ..."). A sibling stage BuildKit cancelled because of the failure
+    ("exit code: 137: context canceled") is never the reason when the step that failed is
+    known."""
+    failed = [e for e in step_errors if "context canceled" not in e]
+    if failed:
+        return failed[-1]
     if step_errors:
         return step_errors[-1]
     if error_lines:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time as _time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
@@ -165,12 +165,25 @@ class Progress(_EventBase):
     no_history: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Retry(_EventBase):
+    """The build failed on a fault worth another try (a registry's 5xx, a reset, the
+    containerd store's snapshot race): attempt ``attempt`` of at most ``of`` starts now. The
+    steps that follow are the new attempt's; the image's figures cover every attempt."""
+
+    KIND: ClassVar[str] = "retry"
+
+    attempt: int
+    of: int
+    reason: str
+
+
 Event = (Queued | Started | Step | Finished | Failed | SmokeStarted | SmokeFinished | Skipped
-         | UpToDate | Warned | Planned | Progress)
+         | UpToDate | Warned | Planned | Progress | Retry)
 
 EVENT_TYPES: tuple[type[Event], ...] = (Queued, Started, Step, Finished, Failed, SmokeStarted,
                                         SmokeFinished, Skipped, UpToDate, Warned, Planned,
-                                        Progress)
+                                        Progress, Retry)
 
 
 _STEP_RE = re.compile(r"^\[(?:[^\]]*\s)?\d+/\d+\]\s+(?!FROM\b)")
@@ -179,6 +192,30 @@ _STEP_RE = re.compile(r"^\[(?:[^\]]*\s)?\d+/\d+\]\s+(?!FROM\b)")
 def is_dockerfile_step(name: str) -> bool:
     """A vertex for a Dockerfile instruction (not FROM, not [internal], not an export)."""
     return bool(_STEP_RE.match(name))
+
+
+class StepTally:
+    """The Dockerfile steps of one image over all its attempts, by name: a step is a cache hit
+    only if no attempt ran it (a retry finds cached what the failed attempt ran, and a step
+    that never ran is not a hit)."""
+
+    def __init__(self) -> None:
+        self.cached: dict[str, bool] = {}
+
+    def add(self, name: str, cached: bool) -> None:
+        self.cached[name] = self.cached.get(name, True) and cached
+
+    def merge(self, other: Iterable[tuple[str, bool]]) -> None:
+        for name, cached in other:
+            self.add(name, cached)
+
+    @property
+    def steps(self) -> int:
+        return len(self.cached)
+
+    @property
+    def hits(self) -> int:
+        return sum(self.cached.values())
 
 
 def one_line(text: str, limit: int = 300) -> str:

@@ -7,22 +7,50 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from buildorch.config import Config
 from buildorch.edges import proc, state
 from buildorch.edges.capabilities import detect
 from buildorch.edges.engine import Engine
+from buildorch.edges.registry_probe import probe
 from buildorch.planning.baseline import PlanResult
 from buildorch.planning.links import config_links
 from buildorch.running import scheduler
 from buildorch.running.eta import medians
-from buildorch.running.events import Event
+from buildorch.running.events import Event, Warned
 from buildorch.running.options import BuildOptions, DiskCareFor
 from buildorch.running.pipeline import ImagePipeline
 from buildorch.running.progress import ProgressTracker
-from buildorch.running.registry import warm
+from buildorch.running.registry import Verdict, needs_of, verdict, warm
 from buildorch.running.report import BuildReport
-from buildorch.running.strategy import builder_name, plan_strategy
+from buildorch.running.strategy import Strategy, builder_name, plan_strategy
+
+
+def registry_preflight(cfg: Config, opts: BuildOptions, strategy: Strategy
+                       ) -> tuple[Strategy, BuildOptions, Verdict]:
+    """The registry this run will pull from or push to, probed once before anything builds: a
+    push it refuses is one BuildorchError now; caches and reuse it refuses are dropped for the
+    whole run (one warning, in the Verdict) instead of failing image after image."""
+    if not cfg.registry:
+        return strategy, opts, Verdict()
+    plans = strategy.cache.values()
+    pp = strategy.parents
+    needs = needs_of(push=opts.push, sources=[k for p in plans for k in p.sources],
+                     sinks=[*(k for p in plans for k in p.sinks),
+                            *(opts.cache_to or cfg.cache_to)],
+                     parents_cross=bool(pp.pins or pp.built_remotely),
+                     reuse=not opts.no_reuse and not opts.push)
+    if not needs:
+        return strategy, opts, Verdict()
+    said = verdict(needs, probe(cfg.registry, push=bool(needs.must_push or needs.push)))
+    if said.no_pull:
+        opts = replace(opts, no_reuse=True)
+    cache = {t: replace(p, sources=tuple(k for k in p.sources if not (
+                            said.no_pull and k in ("registry", "image"))),
+                        sinks=tuple(k for k in p.sinks if not (said.no_push and k == "registry")))
+             for t, p in strategy.cache.items()}
+    return replace(strategy, cache=cache), opts, said
 
 
 def execute(cfg: Config, opts: BuildOptions, engine: Engine, result: PlanResult,
@@ -39,6 +67,7 @@ def execute(cfg: Config, opts: BuildOptions, engine: Engine, result: PlanResult,
     caps = detect(engine, {builder_name(cfg, n) for n in involved})
     strategy = plan_strategy(cfg, opts, caps, snap, stale)
     report.notes = (*report.notes, *strategy.notes)
+    strategy, opts, said = registry_preflight(cfg, opts, strategy)
     if opts.warm:
         warm(engine, cfg, stale)
     jobs = [scheduler.Job(s.name, s.tier,
@@ -53,8 +82,10 @@ def execute(cfg: Config, opts: BuildOptions, engine: Engine, result: PlanResult,
     durations = medians(state.read_history(cfg.state_dir))
     progress = ProgressTracker(jobs, limits, durations, emit)
     pipeline = ImagePipeline(cfg, opts, engine, snap, report, progress, strategy, care,
-                             links=links)
+                             said=said, links=links)
     progress.start()
+    if said.warning:
+        pipeline.emit(Warned("", said.warning))
     with proc.cancel_on_signals(cancel):
         run = scheduler.run(jobs, pipeline.build_one, limits, emit=pipeline.emit,
                             cancel=cancel, fail_fast=opts.fail_fast, weights=durations,

@@ -40,6 +40,10 @@ class DiskCare(Protocol):
     def emergency_cleanup(self) -> str:
         """After a cancelled run, bounded in time: one line saying what was removed."""
 
+    def free(self) -> tuple[int, str]:
+        """Free bytes on the engine's disk and where that was measured (after a build ran out
+        of space); BuildorchError when it cannot be measured."""
+
 
 # Given the run's engine, the care of its disk (e.g. `DiskGuard`, whose constructor is one).
 DiskCareFor = Callable[["Engine"], DiskCare]

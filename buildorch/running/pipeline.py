@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from buildorch.config import Config, Tier
 from buildorch.edges import state
@@ -23,16 +24,31 @@ from buildorch.errors import BuildorchError
 from buildorch.planning.digest import Snapshot
 from buildorch.planning.links import Links
 from buildorch.running import scheduler
-from buildorch.running.buildx import BuildResult, is_interrupted_export, run_build
+from buildorch.running.buildx import (
+    BuildResult,
+    is_disk_full,
+    is_interrupted_export,
+    run_build,
+)
 from buildorch.running.cache import tidy_local
-from buildorch.running.events import Event, Failed, Finished, Step, Warned, one_line
+from buildorch.running.events import (
+    Event,
+    Failed,
+    Finished,
+    Retry,
+    Step,
+    StepTally,
+    Warned,
+    one_line,
+)
 from buildorch.running.history import ImageLines
 from buildorch.running.options import BuildOptions, DiskCare
-from buildorch.running.registry import Registry, reuse_ref
+from buildorch.running.registry import Registry, Verdict, lost_registry, reuse_ref
 from buildorch.running.report import BuildReport
 from buildorch.running.smoke import check_built
 from buildorch.running.spec import BuildSpec, spec_for
 from buildorch.running.strategy import Strategy
+from buildorch.units import format_size
 
 MAX_TRIES = 3
 
@@ -50,6 +66,7 @@ class ImagePipeline:
     out: Callable[[Event], None]
     strategy: Strategy
     disk: DiskCare | None = None
+    said: Verdict = field(default_factory=Verdict)   # the registry's access, probed once
     links: Links | None = None     # each child's FROM links (planning/links.py)
     lock: threading.Lock = field(default_factory=threading.Lock)
     engine_gone: threading.Event = field(default_factory=threading.Event)
@@ -62,6 +79,14 @@ class ImagePipeline:
                                  self.links)
 
     def emit(self, e: Event) -> None:
+        if isinstance(e, Warned) and e.image and (host := lost_registry(e.message)):
+            # A registry that fails one image's cache fails the next one's the same way: said
+            # once per registry and run, every image counted in the summary.
+            first = self.report.ran_without(host, e.image)
+            if not first:
+                return
+            e = replace(e, message=f"{e.message} (said once for {host}: the other images "
+                        "that meet it are counted in the summary)")
         self.report.apply(e)
         if isinstance(e, Finished | Failed):
             w = self.lines.close(e)
@@ -90,7 +115,10 @@ class ImagePipeline:
         builder = self.strategy.builder(cfg, job.name)
         cache = self.strategy.cache[job.tier]
         spec = spec_for(cfg, job.name, record, self.opts, cache=cache, builder=builder)
-        spec = self.registry.tagged(spec, record.digest, self.opts.cache_to or cfg.cache_to)
+        if self.said.host:
+            self.report.ran_without(self.said.host, job.name)
+        spec = self.registry.tagged(spec, record.digest, () if self.said.no_push
+                                    else self.opts.cache_to or cfg.cache_to)
         try:
             spec = self.registry.pinned(spec)
         except BuildorchError as exc:
@@ -98,21 +126,34 @@ class ImagePipeline:
         log_path = cfg.state_dir / "logs" / f"{job.name}.log"
         with contextlib.suppress(FileNotFoundError):
             log_path.unlink()
-        res = self._attempts(spec, tier, cancel, log_path)
+        tries: list[BuildResult] = []
+        started = time.monotonic()
+        res = self._attempts(spec, tier, cancel, log_path, tries)
         if not res.ok and not res.cancelled and is_interrupted_export(res.reason):
             # kill -9 during an export leaves the containerd store unable to commit the same
             # content again; a plain retry repeats it, a build without the cache does not.
             self.emit(Warned(job.name, "the engine kept the state of an interrupted export "
                              f"({one_line(res.reason)}): building {job.name} again without "
                              "the cache to recover"))
-            res = self._attempts(replace(spec, no_cache=True), tier, cancel, log_path)
+            res = self._attempts(replace(spec, no_cache=True), tier, cancel, log_path, tries)
+        res = combined(tries, time.monotonic() - started)
         entry.update({"duration_s": round(res.duration_s, 3), "steps": res.steps,
                       "cached_steps": res.cached_steps, "cache_from": list(spec.cache_from),
                       "cache_warnings": list(res.cache_warnings)})
+        if len(tries) > 1:
+            entry["attempts"] = [{"duration_s": round(t.duration_s, 3), "ok": t.ok,
+                                  "steps": t.steps, "cached_steps": t.cached_steps,
+                                  **({"reason": t.reason} if t.reason else {})}
+                                 for t in tries]
         if not res.ok:
             if not res.cancelled and self._engine_stopped():
                 return self._failed(job.name, f"interrupted: {self.report.engine_gone}",
                                     res.duration_s, cause="engine")
+            if not res.cancelled and is_disk_full("\n".join((res.reason, *res.log_tail))):
+                reason = self._disk_full(res.reason)
+                out = self._failed(job.name, reason, res.duration_s, tail=res.log_tail[-15:])
+                return replace(out, halt=f"not started: the engine's disk is full ({job.name} "
+                               "ran out of space)")
             return self._failed(job.name, res.reason, res.duration_s,
                                 cause="cancelled" if res.cancelled else "build",
                                 tail=res.log_tail[-15:])
@@ -133,29 +174,34 @@ class ImagePipeline:
             self.registry.publish(job.name, spec)
         except BuildorchError as exc:
             return self._failed(job.name, str(exc), res.duration_s)
-        state.record_built(cfg.state_dir, job.name, record, res.image_id)
+        try:
+            state.record_built(cfg.state_dir, job.name, record, res.image_id)
+        except OSError as exc:   # every later image would meet the same full disk
+            out = self._failed(job.name, state.write_failure(cfg.state_dir, exc),
+                               res.duration_s)
+            return replace(out, halt=f"not started: {cfg.state_dir} cannot be written")
         self._housekeeping(job.name, spec)
         self.emit(Finished(job.name, duration_s=res.duration_s, steps=res.steps,
                            cached_steps=res.cached_steps, image_id=res.image_id))
         return scheduler.Outcome(True)
 
     def _attempts(self, spec: BuildSpec, tier: Tier, cancel: threading.Event,
-                  log_path: Path) -> BuildResult:
-        def attempt() -> BuildResult:
-            return run_build(spec, emit=self.emit, cancel=cancel, log_path=log_path,
-                             timeout_s=tier.timeout, step_timeout_s=tier.step_timeout)
+                  log_path: Path, tries: list[BuildResult]) -> BuildResult:
+        return with_retries(spec, tier, cancel, log_path, tries, self.emit,
+                            lambda: cancel.is_set() or self.engine_gone.is_set())
 
-        import tenacity  # only when something builds: a no-change run never needs it
-
-        res: BuildResult = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(MAX_TRIES),
-            wait=tenacity.wait_exponential(multiplier=1, max=10),
-            retry=tenacity.retry_if_result(lambda r: r.transient and not cancel.is_set()
-                                           and not self.engine_gone.is_set()),
-            retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None,
-            sleep=lambda s: _interruptible_sleep(cancel, s),
-        )(attempt)
-        return res
+    def _disk_full(self, reason: str) -> str:
+        """The build ran out of space: where, how much is left, and the cleanup to run."""
+        room = "the engine's disk"
+        if self.disk is not None:
+            try:
+                free, where = self.disk.free()
+                room = f"the engine's disk ({where}: {format_size(free)} free)"
+            except BuildorchError:
+                pass
+        return (f"no space left on {room} while building ({one_line(reason, 160)}); free "
+                "space with `buildorch clean --policy conservative` (`docker builder prune` "
+                "drops the whole build cache), then build again")
 
     def _engine_stopped(self) -> bool:
         """After a failed build: is the engine still there? If not, say it once for the run."""
@@ -206,6 +252,50 @@ class ImagePipeline:
         self.emit(Failed(name, reason=reason, duration_s=duration,
                          log_tail=() if cause != "build" else tail, cause=cause))
         return scheduler.Outcome(False, reason)
+
+
+def with_retries(spec: BuildSpec, tier: Tier, cancel: threading.Event, log_path: Path,
+                 tries: list[BuildResult], emit: Callable[[Event], None],
+                 stopped: Callable[[], bool]) -> BuildResult:
+    """Up to MAX_TRIES builds while the fault is transient (and not `stopped`), each retry
+    said as a `retry` event and every attempt kept in `tries`; returns the last attempt."""
+    def attempt() -> BuildResult:
+        res = run_build(spec, emit=emit, cancel=cancel, log_path=log_path,
+                        timeout_s=tier.timeout, step_timeout_s=tier.step_timeout)
+        tries.append(res)
+        return res
+
+    def said(rs: Any) -> None:
+        last: BuildResult = rs.outcome.result()
+        emit(Retry(spec.name, attempt=rs.attempt_number + 1, of=MAX_TRIES,
+                   reason=one_line(last.reason)))
+
+    import tenacity  # only when something builds: a no-change run never needs it
+
+    tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(MAX_TRIES),
+        wait=tenacity.wait_exponential(multiplier=1, max=10),
+        retry=tenacity.retry_if_result(lambda r: r.transient and not stopped()),
+        retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None,
+        before_sleep=said,
+        sleep=lambda s: _interruptible_sleep(cancel, s),
+    )(attempt)
+    return tries[-1]
+
+
+def combined(tries: list[BuildResult], wall_s: float) -> BuildResult:
+    """One image's result over all its attempts: the last attempt's outcome, the wall time of
+    them all (waits included), and the steps by name (a hit only if no attempt ran it)."""
+    last = tries[-1]
+    if len(tries) == 1:
+        return last
+    tally = StepTally()
+    for t in tries:
+        tally.merge(t.step_cached)
+    warnings = tuple(dict.fromkeys(w for t in tries for w in t.cache_warnings))
+    return replace(last, duration_s=max(wall_s, sum(t.duration_s for t in tries)),
+                   steps=tally.steps, cached_steps=tally.hits, cache_warnings=warnings,
+                   step_cached=tuple(tally.cached.items()))
 
 
 def _interruptible_sleep(cancel: threading.Event, seconds: float) -> None:

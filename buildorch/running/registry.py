@@ -6,6 +6,7 @@ warming."""
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from buildorch.config import Config, context_kind
 from buildorch.dockerlang.reference import context_key
 from buildorch.edges.engine import Engine
+from buildorch.edges.registry_probe import Access, registry_host
 from buildorch.errors import BuildorchError
 from buildorch.planning.digest import Snapshot
 from buildorch.planning.links import Links
@@ -20,6 +22,70 @@ from buildorch.running.buildx import BuildResult
 from buildorch.running.events import Event, Warned, one_line
 from buildorch.running.spec import BuildSpec, named_context
 from buildorch.running.strategy import Strategy
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a run (or the configuration, for `doctor`) asks of the registry, each with why:
+    `must_push` fails the run before it starts when refused (--push, a parent another builder
+    reads); `push` and `pull` only cost caches and reuse when refused."""
+
+    must_push: tuple[str, ...] = ()
+    push: tuple[str, ...] = ()
+    pull: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.must_push or self.push or self.pull)
+
+
+def needs_of(*, push: bool, sources: Iterable[str], sinks: Iterable[str],
+             parents_cross: bool, reuse: bool) -> Needs:
+    """The registry traffic a run with these caches and options will make."""
+    sources, sinks = set(sources), set(sinks)
+    return Needs(
+        must_push=(*(("--push",) if push else ()),
+                   *(("parents read by other builders",) if parents_cross else ())),
+        push=(*(("its cache export",) if "registry" in sinks else ()),
+              *(("the reuse tags",) if reuse and "registry" in sinks else ())),
+        pull=(*(("its cache import",) if sources & {"registry", "image"} else ()),
+              *(("reuse",) if reuse else ())))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The probe's answer, for the run: what it must not try (`no_pull`, `no_push`) and the
+    one warning that says so, or a BuildorchError before anything starts."""
+
+    no_pull: bool = False
+    no_push: bool = False
+    warning: str = ""
+    host: str = ""
+
+
+def verdict(needs: Needs, access: Access) -> Verdict:
+    """Raises BuildorchError when the run cannot do without a push the registry refuses."""
+    if needs.must_push and (not access.reachable or access.push is False):
+        raise BuildorchError(f"{needs.must_push[0]}: {access.why_not('push')}; nothing was "
+                             "built")
+    no_pull = bool(needs.pull) and (not access.reachable or access.pull is False)
+    no_push = bool(needs.push) and (not access.reachable or access.push is False)
+    if not (no_pull or no_push):
+        return Verdict()
+    lost = (needs.pull if no_pull else ()) + (needs.push if no_push else ())
+    why = access.why_not("pull" if no_pull else "push")
+    fix = ('[cache] from = ["local"] and to = ["local"]' if no_pull
+           else '[cache] to = ["local"]')
+    return Verdict(no_pull, no_push, f"{why}; building without {', '.join(lost)} (or set "
+                   f"{fix} in services.toml)", access.host)
+
+
+_LOST_RE = re.compile(r"^(?:cache (?:import|export) failed \(|push of )([^\s)]+)")
+
+
+def lost_registry(message: str) -> str | None:
+    """The registry host a per-image cache or reuse-tag warning is about, else None."""
+    m = _LOST_RE.match(message)
+    return registry_host(m.group(1)) if m and "/" in m.group(1) else None
 
 
 def reuse_ref(cfg: Config, name: str, digest: str) -> str:

@@ -10,8 +10,10 @@ from buildorch.running.events import (
     Event,
     Failed,
     Finished,
+    Retry,
     Skipped,
     Step,
+    StepTally,
     UpToDate,
     Warned,
     is_dockerfile_step,
@@ -48,15 +50,16 @@ class BuildReport:
     engine_gone: str = ""            # one line: the engine stopped answering (and what to do)
     run_id: str = ""                 # names the run's history lines and its timings page
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-    _steps: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
+    _steps: dict[str, StepTally] = field(default_factory=dict, repr=False, compare=False)
+    retries: int = 0
+    # registry host -> the images that ran without its cache (or reuse tags) in this run
+    without_registry: dict[str, set[str]] = field(default_factory=dict)
 
     def apply(self, e: Event) -> None:
         with self.lock:
             if isinstance(e, Step):
                 if (e.completed or e.cached) and not e.error and is_dockerfile_step(e.name):
-                    n = self._steps.setdefault(e.image, [0, 0])
-                    n[0] += 1
-                    n[1] += e.cached
+                    self._steps.setdefault(e.image, StepTally()).add(e.name, e.cached)
             elif isinstance(e, UpToDate):
                 self.images[e.image] = ImageReport(e.image, "up-to-date")
             elif isinstance(e, Finished):
@@ -64,15 +67,25 @@ class BuildReport:
                     e.image, "reused" if e.reused else "built", e.duration_s, e.steps,
                     e.cached_steps)
             elif isinstance(e, Failed):
-                steps, cached = self._steps.get(e.image, (0, 0))
+                tally = self._steps.get(e.image, StepTally())
                 self.images[e.image] = ImageReport(
                     e.image, _RESULT_OF_CAUSE.get(e.cause, "failed"), e.duration_s,
-                    steps, cached, e.reason)
+                    tally.steps, tally.hits, e.reason)
                 self.failures.append(e)
             elif isinstance(e, Skipped):
                 self.images[e.image] = ImageReport(e.image, "skipped", reason=e.reason)
+            elif isinstance(e, Retry):
+                self.retries += 1
             elif isinstance(e, Warned):
                 self.warnings.append(f"{e.image}: {e.message}" if e.image else e.message)
+
+    def ran_without(self, host: str, image: str) -> bool:
+        """`image` ran without the registry `host`'s cache; True the first time `host` is
+        named in this run (the one time it is said)."""
+        with self.lock:
+            first = host not in self.without_registry
+            self.without_registry.setdefault(host, set()).add(image)
+            return first
 
     def count(self, result: str) -> int:
         return sum(1 for r in self.images.values() if r.result == result)

@@ -52,6 +52,9 @@ class Limits:
 class Outcome:
     ok: bool
     reason: str = ""
+    # A failure every image would meet (the engine's disk is full): start nothing more, and
+    # skip the unstarted images with this reason.
+    halt: str = ""
 
 
 BuildFn = Callable[[Job, threading.Event], Outcome]
@@ -149,6 +152,8 @@ def _stop_reason(state: _Ledger, cancel: threading.Event, fail_fast: bool,
                  drain: threading.Event | None = None) -> str:
     if cancel.is_set():
         return "cancelled"
+    if state.halt:
+        return state.halt
     if drain is not None and drain.is_set():
         return DRAINED
     if fail_fast and state.failed:
@@ -182,6 +187,7 @@ class _Ledger:
         self.failed: list[str] = []
         self.skipped: list[str] = []
         self.done: set[str] = set()  # finished one way or another, skipped included
+        self.halt = ""
 
     def startable(self) -> Iterator[str]:
         """Yield every ready job the limits allow, longest critical path first, marking each
@@ -221,6 +227,7 @@ class _Ledger:
                     self.ready.append(child)
         else:
             self.failed.append(name)
+            self.halt = self.halt or outcome.halt
             self._skip_descendants(name)
 
     def skip_unstarted(self, reason: str) -> None:

@@ -72,9 +72,7 @@ class PrivateRegistry:
         self.proc = None
 
 
-@pytest.fixture
-def private_registry(tmp_path: Path) -> Iterator[PrivateRegistry]:
-    """A `docker-registry` of this test only, on a free loopback port, storage in tmp_path."""
+def _registry(tmp_path: Path, auth: str = "") -> Iterator[PrivateRegistry]:
     need_tool("docker-registry", "Debian: apt-get install docker-registry")
     port = free_port()
     cfg = tmp_path / "registry.yml"
@@ -88,8 +86,31 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:{port}
-""")
+{auth}""")
     reg = PrivateRegistry(f"127.0.0.1:{port}", cfg)
     reg.start()
     yield reg
     reg.stop()
+
+
+@pytest.fixture
+def private_registry(tmp_path: Path) -> Iterator[PrivateRegistry]:
+    """A `docker-registry` of this test only, on a free loopback port, storage in tmp_path."""
+    yield from _registry(tmp_path)
+
+
+REGISTRY_USER, REGISTRY_PASSWORD = "bo-user", "bo-secret-Pa55"
+
+
+@pytest.fixture
+def auth_registry(tmp_path: Path) -> Iterator[PrivateRegistry]:
+    """The same with htpasswd auth: 401 to anyone without REGISTRY_USER's credentials."""
+    htpasswd = need_tool("htpasswd", "Debian: apt-get install apache2-utils")
+    line = subprocess.run([htpasswd, "-nbB", REGISTRY_USER, REGISTRY_PASSWORD],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    (tmp_path / "htpasswd").write_text(line + "\n")
+    yield from _registry(tmp_path, f"""auth:
+  htpasswd:
+    realm: buildorch-tests
+    path: {tmp_path / "htpasswd"}
+""")

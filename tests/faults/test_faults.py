@@ -201,7 +201,7 @@ def test_a_frozen_engine_at_start_is_said_within_seconds(
 
 # -- the registry stopped ---------------------------------------------------------------------
 
-def test_registry_stopped_cache_and_push_failures_are_warnings_with_their_reason(
+def test_registry_stopped_is_one_warning_with_its_reason(
         private_engine: PrivateEngine, private_registry: PrivateRegistry,
         make_repo: Callable[..., Path]) -> None:
     ns = uuid.uuid4().hex[:10]
@@ -221,13 +221,13 @@ def test_registry_stopped_cache_and_push_failures_are_warnings_with_their_reason
     (repo / "services/lone/app.txt").write_text("changed\n")
     rc, ev, err = run_bo(repo, "build", "lone", "--no-reuse", env=env)
     assert rc == 0, story(ev, err)     # an outage of the cache costs cache, not the build
-    warnings = [str(e["message"]) for e in ev if e["event"] == "warning"]
-    assert any(w.startswith("cache import failed") and "refused" in w for w in warnings), \
-        story(ev, err)
-    assert any(w.startswith("cache export failed") and "refused" in w for w in warnings), \
-        story(ev, err)
-    assert any(w.startswith("push of") and ":bo-" in w for w in warnings), story(ev, err)
-    assert len(warnings) == len(set(warnings)), "each said once"
+    warnings = [e for e in ev if e["event"] == "warning"]
+    # Probed once before the build: one line for the run, not one per import, export, push.
+    assert len(warnings) == 1, story(ev, err)
+    w = str(warnings[0]["message"])
+    assert warnings[0]["image"] == "" and "refused" in w, w
+    assert f"registry {private_registry.addr} does not answer" in w
+    assert "its cache import" in w and "its cache export" in w, w
 
 
 # -- two runs at once -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from buildorch.ops.doctor import registry_host
+from buildorch.edges.registry_probe import registry_host
 from tests.helpers import bo, stack
 
 
@@ -35,7 +35,7 @@ def test_doctor_reports_engine_builder_caches_registry_and_disk(
     [b] = d["builders"]
     assert b["current"] and b["driver"] == "docker" and b["reachable"]
     assert sorted(b["tiers"]) == ["foundation", "services", "tier-1"]
-    assert d["registry"]["reachable"] and d["registry"]["push"] == "allowed"
+    assert d["registry"]["reachable"] and d["registry"]["push"] is True
     assert d["disk"]["free"] > 0
     assert "local" not in d["cache"]["to"]          # the engine's cache is the local cache
     assert d["cache"]["from"][:2] == ["local", "registry"]
@@ -54,7 +54,7 @@ def test_doctor_reports_engine_builder_caches_registry_and_disk(
 def test_doctor_says_what_is_missing_and_exits_1(engine: None,
                                                  make_repo: Callable[..., Path]) -> None:
     ns = uuid.uuid4().hex[:10]
-    files = stack(ns)
+    files = stack(ns, cache_to='["registry"]')   # written to: a registry that is a problem
     files["services.toml"] = files["services.toml"].replace(
         "[tiers.services]", '[tiers.services]\nbuilder = "no-such-builder"').replace(
         "127.0.0.1:5000/", "127.0.0.1:5999/")

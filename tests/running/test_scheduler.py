@@ -26,6 +26,7 @@ from buildorch.running.events import (
     Planned,
     Progress,
     Queued,
+    Retry,
     Skipped,
     SmokeFinished,
     SmokeStarted,
@@ -611,11 +612,13 @@ def test_every_event_serialises_to_stable_json() -> None:
         Planned("stt", parents={"stt": ("base",)}, jobs=2, tier_limits={"svc": 1}, time=1.0),
         Progress("stt", done=1, total=3, elapsed_s=2.0, eta_s=4.5, no_history=("x",),
                  time=1.0),
+        Retry("stt", 2, 3, "parent snapshot sha256:1 does not exist", time=1.0),
     ]
     assert {type(e) for e in samples} == set(EVENT_TYPES)
     kinds = [e.to_json()["event"] for e in samples]
     assert kinds == ["queued", "started", "step", "finished", "failed", "skipped", "up-to-date",
-                     "smoke-started", "smoke-finished", "warning", "planned", "progress"]
+                     "smoke-started", "smoke-finished", "warning", "planned", "progress",
+                     "retry"]
     for e in samples:
         obj = e.to_json()
         assert list(obj)[:3] == ["event", "image", "time"]
@@ -633,6 +636,10 @@ def test_every_event_serialises_to_stable_json() -> None:
     assert samples[4].to_json()["cause"] == "build"
     assert samples[10].to_json()["parents"] == {"stt": ["base"]}
     assert samples[11].to_json()["no_history"] == ["x"]
+    assert samples[12].to_json() == {
+        "event": "retry", "image": "stt", "time": 1.0, "attempt": 2, "of": 3,
+        "reason": "parent snapshot sha256:1 does not exist",
+    }
 
 
 def test_events_default_to_the_current_time_and_are_frozen() -> None:
