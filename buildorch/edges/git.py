@@ -169,6 +169,9 @@ class WorkTree:
 
     _status: subprocess.Popen[bytes] | None = None
     _odd: subprocess.Popen[bytes] | None = None
+    _listing: subprocess.Popen[bytes] | None = None
+    _changes: list[tuple[str, str]] | None = None
+    _listed: bool = False
     _perms: dict[str, int] | None = None
     _files: set[str] = field(default_factory=set)
     # Folders never part of the tree besides NEVER_SENT at the top: buildorch's state beside a
@@ -188,20 +191,30 @@ class WorkTree:
 
     def _start_git(self) -> None:
         # -uall lists every untracked file; --ignored=matching lists an ignored directory once,
-        # and _finish walks it (Docker sends ignored files too).
+        # and _finish walks it (Docker sends ignored files too). The index listing is parsed
+        # only when a file list is needed: a plan whose inputs are all reused never needs it.
         self._status = start(self.root, "status", "--porcelain=v1", "-z", "-uall",
                              "--ignored=matching", "--no-renames")
         self._odd = _odd_permissions(self.root)
-        try:
-            listed = run(self.root, "ls-files", "-s", "-z")
-        except BuildorchError:
-            for p in (self._status, self._odd):
-                if p is not None:
-                    p.kill()
-                    p.wait()
-            self._status = self._odd = None
-            raise
-        text = listed.decode("utf-8", "surrogateescape")
+        self._listing = start(self.root, "ls-files", "-s", "-z")
+
+    def _kill(self) -> None:
+        for p in (self._status, self._odd, self._listing):
+            if p is not None and p.returncode is None:
+                p.kill()
+                p.wait()
+        self._status = self._odd = self._listing = None
+
+    def _read_index(self) -> None:
+        p, self._listing = self._listing, None
+        if p is None:
+            return
+        out, err = p.communicate()
+        if p.returncode != 0:
+            self._kill()
+            raise BuildorchError(refusal(self.root, err) or str(proc.CalledProcessError(
+                ["git", "ls-files", "-s", "-z"], p.returncode, out, err)))
+        text = out.decode("utf-8", "surrogateescape")
         index: dict[str, str] = {}
         for rec in text.split("\0"):
             if not rec:
@@ -214,22 +227,56 @@ class WorkTree:
         self._index = index
         self._files = set(index)
 
+    def changes(self) -> list[tuple[str, str]]:
+        """`git status` as sorted (XY, path) pairs: every path whose content may differ from
+        HEAD (staged, modified, deleted, untracked, ignored; a folder ends with '/').
+        Without git: empty (`head_ids` then knows nothing either)."""
+        if self._changes is None:
+            p, self._status = self._status, None
+            if p is None:
+                self._changes = []
+                return self._changes
+            out, err = p.communicate()
+            if p.returncode != 0:
+                self._kill()
+                raise BuildorchError(refusal(self.root, err) or str(
+                    proc.CalledProcessError(["git", "status"], p.returncode, out, err)))
+            found: list[tuple[str, str]] = []
+            for rec in out.decode("utf-8", "surrogateescape").split("\0"):
+                if len(rec) < 4:
+                    continue
+                xy, path = rec[:2], rec[3:]
+                if path[0] == "." and _hidden(path):
+                    continue
+                found.append((xy, path))
+            found.sort(key=lambda c: c[1])
+            self._changes = found
+        return self._changes
+
+    def head_ids(self, paths: Sequence[str]) -> list[str]:
+        """`<type> <oid>` of each path in HEAD ('' is the root tree), 'missing' where HEAD
+        has none, 'no-git' without a repository: one `git cat-file --batch-check`."""
+        if not (self.root / ".git").exists():
+            return ["no-git"] * len(paths)
+        if any("\n" in p for p in paths):
+            return ["unknown"] * len(paths)
+        query = "".join(f"HEAD:{p}\n" for p in paths).encode("utf-8", "surrogateescape")
+        done = proc.run(["git", "cat-file", "--batch-check=%(objecttype) %(objectname)"],
+                        cwd=self.root, env=proc.git_env(), check=False, input=query)
+        lines = done.stdout.decode("utf-8", "surrogateescape").splitlines()
+        if done.returncode != 0 or len(lines) != len(paths):
+            return ["unknown"] * len(paths)   # never equal to a stored id: nothing is reused
+        return [x if not x.endswith(" missing") else "missing" for x in lines]
+
     def _finish(self) -> None:
-        p, self._status = self._status, None
-        if p is None:
+        if self._listed or (self._status is None and self._changes is None):
             return
-        out, err = p.communicate()
-        if p.returncode != 0:
-            raise BuildorchError(refusal(self.root, err) or str(
-                proc.CalledProcessError(["git", "status"], p.returncode, out, err)))
+        self._listed = True
+        self._read_index()
+        changes = self.changes()
         files, index = self._files, self._index
         ignored_dirs: list[str] = []
-        for rec in out.decode("utf-8", "surrogateescape").split("\0"):
-            if len(rec) < 4:
-                continue
-            xy, path = rec[:2], rec[3:]
-            if path[0] == "." and _hidden(path):
-                continue
+        for xy, path in changes:
             if xy in ("??", "!!"):
                 if path.endswith("/"):
                     if xy == "!!":
@@ -301,6 +348,22 @@ class WorkTree:
             out[path] = ident
         return out
 
+    def odd_perms(self) -> dict[str, int]:
+        return self._odd_perms()
+
+    def disk_stamp(self, path: str) -> str:
+        """What changes whenever the file's content, type or mode does (ctime moves with every
+        write and chmod): a cheap stand-in for hashing it, for cache keys only."""
+        try:
+            st = os.lstat(self.root / path)
+        except OSError as exc:
+            return f"unreadable:{exc.errno}"
+        return f"{st.st_mode:o}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+    def walk(self, rel: str) -> Iterator[str]:
+        """Every file below folder `rel` on disk (symlinked folders as themselves)."""
+        return self._walk(rel)
+
     def _odd_perms(self) -> dict[str, int]:
         """Files whose permissions a checkout would not give, from `find` (run beside git
         status); without GNU find, one lstat per tracked file."""
@@ -312,6 +375,7 @@ class WorkTree:
                 self._perms = {parts[i]: int(parts[i + 1], 8)
                                for i in range(0, len(parts) - 1, 2)}
             else:
+                self._finish()   # the tracked files, to lstat one by one
                 self._perms = {}
                 root = f"{self.root}/"
                 for path in self._index:

@@ -6,11 +6,15 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from buildorch.config import Config
 from buildorch.edges.git import Tree
 from buildorch.planning.graph import ImageGraph
 from buildorch.planning.inputs import ImageInputs, Reader, infer_parents
+
+if TYPE_CHECKING:
+    from buildorch.planning.reuse import Reuse
 
 DIGEST_VERSION = 3  # 3: FROM hashed as resolved, global ARG lines not hashed
 
@@ -76,9 +80,11 @@ def image_digest(inputs: ImageInputs, parents: Mapping[str, str]) -> str:
     return h.hexdigest()
 
 
-def snapshot(config: Config, tree: Tree) -> Snapshot:
+def snapshot(config: Config, tree: Tree, reuse: Reuse | None = None) -> Snapshot:
+    """`reuse`: inputs and digests of the last plan, taken where nothing they read changed."""
     reader = Reader(config, tree)
-    inputs = {name: reader.read(image) for name, image in config.images.items()}
+    inputs = {name: reuse.read(reader, image) if reuse else reader.read(image)
+              for name, image in config.images.items()}
     parents = infer_parents(config, {n: i.external_images for n, i in inputs.items()})
     graph = ImageGraph.build(
         {n: (i.tier, i.kind) for n, i in config.images.items()}, parents, list(config.tiers),
@@ -89,9 +95,16 @@ def snapshot(config: Config, tree: Tree) -> Snapshot:
         if ins.missing:
             continue
         ps = {p: records[p].digest for p in graph.parents(name) if p in records}
+        digest = reuse.digest(name, ps) if reuse else None
+        if digest is None:
+            digest = image_digest(ins, ps)
+            if reuse:
+                reuse.remember(name, ps, digest)
         records[name] = Record(
-            digest=image_digest(ins, ps), instructions=ins.instructions, args=dict(ins.args),
+            digest=digest, instructions=ins.instructions, args=dict(ins.args),
             target=ins.target, platform=ins.platform, parents=ps, files=ins.files,
             dockerfile=ins.dockerfile,
         )
+    if reuse:
+        reuse.save()
     return Snapshot(tree.label, graph, records, inputs)

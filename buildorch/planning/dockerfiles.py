@@ -4,7 +4,7 @@ convention, and images a FROM names that a tracked Dockerfile builds but service
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from buildorch.config import NAME_RE, Config
 from buildorch.dockerlang.reference import repository_of
@@ -78,10 +78,11 @@ def _mentioning_dockerfile(paths: list[str]) -> list[str]:
 
 
 def unconfigured_bases(config: Config, external: Mapping[str, Sequence[str]],
-                       paths: Iterable[str]) -> list[str]:
+                       paths: Iterable[str] | Callable[[], Iterable[str]]) -> list[str]:
     """One line per image a configured image builds FROM as `{registry}/X` where X is not in
     services.toml but a Dockerfile here builds X (the seed's worst failure: a base edit that
-    plans nothing). `paths` is only walked when some FROM names such an X."""
+    plans nothing). `paths` (or the function giving them) is only walked when some FROM
+    names such an X."""
     if not config.registry:   # a bare FROM python:3.11 names Docker Hub's, not a local one
         return []
     prefix = repository_of(f"{config.registry}/x")[:-1]
@@ -98,7 +99,7 @@ def unconfigured_bases(config: Config, external: Mapping[str, Sequence[str]],
         return []
     found: dict[str, str] = {}
     root_name = config.root.name
-    for p in _mentioning_dockerfile(list(paths)):
+    for p in _mentioning_dockerfile(list(paths() if callable(paths) else paths)):
         if not is_dockerfile(p) or looks_test_only(p) or VENDORED.intersection(p.split("/")[:-1]):
             continue
         n = conventional_name(p, root_name)[0]

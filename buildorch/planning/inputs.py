@@ -45,6 +45,7 @@ class Reader:
     tree: Tree
     _filtered: dict[tuple[str, str | None], list[str]] = field(default_factory=dict)
     _ignores: dict[str | None, DockerIgnore | None] = field(default_factory=dict)
+    _analyses: dict[tuple[object, ...], Analysis | None] = field(default_factory=dict)
 
     def _dockerignore(self, path: str | None) -> DockerIgnore | None:
         if path not in self._ignores:
@@ -82,6 +83,12 @@ class Reader:
         return self._filtered[key]
 
     def analysis(self, image: Image) -> Analysis | None:
+        key = (image.name, image.dockerfile, image.args, image.target, image.platform)
+        if key not in self._analyses:
+            self._analyses[key] = self._analyze(image)
+        return self._analyses[key]
+
+    def _analyze(self, image: Image) -> Analysis | None:
         data = self.tree.read_bytes(image.dockerfile)
         if data is None:
             return None

@@ -1,0 +1,373 @@
+"""Reusing an image's inputs from the last plan when nothing it reads can have changed.
+
+Two keys per image, both sha256:
+  - `spec`: what decides how the image reads its context: the image's services.toml entry,
+    the project platform, the hidden folders, the Dockerfile's bytes, which .dockerignore
+    applies and its bytes, the digest version and a stamp of buildorch's own planning code.
+  - `state`: for each root the image's sources can reach (the literal folder above each
+    COPY/ADD/bind source, the context when a source is unresolved, the repository for
+    `inputs`), HEAD's tree id there, every path `git status` lists below it (modified, staged,
+    deleted, untracked, ignored: with its lstat stamp, ctime included) and the files below it
+    whose permissions a checkout would not give.
+The roots are stored with the entry: the same `spec` means the same analysis, so the same
+roots. A fresh result is only stored when every file it read lies under its roots.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from buildorch.config import Config, Image
+from buildorch.dockerlang.analysis import Analysis
+from buildorch.dockerlang.dockerignore import ignore_file_for
+from buildorch.dockerlang.golang import has_wildcards
+from buildorch.edges.inputcache import LazyFiles, Store, manifest_line, manifest_stamp
+from buildorch.edges.state import MANIFEST, Manifest, load_manifest
+from buildorch.planning.digest import Record
+from buildorch.planning.inputs import ImageInputs, Reader
+
+KEY_VERSION = 1
+_CODE = ("config.py", "planning", "dockerlang", "edges/git.py", "edges/inputcache.py")
+
+
+class GitTree(Protocol):
+    """The parts of `edges.git.WorkTree` the keys read."""
+
+    root: Path
+    hidden: tuple[str, ...]
+
+    def changes(self) -> list[tuple[str, str]]: ...
+    def head_ids(self, paths: Sequence[str]) -> list[str]: ...
+    def odd_perms(self) -> dict[str, int]: ...
+    def disk_stamp(self, path: str) -> str: ...
+    def walk(self, rel: str) -> Iterable[str]: ...
+    def read_bytes(self, path: str) -> bytes | None: ...
+    def is_file(self, path: str) -> bool: ...
+    def escapes(self, path: str) -> str | None: ...
+
+
+def code_stamp() -> str:
+    """Changes whenever buildorch's planning code does (an upgrade, or an edit in a checkout):
+    a cache written by other code is never trusted."""
+    import buildorch
+
+    base = Path(buildorch.__file__).parent
+    parts = [buildorch.__version__, str(KEY_VERSION)]
+    for rel in _CODE:
+        p = base / rel
+        names = sorted(os.listdir(p)) if p.is_dir() else [""]
+        for n in names:
+            if n and not n.endswith(".py"):
+                continue
+            with_name = p / n if n else p
+            try:
+                st = os.stat(with_name)
+            except OSError:
+                continue
+            parts.append(f"{rel}/{n}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _sha(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def roots_of(image: Image, analysis: Analysis) -> list[str]:
+    """Repository folders ('' = all of it) below which lies every file the image can read."""
+    if image.inputs:
+        return [""]
+    ctx = image.context
+    if ctx == ".":
+        ctx = ""
+    elif ctx.startswith("/") or any(s in ("", ".", "..") for s in ctx.split("/")):
+        return [""]
+    if analysis.unresolved:
+        return [ctx]
+    found: set[str] = set()
+    for src in analysis.context_sources:
+        segments = src.pattern.split("/")
+        wild = next((i for i, s in enumerate(segments) if has_wildcards(s)), None)
+        # a literal source is a file or folder: its parent folder holds its mode and
+        # whether it exists; a wildcard source stays below its literal folders
+        above = segments[:wild] if wild is not None else segments[:-1]
+        if src.pattern.startswith("/") or any(s in ("", ".", "..") for s in above):
+            found.add(ctx)
+        else:
+            found.add("/".join(p for p in (ctx, *above) if p))
+    return sorted(found)
+
+
+def _under(path: str, root: str) -> bool:
+    return not root or path == root or path.startswith(root + "/")
+
+
+@dataclass
+class Reuse:
+    """Reads an image's inputs through the cache: reused when both keys match, else read
+    by `Reader` and stored for next time."""
+
+    config: Config
+    tree: GitTree
+    store: Store
+    stamp: str
+    hits: int = 0
+    _heads: dict[str, str] = field(default_factory=dict)
+    _perms: list[tuple[str, int]] | None = None
+    _walked: dict[str, list[str]] = field(default_factory=dict)
+    _ran: set[str] = field(default_factory=set)
+    _paths: list[str] | None = None
+    _ignores: dict[tuple[str, str], tuple[str | None, str | None]] = field(default_factory=dict)
+    _escapes: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, config: Config, tree: GitTree) -> Reuse:
+        stamp = code_stamp()
+        return cls(config, tree, Store.load(config.state_dir, stamp), stamp)
+
+    # --- keys ---------------------------------------------------------------------------
+
+    def spec(self, image: Image) -> str | None:
+        data = self.tree.read_bytes(image.dockerfile)
+        if data is None:
+            return None
+        ignore, ignore_sha = self._ignore(image)
+        return hashlib.sha256(json.dumps(
+            [KEY_VERSION, repr(image), self.config.platform, list(self.tree.hidden),
+             _sha(data), ignore, ignore_sha],
+            separators=(",", ":")).encode()).hexdigest()
+
+    def _ignore(self, image: Image) -> tuple[str | None, str | None]:
+        """Which .dockerignore applies and the sha256 of its bytes (images share them)."""
+        where = (image.dockerfile, image.context)
+        if where not in self._ignores:
+            path = ignore_file_for(image.dockerfile, image.context, self.tree.is_file)
+            self._ignores[where] = (path, _sha(self.tree.read_bytes(path)) if path else None)
+        return self._ignores[where]
+
+    def _escape(self, path: str) -> str | None:
+        if path not in self._escapes:
+            self._escapes[path] = self.tree.escapes(path)
+        return self._escapes[path]
+
+    def prefetch(self, roots: Sequence[str]) -> None:
+        want = sorted({r for r in roots if r not in self._heads})
+        if want:
+            self._heads.update(zip(want, self.tree.head_ids(want), strict=True))
+
+    def state(self, roots: Sequence[str]) -> str:
+        if not self._heads:   # every stored root in one `git cat-file`, not one per image
+            stored = [e.get("roots") for e in self.store.entries.values()]
+            self.prefetch([r for rs in stored if isinstance(rs, list)
+                           for r in rs if isinstance(r, str)])
+        self.prefetch(roots)
+        changes = self.tree.changes()
+        if self._paths is None:
+            self._paths = [p for _, p in changes]
+        paths = self._paths
+        if self._perms is None:
+            self._perms = sorted(self.tree.odd_perms().items())
+        perm_paths = [p for p, _ in self._perms]
+        h = hashlib.sha256()
+        for root in roots:
+            h.update(f"\0root\0{root}\0{self._heads[root]}".encode("utf-8", "surrogateescape"))
+            lo, hi = _range(paths, root)
+            listed = [c for c in changes[lo:hi] if _under(c[1].rstrip("/"), root)]
+            # a listed folder above the root ("!! build/" for the root build/out)
+            parts = root.split("/") if root else []
+            for i in range(1, len(parts) + 1):
+                above = "/".join(parts[:i]) + "/"
+                j = bisect.bisect_left(paths, above)
+                if j < len(paths) and paths[j] == above:
+                    listed.append(changes[j])
+            for xy, path in listed:
+                if path.endswith("/"):
+                    for f in self._walk(path.rstrip("/")):
+                        if _under(f, root):
+                            h.update(f"\0{xy}\0{f}\0{self.tree.disk_stamp(f)}".encode(
+                                "utf-8", "surrogateescape"))
+                else:
+                    h.update(f"\0{xy}\0{path}\0{self.tree.disk_stamp(path)}".encode(
+                        "utf-8", "surrogateescape"))
+            lo, hi = _range(perm_paths, root)
+            perms = [x for x in self._perms[lo:hi] if _under(x[0], root)]
+            h.update(repr(perms).encode("utf-8", "surrogateescape"))
+        return h.hexdigest()
+
+    def _walk(self, folder: str) -> list[str]:
+        if folder not in self._walked:
+            self._walked[folder] = sorted(self.tree.walk(folder))
+        return self._walked[folder]
+
+    # --- reading ------------------------------------------------------------------------
+
+    def read(self, reader: Reader, image: Image) -> ImageInputs:
+        spec = self.spec(image)
+        entry = self.store.entries.get(image.name)
+        if spec is not None and entry is not None and entry.get("spec") == spec:
+            hit = self._reuse(reader, image, entry)
+            if hit is not None:
+                self.hits += 1
+                return hit
+        self._ran.add(image.name)
+        if self.store.entries.pop(image.name, None) is not None:
+            self.store.touch()   # never left beside inputs read afresh
+        analysis = reader.analysis(image)
+        if spec is None or analysis is None:
+            return reader.read(image)
+        roots = roots_of(image, analysis)
+        # the state before the read: a file written meanwhile changes it, so the next
+        # plan reads again rather than trusting what was read here
+        state = self.state(roots)
+        inputs = reader.read(image)
+        if inputs.missing:
+            return inputs
+        if not all(any(_under(p, r) for r in roots) for p in inputs.files):
+            return inputs   # a file outside the roots: this image is not reused
+        symlinks = sorted(p for p, i in inputs.files.items() if i.startswith("120000:"))
+        raw = json.dumps(dict(inputs.files), separators=(",", ":"),
+                         ensure_ascii=False).encode("utf-8", "surrogateescape")
+        self.store.put(image.name, {
+            "spec": spec, "roots": roots, "state": state,
+            "instructions": inputs.instructions, "args": [list(a) for a in inputs.args],
+            "target": inputs.target, "platform": inputs.platform,
+            "external": list(inputs.external_images), "notes": list(inputs.notes),
+            "symlinks": symlinks, "sha": hashlib.sha256(raw).hexdigest(),
+        }, raw)
+        return inputs
+
+    def _reuse(self, reader: Reader, image: Image, e: Mapping[str, object]) -> ImageInputs | None:
+        try:
+            roots, args = e["roots"], e["args"]
+            if not (isinstance(roots, list) and all(isinstance(r, str) for r in roots)):
+                return None
+            if e.get("state") != self.state(roots):
+                return None
+            links = e["symlinks"]
+            assert isinstance(links, list) and isinstance(args, list)
+            # where a link leads depends on folders outside the roots: ask again
+            if any(self._escape(str(p)) for p in links):
+                return None
+            ignore = self._ignore(image)[0]
+            if ignore and self._escape(ignore):
+                return None
+            target, platform = e["target"], e["platform"]
+            external, notes = e["external"], e["notes"]
+            assert isinstance(external, list) and isinstance(notes, list)
+            files = LazyFiles(self.store.reader(e.get("files")), str(e["sha"]),
+                              lambda: reader.read(image).files)
+            return ImageInputs(
+                name=image.name, dockerfile=image.dockerfile,
+                instructions=str(e["instructions"]),
+                args=tuple((str(k), str(v)) for k, v in args),
+                target=None if target is None else str(target),
+                platform=None if platform is None else str(platform),
+                files=files, external_images=tuple(str(x) for x in external),
+                notes=tuple(str(n) for n in notes))
+        except (KeyError, TypeError, ValueError, AssertionError):
+            return None
+
+    # --- the manifest, without its file maps -----------------------------------------------
+
+    def manifest(self) -> Manifest:
+        """`load_manifest`, served from a copy without file maps while the file is the same
+        one; an image's file map is read from its own line when a reason needs it."""
+        path = self.config.state_dir / MANIFEST
+        stamp = manifest_stamp(path)
+        slim = self.store.manifest
+        if stamp is not None and isinstance(slim, dict) and slim.get("stamp") == stamp:
+            try:
+                rows = slim["records"]
+                assert isinstance(rows, dict)
+                return Manifest({str(n): Record(
+                    digest=str(d), instructions=str(ins), args=_strs(args), target=_opt(t),
+                    platform=_opt(pf), parents=_strs(ps), dockerfile=str(df),
+                    files=_ManifestFiles(path, str(n)) if has_files else None)
+                    for n, (d, ins, args, t, pf, ps, has_files, df) in rows.items()})
+            except (ValueError, KeyError, TypeError, AttributeError, AssertionError):
+                pass
+        manifest = load_manifest(self.config.state_dir)
+        if stamp is not None and manifest.warning is None and \
+                manifest_stamp(path) == stamp:
+            self.store.manifest = {"stamp": stamp, "records": {
+                n: [r.digest, r.instructions, dict(r.args), r.target, r.platform,
+                    dict(r.parents), r.files is not None, r.dockerfile]
+                for n, r in manifest.records.items()}}
+            self.store.touch()
+        return manifest
+
+    # --- digests ------------------------------------------------------------------------
+
+    def digest(self, name: str, parents: Mapping[str, str]) -> str | None:
+        """The digest stored with a reused entry for these parents' digests."""
+        if name in self._ran:
+            return None
+        e = self.store.entries.get(name)
+        ps = json.dumps(sorted(parents.items()))
+        if e is not None and e.get("parents") == ps and isinstance(e.get("digest"), str):
+            return str(e["digest"])
+        return None
+
+    def remember(self, name: str, parents: Mapping[str, str], digest: str) -> None:
+        """Keeps a digest beside the entry it was made from (reused, or stored this run)."""
+        e = self.store.entries.get(name)
+        ps = json.dumps(sorted(parents.items()))
+        if e is not None and (e.get("parents"), e.get("digest")) != (ps, digest):
+            e["parents"], e["digest"] = ps, digest
+            self.store.touch()
+
+    def save(self) -> None:
+        names = set(self.config.images)
+        self.store.save(self.stamp, lambda n: n in names)
+
+
+def _strs(v: object) -> dict[str, str]:
+    if not isinstance(v, dict):
+        raise ValueError("expected an object")
+    return {str(k): str(x) for k, x in v.items()}
+
+
+def _opt(v: object) -> str | None:
+    return None if v is None else str(v)
+
+
+class _ManifestFiles(Mapping[str, str]):
+    """An image's file map in the manifest, read from its line on first use (the whole
+    manifest if the line cannot be read alone)."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self._path, self._name = path, name
+        self._data: Mapping[str, str] | None = None
+
+    def _load(self) -> Mapping[str, str]:
+        if self._data is None:
+            d = manifest_line(self._path, self._name)
+            files = d.get("files") if d is not None else None
+            if not isinstance(files, dict):
+                r = load_manifest(self._path.parent).records.get(self._name)
+                files = r.files if r is not None and r.files is not None else {}
+            self._data = files
+        return self._data
+
+    def __getitem__(self, key: str) -> str:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+def _range(paths: Sequence[str], root: str) -> tuple[int, int]:
+    """Index range of `root` itself and everything below it in sorted `paths`."""
+    if not root:
+        return 0, len(paths)
+    lo = bisect.bisect_left(paths, root)
+    return lo, bisect.bisect_left(paths, root + "0", lo)   # '0' sorts right after '/'
