@@ -13,7 +13,6 @@ import bisect
 import hashlib
 import os
 import posixpath
-import shutil
 import stat
 import subprocess
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,16 +21,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from buildorch.config import escapes
-from buildorch.edges import proc
+from buildorch.edges import prestart, proc
 from buildorch.errors import BuildorchError
 
 NEVER_SENT = (".git", ".buildorch")
 REGULAR, EXECUTABLE, SYMLINK = "100644", "100755", "120000"
-# Permissions a git checkout gives files under this process's umask (read once, at import):
-# such files get no permission suffix, so their identity equals a commit tree's.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-_CHECKOUT_PERMS = frozenset({0o666 & ~_UMASK, 0o777 & ~_UMASK})
+_CHECKOUT_PERMS = prestart.CHECKOUT_PERMS
 
 
 _PRUNE = frozenset({".git", ".buildorch", "node_modules", ".venv", "venv", ".tox", ".mypy_cache",
@@ -111,19 +106,6 @@ def _hidden(path: str) -> bool:
     return top in NEVER_SENT
 
 
-def _odd_permissions(root: Path) -> subprocess.Popen[bytes] | None:
-    if not shutil.which("find"):
-        return None
-    perms = [a for m in sorted(_CHECKOUT_PERMS) for a in ("!", "-perm", f"{m:04o}")]
-    try:
-        return subprocess.Popen(
-            ["find", ".", "(", "-path", "./.git", "-o", "-path", "./.buildorch", ")", "-prune",
-             "-o", "-type", "f", *perms, "-printf", "%P\\0%m\\0"],
-            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    except OSError:
-        return None
-
-
 class Tree(Protocol):
     root: Path
     label: str
@@ -190,12 +172,14 @@ class WorkTree:
         return tree
 
     def _start_git(self) -> None:
-        # -uall lists every untracked file; --ignored=matching lists an ignored directory once,
-        # and _finish walks it (Docker sends ignored files too). The index listing is parsed
-        # only when a file list is needed: a plan whose inputs are all reused never needs it.
-        self._status = start(self.root, "status", "--porcelain=v1", "-z", "-uall",
-                             "--ignored=matching", "--no-renames")
-        self._odd = _odd_permissions(self.root)
+        # The index listing is parsed only when a file list is needed: a plan whose inputs are
+        # all reused never needs it.
+        early = prestart.take(self.root)
+        if early is not None:
+            self._status, self._odd = early
+        else:
+            self._status = prestart.status(self.root)
+            self._odd = prestart.odd_permissions(self.root)
         self._listing = start(self.root, "ls-files", "-s", "-z")
 
     def _kill(self) -> None:
