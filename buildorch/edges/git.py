@@ -13,8 +13,10 @@ import bisect
 import hashlib
 import os
 import posixpath
+import secrets
 import stat
 import subprocess
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from buildorch.edges import prestart, proc
 from buildorch.errors import BuildorchError
 
 NEVER_SENT = (".git", ".buildorch")
+RACY_NS = 2_000_000_000   # a file written this recently is never taken as unchanged
 REGULAR, EXECUTABLE, SYMLINK = "100644", "100755", "120000"
 _CHECKOUT_PERMS = prestart.CHECKOUT_PERMS
 
@@ -342,6 +345,10 @@ class WorkTree:
             st = os.lstat(self.root / path)
         except OSError as exc:
             return f"unreadable:{exc.errno}"
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
+            # Timestamps tick coarsely: a second write this soon could leave them as they
+            # are. Such a file matches nothing, now or later (git's "racy clean" rule).
+            return f"racy:{secrets.token_hex(8)}"
         return f"{st.st_mode:o}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
     def walk(self, rel: str) -> Iterator[str]:

@@ -92,15 +92,15 @@ def roots_of(image: Image, analysis: Analysis) -> list[str]:
         return [ctx]
     found: set[str] = set()
     for src in analysis.context_sources:
-        segments = src.pattern.split("/")
+        segments = src.pattern.rstrip("/").split("/")
         wild = next((i for i, s in enumerate(segments) if has_wildcards(s)), None)
-        # a literal source is a file or folder: its parent folder holds its mode and
-        # whether it exists; a wildcard source stays below its literal folders
-        above = segments[:wild] if wild is not None else segments[:-1]
-        if src.pattern.startswith("/") or any(s in ("", ".", "..") for s in above):
+        # a literal source is a file or a folder (all below it); a wildcard source stays
+        # below its literal folders
+        above = segments[:wild] if wild is not None else segments
+        if src.pattern.startswith("/") or any(s in ("", "..") for s in above):
             found.add(ctx)
         else:
-            found.add("/".join(p for p in (ctx, *above) if p))
+            found.add("/".join(p for p in (ctx, *above) if p and p != "."))
     return sorted(found)
 
 
@@ -157,9 +157,19 @@ class Reuse:
         return self._escapes[path]
 
     def prefetch(self, roots: Sequence[str]) -> None:
+        """HEAD's ids of `roots`. A file's mode lives in its folder's tree, not in its blob:
+        a file root takes its folder's id too."""
         want = sorted({r for r in roots if r not in self._heads})
-        if want:
-            self._heads.update(zip(want, self.tree.head_ids(want), strict=True))
+        if not want:
+            return
+        self._heads.update(zip(want, self.tree.head_ids(want), strict=True))
+        folders = sorted({r.rpartition("/")[0] for r in want if not
+                          self._heads[r].startswith(("tree ", "missing"))} - set(self._heads))
+        if folders:
+            self._heads.update(zip(folders, self.tree.head_ids(folders), strict=True))
+        for r in want:
+            if not self._heads[r].startswith(("tree ", "missing")):
+                self._heads[r] += " in " + self._heads[r.rpartition("/")[0]]
 
     def state(self, roots: Sequence[str]) -> str:
         if not self._heads:   # every stored root in one `git cat-file`, not one per image
@@ -179,13 +189,15 @@ class Reuse:
             h.update(f"\0root\0{root}\0{self._heads[root]}".encode("utf-8", "surrogateescape"))
             lo, hi = _range(paths, root)
             listed = [c for c in changes[lo:hi] if _under(c[1].rstrip("/"), root)]
-            # a listed folder above the root ("!! build/" for the root build/out)
+            # a listed folder above the root ("!! build/" for the root build/out), or a file
+            # there (a symlink `lib` for the root lib/x)
             parts = root.split("/") if root else []
-            for i in range(1, len(parts) + 1):
-                above = "/".join(parts[:i]) + "/"
-                j = bisect.bisect_left(paths, above)
-                if j < len(paths) and paths[j] == above:
-                    listed.append(changes[j])
+            for i in range(1, len(parts)):
+                above = "/".join(parts[:i])
+                for name in (above, above + "/"):
+                    j = bisect.bisect_left(paths, name)
+                    if j < len(paths) and paths[j] == name:
+                        listed.append(changes[j])
             for xy, path in listed:
                 if path.endswith("/"):
                     for f in self._walk(path.rstrip("/")):
