@@ -13,7 +13,6 @@ import bisect
 import hashlib
 import os
 import posixpath
-import secrets
 import stat
 import subprocess
 import time
@@ -348,7 +347,7 @@ class WorkTree:
         if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
             # Timestamps tick coarsely: a second write this soon could leave them as they
             # are. Such a file matches nothing, now or later (git's "racy clean" rule).
-            return f"racy:{secrets.token_hex(8)}"
+            return f"racy:{os.urandom(8).hex()}"
         return f"{st.st_mode:o}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
     def walk(self, rel: str) -> Iterator[str]:

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import os
-import secrets
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -147,7 +146,7 @@ class Store:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             if new:
-                segment = f"files-{secrets.token_hex(8)}"
+                segment = f"files-{os.urandom(8).hex()}"
                 offset, chunks = 0, []
                 for n, raw in new.items():
                     entries[n]["files"] = [segment, offset, len(raw)]

@@ -6,13 +6,16 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from buildorch.config import Config, Image
-from buildorch.dockerlang.analysis import Analysis, analyze, match_sources
 from buildorch.dockerlang.dockerignore import DockerIgnore, ignore_file_for
 from buildorch.dockerlang.reference import repository_of
 from buildorch.edges.git import Tree
 from buildorch.errors import BuildorchError
+
+if TYPE_CHECKING:
+    from buildorch.dockerlang.analysis import Analysis
 
 # Over this, `docker buildx build` fails seconds in with a gRPC "message larger than max"
 # naming neither the file nor a fix: plan and validate say it first.
@@ -89,6 +92,10 @@ class Reader:
         return self._analyses[key]
 
     def _analyze(self, image: Image) -> Analysis | None:
+        # Imported here: a plan that reuses every image never parses a Dockerfile, and the
+        # parser is a tenth of its start-up.
+        from buildorch.dockerlang.analysis import analyze
+
         data = self.tree.read_bytes(image.dockerfile)
         if data is None:
             return None
@@ -118,6 +125,8 @@ class Reader:
             # Whether a file is read depends on its own path only (a source names it or a
             # folder above it), so select first and apply .dockerignore to the few selected:
             # the same set as filtering the whole context first, at a fraction of the cost.
+            from buildorch.dockerlang.analysis import match_sources
+
             selected, match_notes = match_sources(analysis.context_sources,
                                                   self._context_all(image.context))
             ignore = self._dockerignore(ignore_path)

@@ -22,16 +22,18 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from buildorch.config import Config, Image
-from buildorch.dockerlang.analysis import Analysis
 from buildorch.dockerlang.dockerignore import ignore_file_for
 from buildorch.dockerlang.golang import has_wildcards
 from buildorch.edges.inputcache import LazyFiles, Store, manifest_line, manifest_stamp
 from buildorch.edges.state import MANIFEST, Manifest, load_manifest
 from buildorch.planning.digest import Record
 from buildorch.planning.inputs import ImageInputs, Reader
+
+if TYPE_CHECKING:
+    from buildorch.dockerlang.analysis import Analysis
 
 KEY_VERSION = 1
 _CODE = ("config.py", "planning", "dockerlang", "edges/git.py", "edges/inputcache.py")
