@@ -1,16 +1,18 @@
 """Reusing an image's inputs from the last plan when nothing it reads can have changed.
 
 Two keys per image, both sha256:
-  - `spec`: what decides how the image reads its context: the image's services.toml entry,
-    the project platform, the hidden folders, the Dockerfile's bytes, which .dockerignore
-    applies and its bytes, the digest version and a stamp of buildorch's own planning code.
-  - `state`: for each root the image's sources can reach (the literal folder above each
-    COPY/ADD/bind source, the context when a source is unresolved, the repository for
-    `inputs`), HEAD's tree id there, every path `git status` lists below it (modified, staged,
-    deleted, untracked, ignored: with its lstat stamp, ctime included) and the files below it
-    whose permissions a checkout would not give.
-The roots are stored with the entry: the same `spec` means the same analysis, so the same
-roots. A fresh result is only stored when every file it read lies under its roots.
+  - `spec`: the image's services.toml entry, the project platform, the hidden folders, and
+    (through the code stamp the whole cache carries) buildorch's own planning code.
+  - `state`: for each root (a repository path: the image's Dockerfile, both .dockerignore
+    files BuildKit may take, each literal COPY/ADD/bind source or the literal folders above a
+    wildcard, the context when a source is unresolved, the repository for `inputs`): its id
+    in HEAD (a file's folder's id too: it holds the mode), every path `git status` lists at,
+    below or above it (modified, staged, deleted, untracked, ignored: with an lstat stamp,
+    ctime included; files written in the last 2 s never match) and the files below it whose
+    permissions a checkout would not give.
+The roots are stored with the entry: the same spec and the same Dockerfile mean the same
+analysis, so the same roots. A fresh result is stored only when every file it read lies
+under its roots and neither its Dockerfile nor a .dockerignore is a symlink.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import bisect
 import hashlib
 import json
 import os
+import posixpath
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,19 +80,11 @@ def code_stamp() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _sha(data: bytes | None) -> str | None:
-    return None if data is None else hashlib.sha256(data).hexdigest()
-
-
 def roots_of(image: Image, analysis: Analysis) -> list[str]:
     """Repository folders ('' = all of it) below which lies every file the image can read."""
     if image.inputs:
         return [""]
-    ctx = image.context
-    if ctx == ".":
-        ctx = ""
-    elif ctx.startswith("/") or any(s in ("", ".", "..") for s in ctx.split("/")):
-        return [""]
+    ctx = _root(image.context)
     if analysis.unresolved:
         return [ctx]
     found: set[str] = set()
@@ -102,8 +97,28 @@ def roots_of(image: Image, analysis: Analysis) -> list[str]:
         if src.pattern.startswith("/") or any(s in ("", "..") for s in above):
             found.add(ctx)
         else:
-            found.add("/".join(p for p in (ctx, *above) if p and p != "."))
+            found.add(_root("/".join(p for p in (ctx, *above) if p)))
     return sorted(found)
+
+
+def _root(path: str) -> str:
+    """`path` as the repository-relative form git prints ('' for all of it, when it leads
+    elsewhere)."""
+    p = posixpath.normpath(path) if path else "."
+    return "" if p == "." or p == ".." or p.startswith(("../", "/")) else p
+
+
+def own_files(image: Image) -> list[str]:
+    """The files an image's build reads besides its context: its Dockerfile and either
+    .dockerignore BuildKit may take (whether each exists decides which applies)."""
+    asked: list[str] = []
+
+    def exists(path: str) -> bool:
+        asked.append(path)
+        return False
+
+    ignore_file_for(image.dockerfile, image.context, exists)
+    return [_root(p) for p in (image.dockerfile, *asked)]
 
 
 def _under(path: str, root: str) -> bool:
@@ -125,7 +140,6 @@ class Reuse:
     _walked: dict[str, list[str]] = field(default_factory=dict)
     _ran: set[str] = field(default_factory=set)
     _paths: list[str] | None = None
-    _ignores: dict[tuple[str, str], tuple[str | None, str | None]] = field(default_factory=dict)
     _escapes: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
@@ -135,23 +149,11 @@ class Reuse:
 
     # --- keys ---------------------------------------------------------------------------
 
-    def spec(self, image: Image) -> str | None:
-        data = self.tree.read_bytes(image.dockerfile)
-        if data is None:
-            return None
-        ignore, ignore_sha = self._ignore(image)
+    def spec(self, image: Image) -> str:
+        """Everything but files: the Dockerfile and the .dockerignore files are roots."""
         return hashlib.sha256(json.dumps(
-            [KEY_VERSION, repr(image), self.config.platform, list(self.tree.hidden),
-             _sha(data), ignore, ignore_sha],
+            [KEY_VERSION, repr(image), self.config.platform, list(self.tree.hidden)],
             separators=(",", ":")).encode()).hexdigest()
-
-    def _ignore(self, image: Image) -> tuple[str | None, str | None]:
-        """Which .dockerignore applies and the sha256 of its bytes (images share them)."""
-        where = (image.dockerfile, image.context)
-        if where not in self._ignores:
-            path = ignore_file_for(image.dockerfile, image.context, self.tree.is_file)
-            self._ignores[where] = (path, _sha(self.tree.read_bytes(path)) if path else None)
-        return self._ignores[where]
 
     def _escape(self, path: str) -> str | None:
         if path not in self._escapes:
@@ -159,8 +161,8 @@ class Reuse:
         return self._escapes[path]
 
     def prefetch(self, roots: Sequence[str]) -> None:
-        """HEAD's ids of `roots`. A file's mode lives in its folder's tree, not in its blob:
-        a file root takes its folder's id too."""
+        """HEAD's ids of `roots`, and of the folder of each that is a file there (a file's
+        mode lives in its folder's tree, not in its blob)."""
         want = sorted({r for r in roots if r not in self._heads})
         if not want:
             return
@@ -169,16 +171,21 @@ class Reuse:
                           self._heads[r].startswith(("tree ", "missing"))} - set(self._heads))
         if folders:
             self._heads.update(zip(folders, self.tree.head_ids(folders), strict=True))
-        for r in want:
-            if not self._heads[r].startswith(("tree ", "missing")):
-                self._heads[r] += " in " + self._heads[r.rpartition("/")[0]]
 
-    def state(self, roots: Sequence[str]) -> str:
+    def _head(self, root: str, mode: bool) -> str:
+        ident = self._heads[root]
+        if mode and not ident.startswith(("tree ", "missing")):
+            ident += " in " + self._heads[root.rpartition("/")[0]]
+        return ident
+
+    def state(self, roots: Sequence[str], own: Sequence[str] = ()) -> str:
+        """The state of `roots` (read as a context: modes count) and `own` (read for their
+        bytes: a Dockerfile, a .dockerignore)."""
         if not self._heads:   # every stored root in one `git cat-file`, not one per image
-            stored = [e.get("roots") for e in self.store.entries.values()]
-            self.prefetch([r for rs in stored if isinstance(rs, list)
-                           for r in rs if isinstance(r, str)])
-        self.prefetch(roots)
+            stored = [r for e in self.store.entries.values() for k in ("roots", "own")
+                      if isinstance(rs := e.get(k), list) for r in rs]
+            self.prefetch([r for r in stored if isinstance(r, str)])
+        self.prefetch([*roots, *own])
         changes = self.tree.changes()
         if self._paths is None:
             self._paths = [p for _, p in changes]
@@ -187,8 +194,9 @@ class Reuse:
             self._perms = sorted(self.tree.odd_perms().items())
         perm_paths = [p for p, _ in self._perms]
         h = hashlib.sha256()
-        for root in roots:
-            h.update(f"\0root\0{root}\0{self._heads[root]}".encode("utf-8", "surrogateescape"))
+        for root, mode in [*((r, True) for r in roots), *((r, False) for r in own)]:
+            h.update(f"\0root\0{root}\0{self._head(root, mode)}".encode(
+                "utf-8", "surrogateescape"))
             lo, hi = _range(paths, root)
             listed = [c for c in changes[lo:hi] if _under(c[1].rstrip("/"), root)]
             # a listed folder above the root ("!! build/" for the root build/out), or a file
@@ -224,7 +232,7 @@ class Reuse:
     def read(self, reader: Reader, image: Image) -> ImageInputs:
         spec = self.spec(image)
         entry = self.store.entries.get(image.name)
-        if spec is not None and entry is not None and entry.get("spec") == spec:
+        if entry is not None and entry.get("spec") == spec:
             hit = self._reuse(reader, image, entry)
             if hit is not None:
                 self.hits += 1
@@ -233,12 +241,15 @@ class Reuse:
         if self.store.entries.pop(image.name, None) is not None:
             self.store.touch()   # never left beside inputs read afresh
         analysis = reader.analysis(image)
-        if spec is None or analysis is None:
+        if analysis is None:
             return reader.read(image)
+        own = own_files(image)
+        if any(os.path.islink(self.tree.root / p) for p in own if p):
+            return reader.read(image)   # read through a link: its target is not keyed
         roots = roots_of(image, analysis)
         # the state before the read: a file written meanwhile changes it, so the next
         # plan reads again rather than trusting what was read here
-        state = self.state(roots)
+        state = self.state(roots, own)
         inputs = reader.read(image)
         if inputs.missing:
             return inputs
@@ -248,7 +259,7 @@ class Reuse:
         raw = json.dumps(dict(inputs.files), separators=(",", ":"),
                          ensure_ascii=False).encode("utf-8", "surrogateescape")
         self.store.put(image.name, {
-            "spec": spec, "roots": roots, "state": state,
+            "spec": spec, "roots": roots, "own": own, "state": state,
             "instructions": inputs.instructions, "args": [list(a) for a in inputs.args],
             "target": inputs.target, "platform": inputs.platform,
             "external": list(inputs.external_images), "notes": list(inputs.notes),
@@ -258,18 +269,16 @@ class Reuse:
 
     def _reuse(self, reader: Reader, image: Image, e: Mapping[str, object]) -> ImageInputs | None:
         try:
-            roots, args = e["roots"], e["args"]
-            if not (isinstance(roots, list) and all(isinstance(r, str) for r in roots)):
+            roots, own, args = e["roots"], e["own"], e["args"]
+            if not (isinstance(roots, list) and all(isinstance(r, str) for r in roots)
+                    and isinstance(own, list) and all(isinstance(r, str) for r in own)):
                 return None
-            if e.get("state") != self.state(roots):
+            if e.get("state") != self.state(roots, own):
                 return None
             links = e["symlinks"]
             assert isinstance(links, list) and isinstance(args, list)
             # where a link leads depends on folders outside the roots: ask again
             if any(self._escape(str(p)) for p in links):
-                return None
-            ignore = self._ignore(image)[0]
-            if ignore and self._escape(ignore):
                 return None
             target, platform = e["target"], e["platform"]
             external, notes = e["external"], e["notes"]

@@ -13,6 +13,7 @@ import pytest
 
 from buildorch import config as config_mod
 from buildorch.config import Config
+from buildorch.edges import git as git_edge
 from buildorch.edges.git import WorkTree
 from buildorch.edges.inputcache import FOLDER, INDEX
 from buildorch.planning.digest import Snapshot, snapshot
@@ -109,6 +110,11 @@ def _edit_dockerignore(repo: Path) -> None:
     (repo / ".dockerignore").write_text("**/*.md\nservices/web/main.py\n")
 
 
+def _own_dockerignore(repo: Path) -> None:
+    # <Dockerfile>.dockerignore wins over the context's: its mere existence changes the set
+    (repo / "services/web/Dockerfile.dockerignore").write_text("services/web/main.py\n")
+
+
 def _edit_dockerfile(repo: Path) -> None:
     (repo / "services/web/Dockerfile").write_text(
         f"FROM {REG}/base:latest\nCOPY services/web/*.py /srv/\n")
@@ -157,6 +163,7 @@ def _deleted(repo: Path) -> None:
 
 @pytest.mark.parametrize(("change", "stale", "digest_moves"), [
     (_edit_dockerignore, {"base", "stt", "web"}, {"web"}),
+    (_own_dockerignore, {"web"}, {"web"}),
     (_edit_dockerfile, {"web"}, {"web"}),
     (_edit_args, {"stt"}, {"stt"}),
     (_untracked, {"web"}, {"web"}),
@@ -182,6 +189,22 @@ def test_each_change_recomputes_what_it_touches(
     # and once more: the stored result of the change is the same again
     third, _ = cached(repo)
     assert_same(third, after)
+
+
+def test_a_dockerfile_read_through_a_symlink_is_never_reused(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the link itself does not change: only the refusal to store it can make this recompute
+    monkeypatch.setattr(git_edge, "RACY_NS", 0)
+    (repo / "elsewhere").mkdir()
+    (repo / "elsewhere/web.Dockerfile").write_text((repo / "services/web/Dockerfile").read_text())
+    (repo / "services/web/Dockerfile").unlink()
+    (repo / "services/web/Dockerfile").symlink_to("../../elsewhere/web.Dockerfile")
+    cached(repo)
+    (repo / "elsewhere/web.Dockerfile").write_text(
+        f"FROM {REG}/base:latest\nCOPY services/web/*.py /other/\n")
+    after, reuse = cached(repo)
+    assert "web" in recomputed(reuse)
+    assert_same(after, fresh(repo))
 
 
 def test_parent_digest_change_is_not_served_from_the_memo(repo: Path) -> None:
