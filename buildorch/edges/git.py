@@ -15,8 +15,9 @@ import os
 import posixpath
 import stat
 import subprocess
+import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -242,17 +243,35 @@ class WorkTree:
     def head_ids(self, paths: Sequence[str]) -> list[str]:
         """`<type> <oid>` of each path in HEAD ('' is the root tree), 'missing' where HEAD
         has none, 'no-git' without a repository: one `git cat-file --batch-check`."""
+        return self.start_head_ids(paths)()
+
+    def start_head_ids(self, paths: Sequence[str]) -> Callable[[], list[str]]:
+        """`head_ids` started in the background; call the result for the answer."""
+        n = len(paths)
         if not (self.root / ".git").exists():
-            return ["no-git"] * len(paths)
-        if any("\n" in p for p in paths):
-            return ["unknown"] * len(paths)
-        query = "".join(f"HEAD:{p}\n" for p in paths).encode("utf-8", "surrogateescape")
-        done = proc.run(["git", "cat-file", "--batch-check=%(objecttype) %(objectname)"],
-                        cwd=self.root, env=proc.git_env(), check=False, input=query)
-        lines = done.stdout.decode("utf-8", "surrogateescape").splitlines()
-        if done.returncode != 0 or len(lines) != len(paths):
-            return ["unknown"] * len(paths)   # never equal to a stored id: nothing is reused
-        return [x if not x.endswith(" missing") else "missing" for x in lines]
+            return lambda: ["no-git"] * n
+        if not paths or any("\n" in p for p in paths):
+            return lambda: ["unknown"] * n   # never equal to a stored id: nothing is reused
+        # The questions from a file, not a pipe: git answers while the caller goes on.
+        with tempfile.TemporaryFile() as query:
+            query.write("".join(f"HEAD:{p}\n" for p in paths).encode(
+                "utf-8", "surrogateescape"))
+            query.seek(0)
+            try:
+                p = subprocess.Popen(
+                    ["git", "cat-file", "--batch-check=%(objecttype) %(objectname)"],
+                    cwd=self.root, env=proc.git_env(), stdin=query, stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL)
+            except OSError:
+                return lambda: ["unknown"] * n
+
+        def collect() -> list[str]:
+            out = p.communicate()[0]
+            lines = out.decode("utf-8", "surrogateescape").splitlines()
+            if p.returncode != 0 or len(lines) != n:
+                return ["unknown"] * n
+            return [x if not x.endswith(" missing") else "missing" for x in lines]
+        return collect
 
     def _finish(self) -> None:
         if self._listed or (self._status is None and self._changes is None):

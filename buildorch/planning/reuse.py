@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import posixpath
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -50,6 +50,7 @@ class GitTree(Protocol):
 
     def changes(self) -> list[tuple[str, str]]: ...
     def head_ids(self, paths: Sequence[str]) -> list[str]: ...
+    def start_head_ids(self, paths: Sequence[str]) -> Callable[[], list[str]]: ...
     def odd_perms(self) -> dict[str, int]: ...
     def disk_stamp(self, path: str) -> str: ...
     def walk(self, rel: str) -> Iterable[str]: ...
@@ -142,10 +143,20 @@ class Reuse:
     _paths: list[str] | None = None
     _escapes: dict[str, str | None] = field(default_factory=dict)
 
+    _early: Callable[[], list[str]] | None = None
+    _early_paths: list[str] = field(default_factory=list)
+
     @classmethod
     def open(cls, config: Config, tree: GitTree) -> Reuse:
+        """Loads the cache and starts looking up its roots (and their folders) in HEAD."""
         stamp = code_stamp()
-        return cls(config, tree, Store.load(config.state_dir, stamp), stamp)
+        reuse = cls(config, tree, Store.load(config.state_dir, stamp), stamp)
+        stored = {r for e in reuse.store.entries.values() for k in ("roots", "own")
+                  if isinstance(rs := e.get(k), list) for r in rs if isinstance(r, str)}
+        if stored:
+            reuse._early_paths = sorted(stored | {r.rpartition("/")[0] for r in stored})
+            reuse._early = tree.start_head_ids(reuse._early_paths)
+        return reuse
 
     # --- keys ---------------------------------------------------------------------------
 
@@ -181,10 +192,9 @@ class Reuse:
     def state(self, roots: Sequence[str], own: Sequence[str] = ()) -> str:
         """The state of `roots` (read as a context: modes count) and `own` (read for their
         bytes: a Dockerfile, a .dockerignore)."""
-        if not self._heads:   # every stored root in one `git cat-file`, not one per image
-            stored = [r for e in self.store.entries.values() for k in ("roots", "own")
-                      if isinstance(rs := e.get(k), list) for r in rs]
-            self.prefetch([r for r in stored if isinstance(r, str)])
+        if self._early is not None:   # every stored root in one `git cat-file`
+            self._heads.update(zip(self._early_paths, self._early(), strict=True))
+            self._early = None
         self.prefetch([*roots, *own])
         changes = self.tree.changes()
         if self._paths is None:
