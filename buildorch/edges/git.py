@@ -15,7 +15,7 @@ import os
 import posixpath
 import stat
 import subprocess
-import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +107,64 @@ def _repo(root: Path) -> Any:
 def _hidden(path: str) -> bool:
     top = path.split("/", 1)[0]
     return top in NEVER_SENT
+
+
+def _tree_lookup(root: Path, paths: Sequence[str]) -> list[str]:
+    """`<type> <oid> <mode>` of each path in HEAD, walking trees read by id through one
+    `git cat-file --batch` (request, answer, in turn: never a full pipe)."""
+    p = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, env=proc.git_env(),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    stdin, stdout = p.stdin, p.stdout
+    assert stdin is not None and stdout is not None
+
+    def read(spec: str) -> tuple[str, str, bytes] | None:
+        stdin.write(spec.encode() + b"\n")
+        stdin.flush()
+        head = stdout.readline().split()
+        if len(head) != 3:   # "<spec> missing"
+            return None
+        data = stdout.read(int(head[2]) + 1)[:-1]
+        return head[0].decode(), head[1].decode(), data
+
+    def entries(data: bytes, width: int) -> dict[str, str]:
+        found: dict[str, str] = {}
+        i = 0
+        while i < len(data):
+            sp = data.index(b" ", i)
+            nul = data.index(b"\0", sp)
+            mode = data[i:sp].decode()
+            kind = "tree" if mode == "40000" else "commit" if mode == "160000" else "blob"
+            name = data[sp + 1:nul].decode("utf-8", "surrogateescape")
+            found[name] = f"{kind} {data[nul + 1:nul + 1 + width].hex()} {mode}"
+            i = nul + 1 + width
+        return found
+
+    try:
+        top = read("HEAD^{tree}")
+        if top is None:
+            return ["missing"] * len(paths)
+        width = len(top[0]) // 2   # sha1: 20 bytes, sha256: 32
+        trees: dict[str, dict[str, str]] = {"": entries(top[2], width)}
+        out: list[str] = []
+        for path in paths:
+            ident: str | None = f"tree {top[0]} 40000"
+            folder = ""
+            for name in path.split("/") if path else ():
+                if ident is None or not ident.startswith("tree "):
+                    ident = None
+                    break
+                if folder not in trees:
+                    got = read(ident.split(" ")[1])
+                    trees[folder] = entries(got[2], width) if got and got[1] == "tree" else {}
+                ident = trees[folder].get(name)
+                folder = f"{folder}/{name}" if folder else name
+            out.append(ident or "missing")
+        return out
+    finally:
+        stdin.close()
+        p.kill()
+        p.wait()
 
 
 class Tree(Protocol):
@@ -241,36 +299,31 @@ class WorkTree:
         return self._changes
 
     def head_ids(self, paths: Sequence[str]) -> list[str]:
-        """`<type> <oid>` of each path in HEAD ('' is the root tree), 'missing' where HEAD
-        has none, 'no-git' without a repository: one `git cat-file --batch-check`."""
+        """`<type> <oid> <mode>` of each path in HEAD ('' is the root tree), 'missing' where
+        HEAD has none, 'no-git' without a repository."""
         return self.start_head_ids(paths)()
 
     def start_head_ids(self, paths: Sequence[str]) -> Callable[[], list[str]]:
-        """`head_ids` started in the background; call the result for the answer."""
+        """`head_ids` started in the background (a thread talking to one `git cat-file
+        --batch`); call the result for the answer. Each tree on the way is read once, by id:
+        asking `HEAD:a/b` path by path would unpack `a` again for every `a/*`."""
         n = len(paths)
         if not (self.root / ".git").exists():
             return lambda: ["no-git"] * n
-        if not paths or any("\n" in p for p in paths):
-            return lambda: ["unknown"] * n   # never equal to a stored id: nothing is reused
-        # The questions from a file, not a pipe: git answers while the caller goes on.
-        with tempfile.TemporaryFile() as query:
-            query.write("".join(f"HEAD:{p}\n" for p in paths).encode(
-                "utf-8", "surrogateescape"))
-            query.seek(0)
+        result: list[list[str]] = []
+
+        def work() -> None:
             try:
-                p = subprocess.Popen(
-                    ["git", "cat-file", "--batch-check=%(objecttype) %(objectname)"],
-                    cwd=self.root, env=proc.git_env(), stdin=query, stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL)
-            except OSError:
-                return lambda: ["unknown"] * n
+                result.append(_tree_lookup(self.root, paths))
+            except (OSError, ValueError, IndexError):
+                result.append(["unknown"] * n)   # never equal to a stored id: nothing reused
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
 
         def collect() -> list[str]:
-            out = p.communicate()[0]
-            lines = out.decode("utf-8", "surrogateescape").splitlines()
-            if p.returncode != 0 or len(lines) != n:
-                return ["unknown"] * n
-            return [x if not x.endswith(" missing") else "missing" for x in lines]
+            thread.join()
+            return result[0] if result else ["unknown"] * n
         return collect
 
     def _finish(self) -> None:

@@ -154,7 +154,7 @@ class Reuse:
         stored = {r for e in reuse.store.entries.values() for k in ("roots", "own")
                   if isinstance(rs := e.get(k), list) for r in rs if isinstance(r, str)}
         if stored:
-            reuse._early_paths = sorted(stored | {r.rpartition("/")[0] for r in stored})
+            reuse._early_paths = sorted(stored)
             reuse._early = tree.start_head_ids(reuse._early_paths)
         return reuse
 
@@ -172,22 +172,10 @@ class Reuse:
         return self._escapes[path]
 
     def prefetch(self, roots: Sequence[str]) -> None:
-        """HEAD's ids of `roots`, and of the folder of each that is a file there (a file's
-        mode lives in its folder's tree, not in its blob)."""
+        """HEAD's ids of `roots`, each with its mode (a file's mode is not in its blob)."""
         want = sorted({r for r in roots if r not in self._heads})
-        if not want:
-            return
-        self._heads.update(zip(want, self.tree.head_ids(want), strict=True))
-        folders = sorted({r.rpartition("/")[0] for r in want if not
-                          self._heads[r].startswith(("tree ", "missing"))} - set(self._heads))
-        if folders:
-            self._heads.update(zip(folders, self.tree.head_ids(folders), strict=True))
-
-    def _head(self, root: str, mode: bool) -> str:
-        ident = self._heads[root]
-        if mode and not ident.startswith(("tree ", "missing")):
-            ident += " in " + self._heads[root.rpartition("/")[0]]
-        return ident
+        if want:
+            self._heads.update(zip(want, self.tree.head_ids(want), strict=True))
 
     def state(self, roots: Sequence[str], own: Sequence[str] = ()) -> str:
         """The state of `roots` (read as a context: modes count) and `own` (read for their
@@ -204,8 +192,8 @@ class Reuse:
             self._perms = sorted(self.tree.odd_perms().items())
         perm_paths = [p for p, _ in self._perms]
         h = hashlib.sha256()
-        for root, mode in [*((r, True) for r in roots), *((r, False) for r in own)]:
-            h.update(f"\0root\0{root}\0{self._head(root, mode)}".encode(
+        for root in [*roots, "\0own", *own]:
+            h.update(f"\0root\0{root}\0{self._heads.get(root)}".encode(
                 "utf-8", "surrogateescape"))
             lo, hi = _range(paths, root)
             listed = [c for c in changes[lo:hi] if _under(c[1].rstrip("/"), root)]
