@@ -6,7 +6,7 @@ Two keys per image, both sha256:
   - `state`: for each root (a repository path: the image's Dockerfile, both .dockerignore
     files BuildKit may take, each literal COPY/ADD/bind source or the literal folders above a
     wildcard, the context when a source is unresolved, the repository for `inputs`): its id
-    in HEAD (a file's folder's id too: it holds the mode), every path `git status` lists at,
+    and mode in HEAD (a file's mode is not in its blob id), every path `git status` lists at,
     below or above it (modified, staged, deleted, untracked, ignored: with an lstat stamp,
     ctime included; files written in the last 2 s never match) and the files below it whose
     permissions a checkout would not give.
