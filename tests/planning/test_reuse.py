@@ -269,3 +269,20 @@ def test_manifest_copy_follows_the_manifest(repo: Path) -> None:
     m = Reuse.open(cfg, tree).manifest()
     assert m.records["web"].digest == snap.records["stt"].digest
     assert dict(m.records["web"].files or {}) == dict(snap.records["stt"].files or {})
+
+
+def test_head_ids_agree_with_git(repo: Path) -> None:
+    os.chmod(repo / "shared/util.py", 0o755)
+    git(repo, "commit", "-qam", "exec")
+    tree = WorkTree.scan(repo)
+    paths = ["", "services", "services/stt", "services/stt/app.py", "shared/util.py",
+             "missing", "services/stt/app.py/below", "services/nope/x"]
+    got = dict(zip(paths, tree.head_ids(paths), strict=True))
+    assert got["missing"] == got["services/stt/app.py/below"] == got["services/nope/x"] \
+        == "missing"
+    for p in paths[:5]:
+        oid = git(repo, "rev-parse", f"HEAD:{p}").strip()
+        kind = git(repo, "cat-file", "-t", oid).strip()
+        assert got[p].split(" ")[:2] == [kind, oid], p
+    assert got["shared/util.py"].endswith(" 100755")
+    assert got["services/stt/app.py"].endswith(" 100644")
