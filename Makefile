@@ -10,7 +10,7 @@ SERVICE ?= stt
 PYTEST_ARGS ?=
 
 .PHONY: venv engine test lint docker-build-incremental docker-build-enhanced \
-        docker-build-service docker-build plan clean-venv
+        docker-build-service docker-build plan docs clean-venv
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ lint: venv
 
 test: venv engine lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link, a page
+# missing from the nav or a document cited in the code but absent fails the build.
+$(BIN)/.docs-installed: $(BIN)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[docs]'
+	touch $@
+
+docs: $(BIN)/.docs-installed
+	$(BIN)/mkdocs build --strict
 
 plan: venv
 	$(BO) plan

@@ -3,7 +3,7 @@
 Prints, over --trials: how often the next build and the following no-change run succeeded, how
 often a `docker buildx` child outlived the killed process, and how often buildorch recovered an
 interrupted export (rebuilt that image without the cache). Point it at a private engine:
-  DOCKER_HOST=$(bash scripts/engine.sh private up bench-kill containerd | tail -1) \
+  DOCKER_HOST=$(python -m tests.engines up bench-kill containerd | tail -1) \
       python bench/kill_trials.py --trials 20 --seed 1
 """
 

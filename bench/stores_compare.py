@@ -1,7 +1,7 @@
 """The demo stack on the containerd image store and on the classic one, side by side.
 
 For each engine (the main one, and DOCKER_HOST=… of a classic-store engine, e.g. from
-`bash scripts/engine.sh private up NAME classic`): a fresh copy of the demo stack under its own
+`python -m tests.engines up NAME classic`): a fresh copy of the demo stack under its own
 image namespace (a fresh first step, so no earlier build cache serves it), then
 `buildorch build` three times: full build, no change, one service changed. Prints wall times and
 what each run did (built / up to date), which must be the same on both stores.

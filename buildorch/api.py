@@ -62,7 +62,8 @@ def buildx_argv(config: Config, image: str) -> list[str]:
 
 
 def connect_engine(timeout: float = 10.0) -> Engine:
-    """The engine DOCKER_HOST (or the default socket) names; BuildorchError if none answers."""
+    """The engine the docker CLI would use here (--context, DOCKER_HOST, DOCKER_CONTEXT, the
+    current context, else the default socket); BuildorchError if none answers."""
     from buildorch.edges.engine import Engine
 
     return Engine.connect(timeout)

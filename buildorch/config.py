@@ -12,46 +12,41 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from buildorch import config_keys
+from buildorch.config_keys import (
+    ARG_NAME_RE,
+    CACHE_SINKS,
+    CACHE_SOURCES,
+    CLEANUP_POLICIES,
+    HEALTHCHECK,
+    NAME_RE,
+    REGISTRY_RE,
+    TAG_RE,
+    TOP_KEYS,
+)
 from buildorch.errors import ConfigError
-from buildorch.units import parse_duration, parse_size
+
+__all__ = [
+    "ARG_NAME_RE", "CACHE_SINKS", "CACHE_SOURCES", "CLEANUP_POLICIES", "CONFIG_NAME",
+    "HEALTHCHECK", "NAME_RE", "REGISTRY_RE", "TAG_RE", "TOP_KEYS", "Config", "Image", "Smoke",
+    "Tier", "find_config", "find_root", "load", "parse", "parse_lenient", "read_text",
+    "seed_policy", "tier_rank",
+]
 
 CONFIG_NAME = "services.toml"
-CLEANUP_POLICIES = ("none", "basic", "standard", "conservative")
-CACHE_SOURCES = ("local", "registry", "gha", "image")
-CACHE_SINKS = ("local", "registry", "gha", "inline")
+_TIER = config_keys.TIER.defaults()    # the dataclass defaults, declared once in config_keys
 
-PROJECT_KEYS = ("registry", "tag", "context", "jobs", "platform")
-CACHE_KEYS = ("from", "to", "local_max_size")
-TIER_KEYS = ("timeout", "step_timeout", "max_parallel", "min_free", "cleanup", "builder",
-             "smoke_timeout")
-IMAGE_KEYS = (
-    "tier", "dockerfile", "context", "target", "args", "depends_on", "inputs", "ignore",
-    "platform", "smoke",
-)
-HEALTHCHECK = "healthcheck"        # smoke = "healthcheck": wait for the image's HEALTHCHECK
-TOP_KEYS = ("project", "cache", "tiers", "base", "services")
-
-# Docker's reference grammar (distribution/reference): lower-case path components separated by
-# '/', each made of alphanumerics joined by '.', '_', '__' or runs of '-'.
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
-_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
-_DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
-REGISTRY_RE = re.compile(
-    rf"^(?:{_DOMAIN}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*$|^{_DOMAIN}:[0-9]+$")
-ARG_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclass(frozen=True)
 class Tier:
     name: str
-    timeout: float = 40 * 60.0
-    step_timeout: float | None = None
-    max_parallel: int | None = None
-    min_free: int = 0
-    cleanup: str = "none"
-    builder: str | None = None
-    smoke_timeout: float = 60.0    # bounds each smoke check of the tier's images
+    timeout: float = _TIER["timeout"]
+    step_timeout: float | None = _TIER["step_timeout"]
+    max_parallel: int | None = _TIER["max_parallel"]
+    min_free: int = _TIER["min_free"]
+    cleanup: str = _TIER["cleanup"]
+    builder: str | None = _TIER["builder"]
+    smoke_timeout: float = _TIER["smoke_timeout"]   # bounds each smoke check of the tier's images
 
 
 @dataclass(frozen=True)
@@ -83,7 +78,9 @@ SEED_TIERS: dict[str, dict[str, object]] = {
     "services": {"timeout": "40m", "cleanup": "standard"},
 }
 _TIER_N = re.compile(r"tier-([0-9]+)")
-DEFAULT_TIER = {"base": "base", "service": "services"}   # image kind -> tier when none is given
+# image kind -> tier when none is given
+DEFAULT_TIER = {"base": str(config_keys.BASE.key("tier").default),
+                "service": str(config_keys.SERVICE.key("tier").default)}
 
 
 def seed_policy(tier: str) -> dict[str, object]:
@@ -118,6 +115,8 @@ class Image:
     ignore: tuple[str, ...] = ()
     platform: str | None = None
     smoke: Smoke | None = None
+    tags: tuple[str, ...] = ()     # its own references; () = {registry}/{name}:{tag}
+    labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def table(self) -> str:
@@ -155,7 +154,15 @@ class Config:
         return f"{self.registry}/{name}" if self.registry else name
 
     def ref(self, name: str) -> str:
-        return f"{self.repository(name)}:{self.tag}"
+        """The image's first reference: what the engine holds it under."""
+        return self.refs(name)[0]
+
+    def refs(self, name: str) -> tuple[str, ...]:
+        """Every reference the image is built, loaded and pushed as: its `tags`, else the
+        project's {registry}/{name}:{tag}."""
+        image = self.images.get(name)
+        return image.tags if image is not None and image.tags else \
+            (f"{self.repository(name)}:{self.tag}",)
 
 
 def find_root(start: Path) -> Path:
@@ -177,15 +184,9 @@ def find_config(start: Path) -> Path:
 
     raise BuildorchError(
         f"no {CONFIG_NAME} found in {start} or its parents: create one "
-        "(see README) or pass --config FILE"
+        "(`buildorch init` writes it; `buildorch schema --format markdown` lists its keys) "
+        "or pass --config FILE"
     )
-
-
-def _hint(key: str, valid: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    return "valid keys: " + ", ".join(valid)
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,11 @@ class _Collector:
     def keys(self, table: str, data: Mapping[str, Any], valid: tuple[str, ...]) -> None:
         for key in data:
             if key not in valid:
-                self.add(table, f"unknown key {key!r}; {_hint(key, valid)}")
+                self.add(table, f"unknown key {key!r}; {config_keys.hint(key, valid)}")
+
+    def read(self, table: str, decl: config_keys.Table, data: Mapping[str, Any],
+             **fields: str) -> dict[str, Any]:
+        return config_keys.read(decl, data, lambda line: self.add(table, line), fields)
 
     def table(self, parent: str, key: str, value: object) -> Mapping[str, Any]:
         if value is None:
@@ -283,39 +288,9 @@ def parse_lenient(
         (lambda p: escapes(root, p)) if is_file is None else (lambda p: None))
     c.keys("top level", data, TOP_KEYS)
 
-    project = c.table("", "project", data.get("project"))
-    c.keys("[project]", project, PROJECT_KEYS)
-    registry = project.get("registry")
-    if registry is not None and (not isinstance(registry, str) or not REGISTRY_RE.match(registry)):
-        c.add("[project]", f"registry {registry!r} is not a valid registry/namespace "
-              "like \"ghcr.io/acme\" or \"127.0.0.1:5000\"")
-        registry = None
-    tag = project.get("tag", "latest")
-    if not isinstance(tag, str) or not TAG_RE.match(tag):
-        c.add("[project]", f"tag {tag!r} is not a valid image tag (letters, digits, '_', '.', '-')")
-        tag = "latest"
-    jobs = project.get("jobs", min(4, os.cpu_count() or 1))
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        c.add("[project]", f"jobs = {jobs!r} must be a whole number >= 1")
-        jobs = 1
-    platform = _opt_str(c, "[project]", "platform", project.get("platform"))
-    default_context = project.get("context", ".")
-    if not isinstance(default_context, str):
-        c.add("[project]", f"context = {default_context!r} must be a string path, like "
-              "context = \".\"")
-        default_context = "."
-
-    cache = c.table("", "cache", data.get("cache"))
-    c.keys("[cache]", cache, CACHE_KEYS)
-    cache_from = _str_list(c, "[cache]", "from", cache.get("from", ["local", "registry", "gha"]))
-    cache_to = _str_list(c, "[cache]", "to", cache.get("to", ["local"]))
-    for src in cache_from:
-        if src not in CACHE_SOURCES:
-            c.add("[cache]", f"from: unknown cache source {src!r}; {_hint(src, CACHE_SOURCES)}")
-    for dst in cache_to:
-        if dst not in CACHE_SINKS:
-            c.add("[cache]", f"to: unknown cache destination {dst!r}; {_hint(dst, CACHE_SINKS)}")
-    local_max = _size(c, "[cache]", "local_max_size", cache.get("local_max_size", "2GB")) or 0
+    project = c.read("[project]", config_keys.PROJECT,
+                     c.table("", "project", data.get("project")))
+    cache = c.read("[cache]", config_keys.CACHE, c.table("", "cache", data.get("cache")))
 
     tiers: dict[str, Tier] = {}
     declared_tiers = dict(c.table("", "tiers", data.get("tiers")))
@@ -339,26 +314,7 @@ def parse_lenient(
             c.table("tiers", name, tdata)
             tiers[name] = Tier(name=name)   # said once above; images naming it are fine
             continue
-        t = c.table("tiers", name, tdata)
-        c.keys(table, t, TIER_KEYS)
-        timeout = _duration(c, table, "timeout", t.get("timeout", "40m")) or 2400.0
-        step = _duration(c, table, "step_timeout", t.get("step_timeout"))
-        maxp = t.get("max_parallel")
-        if maxp is not None and (not isinstance(maxp, int) or isinstance(maxp, bool) or maxp < 1):
-            c.add(table, f"max_parallel = {maxp!r} must be a whole number >= 1")
-            maxp = None
-        cleanup = t.get("cleanup", "none")
-        if cleanup not in CLEANUP_POLICIES:
-            c.add(table, f"cleanup = {cleanup!r} is not a policy; "
-                  f"{_hint(str(cleanup), CLEANUP_POLICIES)}")
-            cleanup = "none"
-        tiers[name] = Tier(
-            name=name, timeout=timeout, step_timeout=step, max_parallel=maxp,
-            min_free=_size(c, table, "min_free", t.get("min_free", 0)) or 0,
-            cleanup=cleanup, builder=_opt_str(c, table, "builder", t.get("builder")),
-            smoke_timeout=_duration(c, table, "smoke_timeout", t.get("smoke_timeout", "60s"))
-            or 60.0,
-        )
+        tiers[name] = Tier(name=name, **c.read(table, config_keys.TIER, tdata))
 
     # `tiers = 5` was said once: images naming a tier are not wrong on top of it.
     tiers_said = not isinstance(data.get("tiers", {}), dict)
@@ -379,12 +335,13 @@ def parse_lenient(
                       f"{images[name].table}); rename one")
                 continue
             image = _image(c, table, kind, name, idata, tiers, root, base_dir,
-                           default_context, checks, tiers_said)
+                           project["context"], checks, tiers_said)
             if image is not None:
                 images[name] = image
     if not declared and not bad_sections:   # an invalid table is said as such, once
         c.add("top level", "no images: add a [base.NAME] or [services.NAME] table")
 
+    _claimed_tags(c, images, project["registry"], project["tag"])
     for image in images.values():
         for dep in image.depends_on:
             if dep not in declared:
@@ -396,9 +353,10 @@ def parse_lenient(
                 c.add(image.table, "depends_on names the image itself; remove it")
 
     return Config(
-        path=path, root=root, registry=registry, tag=tag, jobs=jobs, platform=platform,
-        cache_from=tuple(cache_from), cache_to=tuple(cache_to), local_cache_max=local_max,
-        tiers=tiers, images=images,
+        path=path, root=root, registry=project["registry"], tag=project["tag"],
+        jobs=project["jobs"], platform=project["platform"], cache_from=cache["from"],
+        cache_to=cache["to"], local_cache_max=cache["local_max_size"], tiers=tiers,
+        images=images,
     ), c.problems
 
 
@@ -407,26 +365,25 @@ def _image(
     tiers: Mapping[str, Tier], root: Path, base_dir: Path, default_context: str,
     checks: _Checks, tiers_said: bool = False,
 ) -> Image | None:
-    c.keys(table, d, IMAGE_KEYS)
-    ok = True
+    decl = config_keys.BASE if kind == "base" else config_keys.SERVICE
+    v = c.read(table, decl, d, known=f" ({', '.join(tiers)})" if tiers else "")
+    ok = "tier" not in d or isinstance(d["tier"], str)
     if not NAME_RE.match(name) or len(name) > 128:
         c.add(table, f"{name!r} is not a valid image name: use lower-case letters, digits "
               "and '.', '_', '-' between them (e.g. \"python-base\")")
         ok = False
-    tier = d.get("tier", DEFAULT_TIER[kind])
-    if not isinstance(tier, str):
-        c.add(table, "tier must be a string naming a tier"
-              + (f" ({', '.join(tiers)})" if tiers else ""))
-        ok = False
-    elif tier not in tiers and tiers_said:
+    tier = v["tier"]
+    if not ok or (tier not in tiers and tiers_said):
         ok = False
     elif tier not in tiers:
         hint = difflib.get_close_matches(tier, list(dict.fromkeys([*tiers, *SEED_TIERS])), n=1)
         c.add(table, f"unknown tier {tier!r}; "
               + (f"did you mean {hint[0]!r}?" if hint else f"add a [tiers.{tier}] table"))
         ok = False
+    # A context or dockerfile of the wrong type was said by `read`: only paths are resolved.
     context_raw = d.get("context", default_context)
-    context = _inside(c, table, "context", context_raw, root, base_dir)
+    context = (None if "context" in d and v["context"] is None else
+               _inside(c, table, "context", context_raw, root, base_dir))
     if context is not None and (target := checks.escapes(context)):
         c.add(table, f"context {context_raw!r} leads outside the repository {root} (to "
               f"{target}) through a symlink; point it at a folder inside the repository")
@@ -440,6 +397,8 @@ def _image(
         # Docker's default: Dockerfile at the context root.
         dockerfile = None if context is None else _join(context, "Dockerfile")
         dockerfile_raw = "Dockerfile in the context"
+    elif v["dockerfile"] is None:
+        dockerfile = None
     else:
         dockerfile = _inside(c, table, "dockerfile", dockerfile_raw, root, base_dir)
     if dockerfile is not None and (target := checks.escapes(dockerfile)):
@@ -450,62 +409,35 @@ def _image(
         c.add(table, f"dockerfile {dockerfile_raw!r} does not exist; fix the path "
               "or create it")
         dockerfile = None
-    args_raw = d.get("args", {})
-    args: list[tuple[str, str]] = []
-    if not isinstance(args_raw, dict):
-        c.add(table, f"args = {args_raw!r} must be a table, like "
-              "args = { PYTHON_VERSION = \"3.11\" }")
-    else:
-        for k, v in args_raw.items():
-            if not ARG_NAME_RE.match(k):
-                c.add(table, f"args: {k!r} is not a valid build-arg name: use letters, "
-                      "digits and '_', not starting with a digit")
-            elif isinstance(v, bool) or not isinstance(v, str | int | float):
-                c.add(table, f"args.{k} = {v!r} must be a string or a number, like "
-                      f"{k} = \"1\"")
-            else:
-                args.append((k, str(v)))
     if None in (context, dockerfile) or not ok:
         return None
     assert context is not None and dockerfile is not None
+    smoke = v["smoke"]
     return Image(
         name=name, kind=kind, tier=str(tier), dockerfile=dockerfile, context=context,
-        target=_opt_str(c, table, "target", d.get("target")),
-        args=tuple(sorted(args)),
-        depends_on=tuple(_str_list(c, table, "depends_on", d.get("depends_on", []))),
-        inputs=tuple(_rel_patterns(root, base_dir, _str_list(c, table, "inputs",
-                                                             d.get("inputs", [])))),
-        ignore=tuple(_rel_patterns(root, base_dir, _str_list(c, table, "ignore",
-                                                             d.get("ignore", [])))),
-        platform=_opt_str(c, table, "platform", d.get("platform")),
-        smoke=_smoke(c, table, d.get("smoke")),
+        target=v["target"], args=v["args"], depends_on=v["depends_on"],
+        inputs=tuple(_rel_patterns(root, base_dir, v["inputs"])),
+        ignore=tuple(_rel_patterns(root, base_dir, v["ignore"])),
+        platform=v["platform"], smoke=None if smoke is None else Smoke(smoke),
+        tags=v["tags"], labels=v["labels"],
     )
 
 
-def _smoke(c: _Collector, table: str, value: object) -> Smoke | None:
-    """`smoke = ["cmd", "arg"…]` or `smoke = "healthcheck"`."""
-    if value is None:
-        return None
-    if value == HEALTHCHECK:
-        return Smoke()
-    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
-        return Smoke(tuple(value))
-    if isinstance(value, str):
-        close = difflib.get_close_matches(value, [HEALTHCHECK], n=1, cutoff=0.6)
-        hint = (f'did you mean "{HEALTHCHECK}"?' if close else
-                f"write a command as a list, e.g. smoke = {_argv_hint(value)}, or "
-                f'smoke = "{HEALTHCHECK}"')
-        c.add(table, f"smoke = {value!r} is neither a command list nor "
-              f'"{HEALTHCHECK}"; {hint}')
-        return None
-    c.add(table, 'smoke must be a non-empty list of strings like ["python", "-c", "import app"] '
-          f'or "{HEALTHCHECK}"')
-    return None
+def _claimed_tags(c: _Collector, images: Mapping[str, Image], registry: str | None,
+                  tag: str) -> None:
+    """Two images claiming one reference (a `tags` entry, or the project's
+    {registry}/{name}:{tag} of an image without tags): one line naming both."""
+    from buildorch.dockerlang.reference import normalize
 
-
-def _argv_hint(text: str) -> str:
-    words = text.split() or ["sh", "-c", "true"]
-    return "[" + ", ".join(f'"{w}"' for w in words) + "]"
+    owner: dict[str, str] = {}
+    for image in images.values():
+        refs = image.tags or ((f"{registry}/{image.name}" if registry else image.name)
+                              + f":{tag}",)
+        for ref in refs:
+            other = owner.setdefault(normalize(ref) or ref, image.name)
+            if other != image.name:
+                c.add(image.table, f"tag {ref!r} is also a tag of {images[other].table}: "
+                      "one reference names one image; remove it from one of them")
 
 
 def _join(a: str, b: str) -> str:
@@ -551,37 +483,3 @@ def _rel_patterns(root: Path, base_dir: Path, patterns: list[str]) -> list[str]:
             body = f"/{prefix}/{body.lstrip('/')}"
         out.append(("!" if neg else "") + body)
     return out
-
-
-def _str_list(c: _Collector, table: str, key: str, value: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        c.add(table, f"{key} = {value!r} must be a list of strings, like {key} = [\"…\"]")
-        return []
-    return list(value)
-
-
-def _opt_str(c: _Collector, table: str, key: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        c.add(table, f"{key} = {value!r} must be a non-empty string (or leave it out)")
-        return None
-    return value
-
-
-def _duration(c: _Collector, table: str, key: str, value: object) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        c.add(table, f"{key}: {exc}")
-        return None
-
-
-def _size(c: _Collector, table: str, key: str, value: object) -> int | None:
-    try:
-        return parse_size(value)
-    except ValueError as exc:
-        c.add(table, f"{key}: {exc}")
-        return None

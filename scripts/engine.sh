@@ -5,13 +5,9 @@
 #   scripts/engine.sh [up]    ensure all of it (idempotent; a quick no-op when all is there)
 #   scripts/engine.sh status  one line per part; exit 1 if engine, buildx or root image is missing
 #   scripts/engine.sh down    stop the dockerd / registry that THIS script started, nothing else
-#   scripts/engine.sh private up NAME [classic|containerd]
-#                             a second, private engine for tests beside the first one: its own
-#                             socket, data root, exec root and bridge; prints its DOCKER_HOST
-#                             (unix://…) as the last line. Idempotent. Needs root.
-#   scripts/engine.sh private down NAME   stop that engine (by its pid file), remove its bridge
+# (The tests' private engines are tests/engines.py's.)
 #
-# Two cases (see DESIGN.md, "The engine on these machines"):
+# Two cases (see docs/explanation/engines.md, "The engine on a bare machine"):
 #  * An engine already answers `docker info` (honouring DOCKER_HOST and the docker context):
 #    use it and install nothing system-wide (a developer's laptop).
 #  * None answers and we are root on Debian (these machines, CI): install Docker from Debian
@@ -249,10 +245,6 @@ step_packages() {
     end "${did:-all installed, nothing to do}"
 }
 
-python_bin() {
-    if [ -x /usr/bin/python3 ]; then printf /usr/bin/python3; elif have python3; then command -v python3; fi
-}
-
 step_daemon_json() {
     begin daemon.json
     local want='{"features":{"containerd-snapshotter":true}}' py res
@@ -266,7 +258,7 @@ step_daemon_json() {
         end "unchanged"
         return 0
     fi
-    py=$(python_bin)
+    py=$(command -v python3 || true)
     if [ -z "$py" ]; then
         warn "$DAEMON_JSON has other content and no python3 to merge it: make sure it has $want"
         end "left as it is"
@@ -600,7 +592,7 @@ cmd_up() {
     lock
     local other_host=
     if [ -n "${DOCKER_HOST:-}" ] && [ "$DOCKER_HOST" != unix:///var/run/docker.sock ]; then
-        other_host=1   # e.g. a private engine (below): use it even when we started the main one
+        other_host=1   # e.g. a tests' private engine: use it even when we started the main one
     fi
     if { [ -n "$other_host" ] || ! pid_of_ours "$STATE_DIR/dockerd.pid" dockerd >/dev/null; } &&
         engine_answers 20; then
@@ -660,104 +652,10 @@ cmd_down() {
     end "stopped:${stopped:- nothing (engine.sh had started nothing that still runs)}"
 }
 
-cmd_status() {
-    report
-}
-
-
-# ---- private engines (tests) -------------------------------------------------------------
-# A second dockerd beside the first (DESIGN.md, "Engines and builders users run"). Never with
-# --bridge=none: a daemon with its bridge disabled deletes the host's docker0 and breaks every
-# RUN on the first engine. Each private engine gets a bridge of its own instead.
-PRIVATE_ROOT=/var/lib/buildorch-engine/private
-
-private_dir() {
-    case $1 in '' | *[!a-z0-9-]*) die "private engine name must be [a-z0-9-]+: '$1'" ;; esac
-    printf '%s/%s' "$PRIVATE_ROOT" "$1"
-}
-# Short names, because of IFNAMSIZ (15) and the 108-byte limit of a unix socket path.
-private_bridge() { printf 'bo-%s' "$(printf '%s' "$1" | cksum | cut -c1-8)"; }
-private_run() { printf '/run/bo-%s' "$(printf '%s' "$1" | cksum | cut -c1-8)"; }
-private_subnet() {
-    local n
-    n=$(printf '%s' "$1" | cksum | awk '{ print $1 % 200 + 30 }')
-    printf '172.30.%s' "$n"
-}
-private_answers() { DOCKER_HOST=$1 with_timeout 10 docker info >/dev/null 2>&1; }
-
-cmd_private_up() {
-    local name=$1 store=${2:-classic} dir run bridge net sock pid deadline
-    [ "$(id -u)" = 0 ] || die "a private engine needs root (it runs its own dockerd)"
-    # Test sessions of several checkouts may ask for the same private engine at once.
-    lock
-    have dockerd || die "dockerd not found: run 'scripts/engine.sh up' first"
-    case $store in classic | containerd) ;; *) die "store must be classic or containerd: '$store'" ;; esac
-    dir=$(private_dir "$name")
-    run=$(private_run "$name")
-    bridge=$(private_bridge "$name")
-    net=$(private_subnet "$name")
-    sock=unix://$run/docker.sock
-    mkdir -p "$dir/data" "$run/exec"
-    if pid=$(pid_of_ours "$run/docker.pid" dockerd) && private_answers "$sock"; then
-        log "private engine $name: already running (pid $pid)" >&2
-        printf '%s\n' "$sock"
-        return 0
-    fi
-    if [ "$store" = containerd ]; then
-        printf '{"features":{"containerd-snapshotter":true}}\n' >"$dir/daemon.json"
-    else
-        printf '{}\n' >"$dir/daemon.json"
-    fi
-    if ! ip link show "$bridge" >/dev/null 2>&1; then
-        ip link add name "$bridge" type bridge || die "cannot make bridge $bridge"
-        ip addr add "$net.1/24" dev "$bridge"
-    fi
-    ip link set "$bridge" up
-    printf '\n==== %s engine.sh starting private engine %s (%s store)\n' "$(date '+%F %T')" "$name" "$store" >>"$dir/dockerd.log"
-    setsid dockerd --config-file "$dir/daemon.json" --host "$sock" --data-root "$dir/data" \
-        --exec-root "$run/exec" --pidfile "$run/docker.pid" --bridge="$bridge" \
-        --iptables=false --ip6tables=false --ip-forward=false \
-        --exec-opt=native.cgroupdriver=cgroupfs >>"$dir/dockerd.log" 2>&1 </dev/null 9>&- &
-    pid=$!
-    deadline=$(($(date +%s) + ENGINE_WAIT))
-    until private_answers "$sock"; do
-        if ! kill -0 "$pid" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
-            kill "$pid" 2>/dev/null || true
-            tail_log "$dir/dockerd.log" 20
-            die "private engine $name did not answer at $sock; log: $dir/dockerd.log"
-        fi
-        sleep 0.3
-    done
-    if ! DOCKER_HOST=$sock with_timeout 20 docker image inspect "$ROOT_IMAGE" >/dev/null 2>&1; then
-        docker save "$ROOT_IMAGE" | DOCKER_HOST=$sock docker load -q >/dev/null ||
-            die "could not load $ROOT_IMAGE into private engine $name"
-    fi
-    log "private engine $name: dockerd pid $(cat "$run/docker.pid" 2>/dev/null || echo "$pid"), $store store, bridge $bridge, log $dir/dockerd.log" >&2
-    printf '%s\n' "$sock"
-}
-
-cmd_private_down() {
-    local name=$1 run bridge pid
-    run=$(private_run "$name")
-    bridge=$(private_bridge "$name")
-    if pid=$(pid_of_ours "$run/docker.pid" dockerd); then
-        stop_pid "$pid" "dockerd ($name)"
-    fi
-    rm -f "$run/docker.pid"
-    if ip link show "$bridge" >/dev/null 2>&1; then ip link del "$bridge" || true; fi
-    log "private engine $name: stopped"
-}
-
 case ${1:-up} in
     up) cmd_up ;;
-    private)
-        case ${2:-} in
-            up) [ -n "${3:-}" ] || die "usage: $0 private up NAME [classic|containerd]"; cmd_private_up "$3" "${4:-classic}" ;;
-            down) [ -n "${3:-}" ] || die "usage: $0 private down NAME"; cmd_private_down "$3" ;;
-            *) die "usage: $0 private up|down NAME" ;;
-        esac ;;
     down) cmd_down ;;
-    status) cmd_status ;;
+    status) report ;;
     -h | --help | help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "usage: $0 [up|down|status]" ;;
 esac

@@ -1,7 +1,8 @@
-"""Shared fixtures: real git repositories in tmp_path, and the real Docker engine.
+"""Shared fixtures: real git repositories in tmp_path, the real Docker engine, and private
+engines beside it (tests/engines.py).
 
 Tests that need the engine fail (never skip) when CI=true and no engine answers: a skipped
-integration suite would be a hidden red build.
+integration suite would be a hidden red build (tests.helpers.unavailable).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CLASSIC_ENGINE, PREFIX, docker, git, write_files
-
-ENGINE_SH = Path(__file__).resolve().parents[1] / "scripts" / "engine.sh"
+from tests.engines import EngineError, PrivateEngine, Store, reap
+from tests.helpers import CLASSIC_ENGINE, PREFIX, SESSION, docker, git, unavailable, write_files
 
 
 @pytest.fixture
@@ -44,47 +44,75 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     yield
 
 
-def _engine_or_fail() -> None:
+@pytest.fixture(autouse=True)
+def docker_config(tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty docker CLI config of the test's own (contexts, buildx's current builder): no
+    test reads or writes the user's ~/.docker, and none inherits a context or a builder from
+    it (a DOCKER_HOST given to the whole suite still applies: that is the engine asked for).
+    The CLI still finds its plugins (buildx, compose) in the system folders. A test that wants
+    another config sets DOCKER_CONFIG itself."""
+    path = tmp_path_factory.mktemp("docker-config")   # beside tmp_path: a test owns that whole
+    monkeypatch.setenv("DOCKER_CONFIG", str(path))
+    for var in ("DOCKER_CONTEXT", "BUILDX_BUILDER", "BUILDX_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def engine() -> None:
     import docker
 
     try:
         docker.from_env(timeout=10).ping()
     except Exception as exc:
-        msg = (f"no Docker engine reachable ({exc.__class__.__name__}); run "
-               "`bash scripts/engine.sh up` (or `make test`, which does)")
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
+        unavailable(f"no Docker engine reachable ({exc.__class__.__name__}); run "
+                    "`bash scripts/engine.sh up` (or `make test`, which does)")
+
+
+def _up(eng: PrivateEngine) -> PrivateEngine:
+    try:
+        return eng.up()
+    except EngineError as exc:
+        unavailable(f"{exc} (tests/engines.py)")
 
 
 @pytest.fixture(scope="session")
-def engine() -> None:
-    _engine_or_fail()
+def private_engines(engine: None) -> Iterator[Callable[..., PrivateEngine]]:
+    """Start private engines of this session: `private_engines(name, store="containerd",
+    data_root=None)` returns one that is up, named `name-SESSION` (so concurrent sessions never
+    share one); all are stopped and removed at the end. Engines that a crashed session left
+    behind are reaped first."""
+    made: dict[str, PrivateEngine] = {}
+    if os.geteuid() == 0:
+        reap()
 
+    def make(name: str, store: Store = "containerd",
+             data_root: Path | None = None) -> PrivateEngine:
+        if os.geteuid() != 0:
+            unavailable("a private engine needs root (it runs its own dockerd)")
+        if name not in made:
+            made[name] = PrivateEngine(f"{name}-{SESSION}", store, data_root)
+        return _up(made[name])
 
-def _fail_or_skip(msg: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(msg, pytrace=False)
-    pytest.skip(msg)
+    yield make
+    for eng in made.values():
+        eng.remove()
 
 
 @pytest.fixture(scope="session")
 def classic_host(engine: None) -> Iterator[str]:
-    """DOCKER_HOST of a second, private engine with the classic image store (overlay2), made by
-    `scripts/engine.sh private up` (idempotent; left running for the next session, like the
-    first engine). At the end, only the images this session tagged there are removed."""
+    """DOCKER_HOST of a second, private engine with the classic image store (overlay2), kept
+    running for the next session like the main engine (tests/engines.py). At the end, only the
+    images this session tagged there are removed."""
     if os.environ.get("BUILDORCH_CLASSIC_HOST"):
         host = os.environ["BUILDORCH_CLASSIC_HOST"]
     elif os.geteuid() != 0:
-        _fail_or_skip("a private classic-store engine needs root (scripts/engine.sh private "
-                      "up); or set BUILDORCH_CLASSIC_HOST to a classic-store engine")
-        return
+        unavailable("a private classic-store engine needs root (tests/engines.py); or set "
+                    "BUILDORCH_CLASSIC_HOST to a classic-store engine")
     else:
-        p = subprocess.run(["bash", str(ENGINE_SH), "private", "up", CLASSIC_ENGINE, "classic"],
-                           capture_output=True, text=True, timeout=300)
-        if p.returncode != 0 or not p.stdout.strip():
-            _fail_or_skip(f"could not start the classic-store test engine: {p.stderr[-500:]}")
-        host = p.stdout.strip().splitlines()[-1]
+        reap()
+        host = _up(PrivateEngine(CLASSIC_ENGINE, "classic", keep=True)).host
     yield host
     env = {**os.environ, "DOCKER_HOST": host}
     out = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], env=env,
@@ -120,5 +148,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Every test that needs the engine carries the `engine` marker, so that
     # `pytest -m "not engine"` is the fast suite: the marker follows the fixture.
     for item in items:
-        if {"engine", "store", "classic_host"} & set(getattr(item, "fixturenames", ())):
+        if {"engine", "store", "classic_host", "private_engines"} & set(
+                getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.engine)

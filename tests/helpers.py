@@ -5,13 +5,19 @@ Test modules import from here, never from each other.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
+
+import pytest
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
@@ -23,9 +29,33 @@ REGISTRY_HOST = "127.0.0.1:5000"
 # concurrent sessions (several checkouts on one laptop) never remove each other's.
 SESSION = uuid.uuid4().hex[:6]
 PREFIX = f"{REGISTRY_HOST}/bo-test-{SESSION}-"
-# The private classic-store engine the tests start (scripts/engine.sh private up NAME classic).
+# The private classic-store engine the tests start and leave running (tests/engines.py).
 CLASSIC_ENGINE = "tests-classic"
 
+
+def unavailable(why: str) -> NoReturn:
+    """What this test needs is not here: fail under CI (CI=true installs everything, and a
+    skip there would hide a red build), skip everywhere else, with `why` as the reason."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(why, pytrace=False)
+    pytest.skip(why)
+
+
+def need_tool(name: str, hint: str) -> str:
+    """The path of the command `name` (the venv's bin first), or `unavailable` with `hint`."""
+    path = shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                     os.environ.get("PATH", "")]))
+    if path is None:
+        unavailable(f"{name} is not installed ({hint})")
+    return path
+
+
+def need_module(name: str, hint: str) -> ModuleType:
+    """The module `name`, or `unavailable` with `hint`."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        unavailable(f"{name} cannot be imported ({exc}; {hint})")
 
 
 
@@ -168,3 +198,87 @@ def story(events: list[dict[str, object]], stderr: str = "", last: int = 40) -> 
         for t in list(e.get("log_tail") or [])[-8:]:  # type: ignore[call-overload]
             lines.append(f"      | {t}")
     return "events:\n" + "\n".join(lines) + (f"\nstderr:\n{stderr}" if stderr else "")
+
+
+def write_context(docker_config: Path, name: str, host: str, *, tls: bool = False,
+                  skip_verify: bool = False) -> Path:
+    """A docker context in the CLI's store under `docker_config`, laid out as `docker context
+    create` writes it (capitalised keys; TLS files under contexts/tls/<id>/docker/)."""
+    import hashlib
+
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta = docker_config / "contexts" / "meta" / digest / "meta.json"
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps({"Name": name, "Metadata": {}, "Endpoints": {
+        "docker": {"Host": host, "SkipTLSVerify": skip_verify}}}))
+    if tls:
+        certs = docker_config / "contexts" / "tls" / digest / "docker"
+        certs.mkdir(parents=True, exist_ok=True)
+        for f in ("ca", "cert", "key"):
+            (certs / f"{f}.pem").write_text(f"{f}\n")
+    return meta
+
+
+def seed(reg: str, ns: str = "") -> dict[str, str]:
+    """A repository shaped like the seed's (audio-orchestrator): bases at
+    services/base/Dockerfile.<name> published as `{reg}/<name>:latest` (ghcr.io/<owner>/<name>
+    there), python-base -> python-ml / python-audio -> python-ml-audio, five services, one
+    through `ARG BASE_IMAGE`; a compose file and a test compose file that `extends` it.
+    8 images; every RUN is a plain echo (no network)."""
+    files = {
+        "services.toml": f"""
+[project]
+registry = "{reg}"
+jobs = 2
+[cache]
+from = ["local"]
+to = ["local"]
+[tiers.foundation]
+[tiers.tier-1]
+[tiers.tier-2]
+[tiers.services]
+[base.python-base]
+tier = "foundation"
+dockerfile = "services/base/Dockerfile.python-base"
+[base.python-ml]
+tier = "tier-1"
+dockerfile = "services/base/Dockerfile.python-ml"
+[base.python-audio]
+tier = "tier-1"
+dockerfile = "services/base/Dockerfile.python-audio"
+[base.python-ml-audio]
+tier = "tier-2"
+dockerfile = "services/base/Dockerfile.python-ml-audio"
+"""
+        + "".join(f'[services.{s}]\ntier = "services"\ndockerfile = "services/{s}/Dockerfile"\n'
+                  for s in ("stt", "llm", "discord", "waketrainer")),
+        "services/base/Dockerfile.python-base": "FROM busybox:1.36\n"
+                                                "COPY requirements/base.txt /req/\n"
+                                                f"RUN echo base {ns} > /base\n",
+        "services/base/Dockerfile.python-ml": f"FROM {reg}/python-base:latest\n"
+                                              "COPY requirements/ml.txt /req/\nRUN echo ml\n",
+        "services/base/Dockerfile.python-audio": f"FROM {reg}/python-base:latest\n"
+                                                 "RUN echo audio\n",
+        "services/base/Dockerfile.python-ml-audio": f"ARG BASE_IMAGE={reg}/python-ml:latest\n"
+                                                    "FROM ${BASE_IMAGE}\nRUN echo ml-audio\n",
+        "requirements/base.txt": "requests\n",
+        "requirements/ml.txt": "numpy\n",
+        ".dockerignore": ".git\n",
+        "docker-compose.yml": "services:\n" + "".join(
+            f"  {s}:\n    build:\n      context: .\n      dockerfile: services/{s}/Dockerfile\n"
+            f"      args:\n        BUILDKIT_INLINE_CACHE: 1\n      cache_from:\n"
+            f"        - {reg}/{s}:latest\n    image: {reg}/{s}:latest\n"
+            for s in ("stt", "llm", "discord", "waketrainer")),
+        "docker-compose.test.yml": "services:\n" + "".join(
+            f"  {s}-test:\n    extends:\n      file: docker-compose.yml\n      service: {s}\n"
+            "    environment:\n      - TESTING=1\n" for s in ("stt", "llm")),
+    }
+    parents = {"stt": "python-ml-audio", "llm": "python-ml", "discord": "python-audio",
+               "waketrainer": "python-ml"}
+    for s, parent in parents.items():
+        first = (f"ARG BASE_IMAGE={reg}/{parent}:latest\nFROM ${{BASE_IMAGE}}\n"
+                 if s == "stt" else f"FROM {reg}/{parent}:latest\n")
+        files[f"services/{s}/Dockerfile"] = (first + f"COPY services/{s}/ /app/\n"
+                                             f"RUN cat /app/main.py\n")
+        files[f"services/{s}/main.py"] = f"print('{s}')\n"
+    return files

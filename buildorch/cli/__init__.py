@@ -38,11 +38,13 @@ if os.path.basename(_argv0) == "buildorch" or _argv0.endswith(os.path.join("buil
         start_early(os.getcwd())
 
 import importlib  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
 import click  # noqa: E402
 
+from buildorch import __version__  # noqa: E402
 from buildorch.errors import (  # noqa: E402
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -73,6 +75,7 @@ COMMANDS: dict[str, str] = {
     "export": "export",
     "init": "init",
     "doctor": "doctor",
+    "schema": "schema",
 }
 
 
@@ -82,6 +85,19 @@ def out(text: str = "") -> None:
 
 def note(text: str) -> None:
     click.echo(f"note: {text}", err=True)
+
+
+def check_selection(images: tuple[str, ...], force_all: bool, since: str | None,
+                    no_deps: bool = False) -> None:
+    """Refuse the combinations of `plan`/`build` that would silently drop one of the two
+    (a usage error, exit 2), before anything is read."""
+    if force_all and images:
+        raise click.UsageError("--all means every image: name IMAGES or pass --all, not both")
+    if force_all and since:
+        raise click.UsageError("--all takes every image whatever changed since REF: pass "
+                               "--all or --since REF, not both")
+    if no_deps and not images:
+        raise click.UsageError("--no-deps builds exactly the IMAGES named: name them")
 
 
 def config_path(ctx: click.Context) -> Path | None:
@@ -111,11 +127,19 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               envvar="BUILDORCH_CONFIG", help="services.toml to use (default: found upwards).")
-@click.version_option(package_name="buildorch")
+@click.option("--context", "docker_context", metavar="NAME",
+              help="Docker context to use, as `docker --context NAME` (default: DOCKER_HOST, "
+                   "DOCKER_CONTEXT, else the current context).")
+@click.version_option(version=__version__, prog_name="buildorch")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None) -> None:
+def cli(ctx: click.Context, config_path: Path | None, docker_context: str | None) -> None:
     """Know which Docker images are stale and why, then build exactly those."""
     ctx.obj = config_path
+    if docker_context:
+        from buildorch.edges import endpoint
+
+        endpoint.choose(docker_context)
+        endpoint.current()   # an unknown context is one error now, whatever the command
 
 
 def _error(text: str) -> None:
@@ -123,14 +147,12 @@ def _error(text: str) -> None:
         click.echo(f"buildorch: error: {line}", err=True)
 
 
-def main() -> None:
-    # While a command runs, ^C and SIGTERM are KeyboardInterrupt (a build turns them into
-    # "cancel" itself); outside of it, they end the process at once with 130.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+def run(args: Sequence[str] | None = None) -> int:
+    """Run the command line (`sys.argv[1:]` by default) and return its exit code: every error
+    is printed here as one line. Signals are `main`'s business, so tests call this in-process."""
     code = EXIT_ERROR
     try:
-        rc = cli.main(standalone_mode=False, prog_name="buildorch")
+        rc = cli.main(args, standalone_mode=False, prog_name="buildorch")
         # standalone_mode=False returns the code of a click Exit instead of raising it.
         code = rc if isinstance(rc, int) else 0
     except ConfigError as exc:
@@ -160,6 +182,15 @@ def main() -> None:
                "BUILDORCH_DEBUG=1 for the traceback and report it)")
         if os.environ.get("BUILDORCH_DEBUG"):
             raise
+    return code
+
+
+def main() -> None:
+    # While a command runs, ^C and SIGTERM are KeyboardInterrupt (a build turns them into
+    # "cancel" itself); outside of it, they end the process at once with 130.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    code = run()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_interrupted)
     if code == EXIT_INTERRUPTED:

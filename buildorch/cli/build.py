@@ -9,16 +9,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from buildorch.cli import config_of, note
+from buildorch.cli import check_selection, config_of, note
+from buildorch.config_keys import CACHE_SINKS, PROGRESS_MODES
 from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
+    from buildorch.config import Config
     from buildorch.render import Renderer
     from buildorch.running.build import BuildOptions, BuildReport
 
 
 
-def _renderer(progress: str) -> tuple[Renderer, contextlib.AbstractContextManager[object]]:
+def _renderer(progress: str, cfg: Config
+              ) -> tuple[Renderer, contextlib.AbstractContextManager[object]]:
     from buildorch.render import JsonLines, Plain
 
     if progress == "auto":
@@ -26,23 +29,24 @@ def _renderer(progress: str) -> tuple[Renderer, contextlib.AbstractContextManage
     if progress == "json":
         return JsonLines(), contextlib.nullcontext()
     if progress == "plain":
-        return Plain(), contextlib.nullcontext()
+        return Plain(names=cfg.images), contextlib.nullcontext()
     from buildorch.render.live import LiveTable
 
-    table = LiveTable()
+    table = LiveTable(tiers={n: i.tier for n, i in cfg.images.items()})
     return table, table
 
 
 def _summary(report: BuildReport) -> None:
     rows = [r for r in report.images.values()
             if r.result in ("built", "reused", "failed", "interrupted", "cancelled")]
+    width = max([len(r.name) for r in rows], default=0)
     for r in rows:
         rate = f"{100 * r.cached_steps / r.steps:.0f}%" if r.steps else "-"
         how = ("pulled: same inputs built elsewhere" if r.result == "reused"
                else f"cache hits {r.cached_steps}/{r.steps} ({rate})")
         if r.result == "failed" and r.reason:
             how += f": {r.reason}"
-        click.echo(f"  {r.name:<24} {r.result:<9} {r.duration_s:6.1f}s  {how}")
+        click.echo(f"  {r.name:<{width}}  {r.result:<9} {r.duration_s:6.1f}s  {how}")
     parts = [f"{report.count('built')} built", f"{report.count('reused')} reused",
              f"{report.count('up-to-date')} up to date",
              f"{report.count('failed')} failed", f"{report.count('skipped')} skipped"]
@@ -58,7 +62,7 @@ def run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
     from buildorch.running.build import build
 
     cfg = config_of(ctx)
-    render, scope = _renderer(progress)
+    render, scope = _renderer(progress, cfg)
     with scope:
         report = build(cfg, opts, render)
     for n in report.notes:
@@ -85,7 +89,7 @@ def run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
         raise click.exceptions.Exit(EXIT_ERROR)
 
 
-PROGRESS = click.Choice(["auto", "rich", "plain", "json"])
+PROGRESS = click.Choice(PROGRESS_MODES)
 
 
 @click.command("build")
@@ -97,7 +101,7 @@ PROGRESS = click.Choice(["auto", "rich", "plain", "json"])
 @click.option("--fail-fast", is_flag=True, help="Start nothing new after a failure.")
 @click.option("--dry-run", is_flag=True, help="Show what would build; build nothing.")
 @click.option("--cache-to", "cache_to", multiple=True,
-              type=click.Choice(["local", "registry", "gha", "inline"]),
+              type=click.Choice(CACHE_SINKS),
               help="Export the cache there instead of [cache] to (repeatable); an error if the "
                    "builder cannot.")
 @click.option("--warm", is_flag=True, help="Pull the previous images first (cache warming).")
@@ -116,6 +120,7 @@ def command(ctx: click.Context, images: tuple[str, ...], force_all: bool, since:
     """Build the stale images (or IMAGES and their stale ancestry), parents first."""
     from buildorch.running.build import BuildOptions
 
+    check_selection(images, force_all, since, no_deps)
     run_build(ctx, BuildOptions(names=images, force_all=force_all, since=since, jobs=jobs,
                                  push=push, fail_fast=fail_fast, dry_run=dry_run,
                                  cache_to=cache_to, warm=warm, no_reuse=no_reuse,

@@ -28,6 +28,9 @@ def export_bake(ctx: click.Context, output: Path, no_cache: bool) -> None:
 
     cfg = config_of(ctx)
     snap = project.work_snapshot(cfg)
-    data = bake_file(cfg, snap.graph, cache=not no_cache)
+    from buildorch.planning.links import config_links
+
+    links = config_links(cfg, {n: i.external_images for n, i in snap.inputs.items()})
+    data = bake_file(cfg, snap.graph, cache=not no_cache, links=links)
     atomic_write(output, (json.dumps(data, indent=2) + "\n").encode())
     out(f"wrote {output} ({len(snap.graph.order())} targets)")

@@ -16,11 +16,16 @@ from buildorch.planning import baseline as project
 @click.pass_context
 def command(ctx: click.Context, fmt: str) -> None:
     """The tier graph: parents inferred from FROM lines, plus depends_on."""
-    snap = project.work_snapshot(config_of(ctx))
+    cfg = config_of(ctx)
+    snap = project.work_snapshot(cfg)
     if fmt == "dot":
         out(snap.graph.dot())
     elif fmt == "json":
-        out(json.dumps(snap.graph.to_json(), indent=2))
+        data = snap.graph.to_json()
+        for entry in data["images"]:   # type: ignore[attr-defined]
+            if entry["name"] in cfg.images:
+                entry["tags"] = list(cfg.refs(entry["name"]))
+        out(json.dumps(data, indent=2))
     else:
         for line in snap.graph.tree_lines():
             out(line)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -45,30 +46,40 @@ def uninstall() -> None:
     click.echo(hook.uninstall(Path.cwd()))
 
 
-def _build_in(cfg: Config, since: str | None, names: tuple[str, ...]) -> str | None:
+def _build_in(cfg: Config, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
     from buildorch.render import Plain
     from buildorch.running.build import BuildOptions, build
 
     try:
-        report = build(cfg, BuildOptions(names=names, since=since, force_all=since is None),
-                       Plain(sys.stderr, steps=False))
+        # The hook planned against the manifest and the engine: build exactly those images.
+        report = build(cfg, BuildOptions(names=names, force_all=True, no_deps=True),
+                       Plain(sys.stderr, steps=False, names=cfg.images))
     except BuildorchError as exc:
-        return str(exc).splitlines()[0]
+        return str(exc).splitlines()[0], ()
     for n in report.notes:
         click.echo(f"note: {n}", err=True)
     if report.cancelled:
-        return "build interrupted"
+        return "build interrupted", ()
     bad = [r for r in report.images.values() if r.result in ("failed", "interrupted")]
     if bad:
         first = bad[0]
         reason = first.reason.splitlines()[0] if first.reason else "build failed"
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        return f"{first.name} failed: {reason}{more}"
+        return f"{first.name} failed: {reason}{more}", tuple(r.name for r in bad)
     if not report.ok:
-        return "some images were not built"
+        return "some images were not built", ()
     click.echo(f"buildorch: {report.count('built')} built, {report.count('reused')} reused "
                f"in {report.wall_s:.1f}s", err=True)
     return None
+
+
+def _engine_images(cfg: Config) -> Mapping[str, str | None] | None:
+    from buildorch.edges.engine import Engine
+
+    try:
+        return Engine.connect().images_of(cfg)
+    except BuildorchError:   # the build that follows says what is wrong with the engine
+        return None
 
 
 @command.command("run-pre-push")
@@ -84,6 +95,7 @@ def run_pre_push(ctx: click.Context, remote: str, url: str) -> None:
     if not any(line.strip() for line in lines):
         lines = hook.pre_commit_refs(dict(os.environ))
     rc = hook.run_pre_push(cfg, remote or url or "remote", lines,
-                           lambda s: click.echo(s, err=True), _build_in)
+                           lambda s: click.echo(s, err=True), _build_in,
+                           _engine_images)
     if rc:
         raise click.exceptions.Exit(EXIT_ERROR)

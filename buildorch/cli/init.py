@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -18,9 +19,16 @@ from buildorch.errors import BuildorchError, ConfigError
                    "compose files found; place its images and what they build FROM.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               default=Path(config_mod.CONFIG_NAME), show_default=True)
+@click.option("--bake-dir", "bake_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where `docker buildx bake` is run (bake contexts resolve from there); "
+                   "default the repository root.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--dry-run", is_flag=True, help="Print the file instead of writing it.")
-def command(compose: tuple[Path, ...], output: Path, force: bool, dry_run: bool) -> None:
+@click.option("--schema", "schema_ref", metavar="PATH-OR-URL",
+              help="Start the file with `#:schema PATH-OR-URL`, so editors that read Taplo's "
+                   "directive check and complete it (`buildorch schema --output` writes one).")
+def command(compose: tuple[Path, ...], output: Path, bake_dir: Path | None, force: bool,
+            dry_run: bool, schema_ref: str | None) -> None:
     """Write services.toml from what the repository holds: every Dockerfile, compose file
     and bake file; names, registry, contexts, tiers by depth. Non-interactive."""
     from buildorch.edges.state import atomic_write
@@ -35,12 +43,15 @@ def command(compose: tuple[Path, ...], output: Path, force: bool, dry_run: bool)
         raise BuildorchError(f"{output} is outside the repository {root}; write services.toml "
                              "inside it (its paths are relative to it)")
     result = init_repository(root, output, [c.absolute() for c in compose],
-                                 dict(os.environ))
+                             dict(os.environ), bake_dir.absolute() if bake_dir else None)
+    if schema_ref:
+        result = replace(result, text=f"#:schema {schema_ref}\n{result.text}")
     if not result.discovery.entries:
         unplaced = len(result.discovery.unplaced)
         raise BuildorchError(f"found no Dockerfile to place in {root}"
                              + (f" ({unplaced} not placed; see --dry-run)" if unplaced else "")
-                             + "; write services.toml by hand (see README)")
+                             + "; write services.toml by hand: [services.NAME] with "
+                             + 'dockerfile = "PATH"')
     try:
         config_mod.parse(result.text, output, root)
     except ConfigError as exc:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from buildorch.cli import config_of, note, out
+from buildorch.cli import check_selection, config_of, note, out
 from buildorch.planning import baseline as project
 
 
@@ -19,12 +19,17 @@ from buildorch.planning import baseline as project
 def command(ctx: click.Context, images: tuple[str, ...], since: str | None, force_all: bool,
          as_json: bool) -> None:
     """What would build and why, in build order. Needs no Docker engine."""
+    check_selection(images, force_all, since)
     cfg = config_of(ctx)
     result = project.plan(cfg, since=since, selected=images, force_all=force_all)
     for n in result.notes:
         note(n)
     if as_json:
-        out(json.dumps(result.plan.to_json(), indent=2))
+        data = result.plan.to_json()
+        for entry in data["stale"]:   # type: ignore[attr-defined]
+            if cfg.images[entry["name"]].tags:   # images with their own references
+                entry["tags"] = list(cfg.refs(entry["name"]))
+        out(json.dumps(data, indent=2))
         return
     p = result.plan
     if not p.stale:
@@ -39,3 +44,5 @@ def command(ctx: click.Context, images: tuple[str, ...], since: str | None, forc
         out(f"  {s.name:<{width}}  {s.tier:<{twidth}}  {first}")
         for r in rest:
             out(f"  {'':<{width}}  {'':<{twidth}}  {r}")
+        if cfg.images[s.name].tags:
+            out(f"  {'':<{width}}  {'':<{twidth}}  tags {', '.join(cfg.images[s.name].tags)}")

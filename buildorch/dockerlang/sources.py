@@ -113,6 +113,15 @@ def _wildcard_files(tree: _Files, segments: list[str]) -> list[str] | None:
     return found
 
 
+FAILS = "(BuildKit fails"   # in a note: the build cannot succeed from this context
+
+
+def fails_build(note: str) -> bool:
+    """Is this note of match_sources one BuildKit turns into a failed build (a source not in
+    the context, a pattern it rejects), rather than a remark (a glob that matches nothing)?"""
+    return FAILS in note
+
+
 def match_sources(sources: Iterable[Source], files: Sequence[str]) -> tuple[set[str], list[str]]:
     """The subset of `files` (sorted, context-relative) that `sources` read, and notes."""
     tree = _Files(files)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from buildorch.edges import proc
-from buildorch.edges.engine import Engine, docker_host
+from buildorch.edges.endpoint import DEFAULT_CONTEXT, Endpoint, config_dir, current
+from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
 from buildorch.running.strategy import BuilderInfo, image_store
 
@@ -30,6 +31,16 @@ class EngineInfo:
     driver: str             # storage driver: overlayfs (containerd), overlay2, ...
     id: str
     root: str               # DockerRootDir
+    product: str = "Docker Engine"   # or "Podman Engine": its Docker API has no BuildKit
+
+
+def product(version: Mapping[str, object]) -> str:
+    """The engine behind the Docker API, from `GET /version`'s Components: Podman names
+    itself there ("Podman Engine"); Docker says "Engine"."""
+    for c in version.get("Components") or []:  # type: ignore[attr-defined]
+        if isinstance(c, dict) and "podman" in str(c.get("Name", "")).lower():
+            return "Podman Engine"
+    return "Docker Engine"
 
 
 @dataclass(frozen=True)
@@ -46,12 +57,14 @@ class Capabilities:
 def engine_info(engine: Engine) -> EngineInfo:
     info = engine.client.info()
     try:
-        api = str(engine.client.version().get("ApiVersion", ""))
+        version = engine.client.version()
     except Exception:  # an old engine without /version fields: the API is only shown
-        api = ""
-    return EngineInfo(version=str(info.get("ServerVersion", "")), api=api,
+        version = {}
+    return EngineInfo(version=str(info.get("ServerVersion", "")),
+                      api=str(version.get("ApiVersion", "")),
                       image_store=image_store(info), driver=str(info.get("Driver", "")),
-                      id=str(info.get("ID", "")), root=str(info.get("DockerRootDir", "")))
+                      id=str(info.get("ID", "")), root=str(info.get("DockerRootDir", "")),
+                      product=product(version))
 
 
 def _fields(text: str) -> dict[str, str]:
@@ -64,41 +77,31 @@ def _fields(text: str) -> dict[str, str]:
     return out
 
 
-def default_builder_is_current() -> bool:
+def default_builder_is_current(ep: Endpoint) -> bool:
     """Known without asking buildx (0.15 s): no builder was chosen (neither BUILDX_BUILDER nor
-    `docker buildx use`, which writes buildx's `current` file) and the docker context is the
-    default one, so the current builder is the docker driver on DOCKER_HOST or the default
-    socket: docker-py's engine. Anything unsure: False, and buildx is asked."""
-    if os.environ.get("BUILDX_BUILDER") or \
-            os.environ.get("DOCKER_CONTEXT", "default") not in ("", "default"):
+    `docker buildx use`, which writes buildx's `current` file) and the run's engine is the
+    default context (DOCKER_HOST or the default socket), so the current builder is the docker
+    driver on that engine. Anything unsure: False, and buildx is asked."""
+    if os.environ.get("BUILDX_BUILDER") or ep.context != DEFAULT_CONTEXT:
         return False
-    docker_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    buildx_dir = Path(os.environ.get("BUILDX_CONFIG") or config_dir(os.environ) / "buildx")
     try:
-        cli = json.loads((docker_dir / "config.json").read_text())
-    except FileNotFoundError:
-        cli = {}
-    except (OSError, ValueError):
-        return False
-    if not isinstance(cli, dict) or (not os.environ.get("DOCKER_HOST") and
-                                     cli.get("currentContext") not in (None, "", "default")):
-        return False
-    try:
-        current = json.loads((Path(os.environ.get("BUILDX_CONFIG") or docker_dir / "buildx")
-                              / "current").read_text())
+        chosen = json.loads((buildx_dir / "current").read_text())
     except FileNotFoundError:
         return True
     except (OSError, ValueError):
         return False
-    return isinstance(current, dict) and current.get("Name") in (None, "", "default")
+    return isinstance(chosen, dict) and chosen.get("Name") in (None, "", "default")
 
 
 def inspect_builder(name: str | None, local: EngineInfo | Callable[[], EngineInfo]
                     ) -> BuilderInfo:
     """One builder (None: the current one); `local` (or a call that gives it, so that both are
     asked at once) is this engine. Raises BuildorchError if buildx itself fails."""
-    if name is None and default_builder_is_current():
+    ep = current()
+    if name is None and default_builder_is_current(ep):
         local = local() if callable(local) else local
-        return BuilderInfo("default", "docker", docker_host(),
+        return BuilderInfo("default", "docker", ep.host,
                            current=True, image_store=local.image_store)
     p = proc.run(["docker", "buildx", "inspect", *([name] if name else [])], check=False)
     if p.returncode != 0:
@@ -126,9 +129,9 @@ def inspect_builder(name: str | None, local: EngineInfo | Callable[[], EngineInf
                                "the tier") if bad else "")
     # A docker-driver builder is a docker context: where does it point, and is it us?
     ctx = endpoint or bname
-    if ctx == "default" and not os.environ.get("DOCKER_CONTEXT"):
-        # The "default" context is DOCKER_HOST or the default socket: docker-py's engine.
-        return BuilderInfo(bname, driver, docker_host(),
+    if ctx == ep.context:
+        # The run's own context (docker subprocesses are pinned to it): this engine.
+        return BuilderInfo(bname, driver, ep.host,
                            current=name is None, image_store=local.image_store)
     host = proc.run(["docker", "context", "inspect", ctx, "--format",
                      "{{.Endpoints.docker.Host}}"], check=False)

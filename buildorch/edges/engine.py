@@ -4,13 +4,16 @@ docker-py for the Engine API, except on the path of a run that builds nothing: t
 is asked two things (ping, inspect our own tags), and importing docker-py with requests and
 urllib3 would cost more than the whole rest of the run. Those two calls go straight over the
 unix socket (`_Socket`); docker-py is imported the first time anything else is needed.
+
+The engine is the one the docker CLI would use (`edges.endpoint`): never docker-py's own
+`from_env`, which ignores the CLI's current context before docker-py 7.2.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
+import shutil
 import socket
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from buildorch.edges.endpoint import DEFAULT_CONTEXT, Endpoint, current
 from buildorch.errors import BuildorchError
 
 if TYPE_CHECKING:
@@ -27,26 +31,67 @@ LABEL_DIGEST = "org.buildorch.digest"   # on every image built: the digest of it
 LABEL_NAME = "org.buildorch.image"
 
 _PUSHED_RE = re.compile(r"digest: (sha256:[0-9a-f]{64})")
-NO_ENGINE = ("no Docker engine reachable at {where}: start Docker (on a bare Debian machine of "
-             "ours: `bash scripts/engine.sh up`), or set DOCKER_HOST")
-FROZEN_ENGINE = ("the Docker engine at {where} accepted the connection but did not answer "
-                 "within {secs:.0f}s (frozen or overloaded): restart it (`systemctl restart "
-                 "docker`, or `bash scripts/engine.sh up`), or set DOCKER_HOST to another")
 PING_TIMEOUT_S = 3.0     # a frozen engine is reported after this, not after the API timeout
-DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
-def docker_host() -> str:
-    """The engine docker-py's `from_env` talks to: DOCKER_HOST, else the default socket."""
-    return os.environ.get("DOCKER_HOST", DEFAULT_HOST)
+def what_to_do(ep: Endpoint) -> str:
+    """What a user can do when the engine at `ep` does not answer, by where `ep` came from."""
+    if ep.source == "DOCKER_HOST":
+        return ("start that engine, or unset DOCKER_HOST if it is stale (then the docker "
+                "context applies: `docker context ls`)")
+    if ep.context != DEFAULT_CONTEXT:
+        return ("start the engine behind that context (Docker Desktop, OrbStack, `colima "
+                "start`, Rancher Desktop, `systemctl --user start docker`), or `docker context "
+                "use` another (`docker context ls`)")
+    return ("start Docker (Docker Desktop, `colima start`, `sudo systemctl start docker`), or "
+            "point at the engine you use: `docker context use NAME` or DOCKER_HOST")
 
 
-def endpoint() -> str:
-    """The socket docker-py talks to, and the CLI's context when one is set (the builds go
-    through the CLI: a context pointing elsewhere would split the two)."""
-    host = docker_host()
-    ctx = os.environ.get("DOCKER_CONTEXT")
-    return f"{host} (docker context {ctx})" if ctx else host
+def no_engine(ep: Endpoint, exc: BaseException | None = None) -> str:
+    why = f" ({exc.__class__.__name__})" if exc is not None else ""
+    tls = ""
+    if ep.host.startswith("tcp://") and ep.tls is None:
+        tls = (" (no TLS configured for it: an engine on tcp:// usually wants it — "
+               "DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or a context made with `docker "
+               "context create NAME --docker host=…,ca=…,cert=…,key=…`)")
+    return f"no Docker engine reachable at {ep.describe()}{why}{tls}: {what_to_do(ep)}"
+
+
+def frozen_engine(ep: Endpoint, secs: float) -> str:
+    return (f"the Docker engine at {ep.describe()} accepted the connection but did not answer "
+            f"within {secs:.0f}s (frozen or overloaded): restart it (Docker Desktop: Restart; "
+            "`colima restart`; `sudo systemctl restart docker`), or use another engine")
+
+
+def docker_client(ep: Endpoint, timeout: float) -> Any:
+    """docker-py's client for `ep` (docker.DockerClient; docker-py's stubs are partial); it
+    asks the engine its API version. BuildorchError for an endpoint it cannot speak to."""
+    import docker
+
+    return docker.DockerClient(**client_kwargs(ep, timeout))
+
+
+def client_kwargs(ep: Endpoint, timeout: float) -> dict[str, Any]:
+    """docker.DockerClient's arguments for `ep`, or BuildorchError naming what is missing."""
+    kwargs: dict[str, Any] = {"base_url": ep.host, "timeout": max(1, round(timeout))}
+    if ep.host.startswith("ssh://"):
+        # docker-py's own ssh transport needs paramiko; the ssh client is what the CLI uses
+        if shutil.which("ssh") is None:
+            raise BuildorchError(f"the engine at {ep.describe()} is reached over ssh, and no "
+                                 "`ssh` client is on PATH: install OpenSSH's client")
+        kwargs["use_ssh_client"] = True
+    elif ep.tls is not None:
+        from docker.tls import TLSConfig
+
+        cert = (ep.tls.cert, ep.tls.key) if ep.tls.cert and ep.tls.key else None
+        if ep.tls.verify and not ep.tls.ca:
+            raise BuildorchError(f"the engine at {ep.describe()} wants TLS verified and there "
+                                 "is no ca.pem for it: add the CA (DOCKER_CERT_PATH, or "
+                                 "`docker context update … --docker ca=…`)")
+        kwargs["tls"] = TLSConfig(client_cert=cert, ca_cert=ep.tls.ca if ep.tls.verify
+                                  else None, verify=ep.tls.verify)
+        kwargs["base_url"] = ep.host.replace("tcp://", "https://", 1)
+    return kwargs
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -69,12 +114,10 @@ class _Socket:
     timeout: float
 
     @classmethod
-    def for_env(cls, timeout: float) -> _Socket | None:
-        """The engine docker-py's `from_env` would use, when it is a unix socket."""
-        host = docker_host()
-        if not host.startswith("unix://"):
-            return None
-        return cls(host[len("unix://"):], timeout)
+    def of(cls, ep: Endpoint, timeout: float) -> _Socket | None:
+        """The socket of `ep` when it is a unix socket on this machine."""
+        path = ep.local_socket
+        return None if path is None else cls(path, timeout)
 
     def get(self, url: str, timeout: float | None = None) -> tuple[int, bytes]:
         """(status, body) of `GET url`. HTTP/1.0, so the engine neither chunks the body nor
@@ -96,30 +139,36 @@ class _Socket:
 
 @dataclass
 class Engine:
-    api: _Socket | None = None                     # the light path, when the engine is local
-    where: str = field(default_factory=endpoint)   # the socket (and context) it talks to
+    endpoint: Endpoint = field(default_factory=current)   # the one engine of this run
+    api: _Socket | None = None     # the light path, when the engine is a local unix socket
     timeout: float = 60.0
     _client: Any = None   # docker.DockerClient; typed loosely, docker-py's stubs are partial
+
+    @property
+    def where(self) -> str:
+        """The endpoint and where it came from, for messages."""
+        return self.endpoint.describe()
 
     @property
     def client(self) -> Any:
         """docker-py's client, made on first use."""
         if self._client is None:
-            import docker  # docker-py: the Engine API for everything but no-change runs
-
             try:
-                self._client = docker.from_env(timeout=int(self.timeout))
+                self._client = docker_client(self.endpoint, self.timeout)
+            except BuildorchError:
+                raise
             except Exception as exc:  # docker-py raises several unrelated types here
-                raise BuildorchError(NO_ENGINE.format(where=self.where)
-                                     + f" ({exc.__class__.__name__})") from None
+                raise BuildorchError(no_engine(self.endpoint, exc)) from None
         return self._client
 
     @classmethod
-    def connect(cls, timeout: float = 60.0, ping_timeout: float = PING_TIMEOUT_S) -> Engine:
+    def connect(cls, timeout: float = 60.0, ping_timeout: float = PING_TIMEOUT_S,
+                endpoint: Endpoint | None = None) -> Engine:
         """Ping with a short timeout (a frozen engine is said within seconds), then use
-        `timeout` for every other call."""
-        at = endpoint()
-        api = _Socket.for_env(timeout)
+        `timeout` for every other call. `endpoint`: default, the one the docker CLI would use
+        here (`edges.endpoint.current`)."""
+        ep = endpoint or current()
+        api = _Socket.of(ep, timeout)
         if api is not None:
             try:
                 status, body = api.get("/_ping", timeout=ping_timeout)
@@ -127,24 +176,20 @@ class Engine:
                     raise OSError(f"HTTP {status}: {body[:200]!r}")
             except Exception as exc:
                 if _is_timeout(exc):
-                    raise BuildorchError(FROZEN_ENGINE.format(where=at, secs=ping_timeout)) \
-                        from None
-                raise BuildorchError(NO_ENGINE.format(where=at)
-                                     + f" ({exc.__class__.__name__})") from None
-            return cls(api, at, timeout)
-        import docker  # a remote engine (tcp, ssh): docker-py speaks it
-
-        try:
-            client = docker.from_env(timeout=max(1, round(ping_timeout)))
+                    raise BuildorchError(frozen_engine(ep, ping_timeout)) from None
+                raise BuildorchError(no_engine(ep, exc)) from None
+            return cls(ep, api, timeout)
+        try:   # a remote engine (tcp, ssh, npipe): docker-py speaks it
+            client = docker_client(ep, ping_timeout)
             client.ping()
+        except BuildorchError:
+            raise
         except Exception as exc:  # docker-py raises several unrelated types here
             if _is_timeout(exc):
-                raise BuildorchError(FROZEN_ENGINE.format(where=at, secs=ping_timeout)) \
-                    from None
-            raise BuildorchError(NO_ENGINE.format(where=at)
-                                 + f" ({exc.__class__.__name__})") from None
+                raise BuildorchError(frozen_engine(ep, ping_timeout)) from None
+            raise BuildorchError(no_engine(ep, exc)) from None
         client.api.timeout = int(timeout)
-        return cls(None, at, timeout, client)
+        return cls(ep, None, timeout, client)
 
     def answers(self, timeout: float = PING_TIMEOUT_S) -> bool:
         """Does the engine still answer a ping within `timeout`? (a fresh connection)"""
@@ -153,10 +198,8 @@ class Engine:
                 return self.api.get("/_ping", timeout=timeout)[0] == 200
             except Exception:
                 return False
-        import docker
-
         try:
-            client = docker.from_env(timeout=max(1, round(timeout)))
+            client = docker_client(self.endpoint, timeout)
             try:
                 return bool(client.ping())
             finally:
@@ -205,9 +248,15 @@ class Engine:
         return data if isinstance(data, dict) else None
 
     def images_of(self, cfg: Config) -> dict[str, str | None]:
-        """The configured images the engine holds under their tags: name -> digest label."""
-        held = self.held(cfg.ref(n) for n in cfg.images)
-        return {n: held[cfg.ref(n)] for n in cfg.images if cfg.ref(n) in held}
+        """The configured images the engine holds under every one of their tags: name ->
+        digest label (None when a tag names another image: `latest` moved, say)."""
+        held = self.held(r for n in cfg.images for r in cfg.refs(n))
+        out: dict[str, str | None] = {}
+        for n in cfg.images:
+            labels = {held[r] for r in cfg.refs(n) if r in held}
+            if all(r in held for r in cfg.refs(n)):
+                out[n] = labels.pop() if len(labels) == 1 else None
+        return out
 
     def registry_has(self, ref: str) -> bool:
         """Does the registry hold `ref`? (asked through the engine: its credentials apply)"""

@@ -4,7 +4,7 @@ A file's identity is `<mode>:<git blob id>`. Tracked, unmodified files take the 
 index (no read); modified, untracked and git-ignored files are hashed from disk the same way
 git would, so identical content has the same identity whichever way it was found. Docker sends
 git-ignored files too, so they are part of the tree; `.git/` and `.buildorch/` are not (see
-README: add them to .dockerignore so Docker agrees).
+docs/explanation/staleness.md: add them to .dockerignore so Docker agrees).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The one subprocess helper: argv lists only, failures shown with their output. Git goes through
-`edges.git` (its one door), which uses `git_env` from here."""
+`edges.git` (its one door), which uses `git_env` from here. Every `docker` subprocess is pinned
+here to the engine of the run (`docker_env`), so that no docker CLI call resolves another."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
+from buildorch.edges.endpoint import docker_env
 from buildorch.errors import BuildorchError
+
+__all__ = ["CalledProcessError", "cancel_on_signals", "docker_env", "git_env", "run"]
 
 # Variables git sets for hooks; inherited they would point our git calls at the wrong repository.
 _GIT_KEEP = {"GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_NO_VERIFY",
@@ -43,6 +47,8 @@ class CalledProcessError(BuildorchError):
 
 def run(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
         check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    if argv and argv[0] == "docker":
+        env = docker_env(env)
     try:
         proc = subprocess.run(list(argv), cwd=cwd, env=env, input=input, capture_output=True)
     except FileNotFoundError:

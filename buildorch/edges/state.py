@@ -21,6 +21,9 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 MANIFEST = "manifest.json"
 HISTORY = "history.jsonl"
+# The state folder ignores itself, as pytest, mypy and ruff caches do: nothing in the user's
+# .gitignore to edit, and a nested .gitignore outranks the repository's own rules.
+GITIGNORE = b"# written by buildorch: its state is local, never committed\n*\n"
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ def atomic_write(path: Path, data: bytes, *, executable: bool = False) -> None:
 
 @contextlib.contextmanager
 def _flock(path: Path, *, blocking: bool) -> Iterator[bool]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_state_dir(path.parent)
     with open(path, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
@@ -69,6 +72,26 @@ def _flock(path: Path, *, blocking: bool) -> Iterator[bool]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def make_state_dir(state_dir: Path) -> None:
+    """The state folder, with its own `.gitignore` (`*`) on first use. Written whole or not at
+    all (a temp file hard-linked into place), never over one that is there already: a user's
+    own stays as it is."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / ".gitignore"
+    if path.exists() or path.is_symlink():
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".gitignore.", dir=state_dir)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "wb") as f:
+            f.write(GITIGNORE)
+        with contextlib.suppress(FileExistsError):   # another run wrote it first
+            os.link(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def check_writable(state_dir: Path) -> None:
     """Before a run writes anything: the state folder is a folder we can write, or one line
     saying what to do (never a traceback half-way through a build)."""
@@ -77,7 +100,7 @@ def check_writable(state_dir: Path) -> None:
             f"{state_dir} is a file, but buildorch keeps its manifest, history and logs in a "
             "folder of that name: move the file away (or pass --config for another repository)")
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        make_state_dir(state_dir)
         fd, probe = tempfile.mkstemp(prefix=".probe.", dir=state_dir)
         os.close(fd)
         os.unlink(probe)
@@ -166,7 +189,7 @@ def append_history(state_dir: Path, *entries: Mapping[str, object]) -> None:
     interleave, and a run's up-to-date images cost one write, not one each."""
     if not entries:
         return
-    state_dir.mkdir(parents=True, exist_ok=True)
+    make_state_dir(state_dir)
     data = "".join(json.dumps(e, separators=(",", ":"), sort_keys=True) + "\n"
                    for e in entries)
     fd = os.open(state_dir / HISTORY, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -16,9 +16,10 @@ from buildorch.planning.plan import Plan
 from buildorch.running.build import BuildReport
 
 
-def _entry(cfg: Config, name: str, tier: str) -> dict[str, str]:
+def _entry(cfg: Config, name: str, tier: str) -> dict[str, object]:
     image = cfg.images[name]
-    return {"name": name, "tier": tier, "dockerfile": image.dockerfile, "context": image.context}
+    return {"name": name, "tier": tier, "dockerfile": image.dockerfile, "context": image.context,
+            "tags": list(cfg.refs(name))}
 
 
 def matrix(cfg: Config, plan: Plan, *, by_tier: bool = False) -> dict[str, object]:
@@ -28,9 +29,9 @@ def matrix(cfg: Config, plan: Plan, *, by_tier: bool = False) -> dict[str, objec
     if not by_tier:
         return {"include": include}
     rank = {t: i for i, t in enumerate(cfg.tiers)}
-    groups: dict[str, list[dict[str, str]]] = {}
+    groups: dict[str, list[dict[str, object]]] = {}
     for e in include:
-        groups.setdefault(e["tier"], []).append(e)
+        groups.setdefault(str(e["tier"]), []).append(e)
     ordered = sorted(groups, key=lambda t: rank.get(t, len(rank)))
     return {"tiers": [{"tier": t, "include": groups[t]} for t in ordered]}
 
@@ -44,7 +45,7 @@ def tier_outputs(cfg: Config, plan: Plan) -> list[tuple[str, str]]:
     """One `{"include": [...]}` per tier that holds images, empty ones included, in tier order:
     a job per tier reads its own and is skipped when it is empty."""
     used = {i.tier for i in cfg.images.values()}
-    grouped: dict[str, list[dict[str, str]]] = {t: [] for t in cfg.tiers if t in used}
+    grouped: dict[str, list[dict[str, object]]] = {t: [] for t in cfg.tiers if t in used}
     for s in plan.stale:
         grouped.setdefault(s.tier, []).append(_entry(cfg, s.name, s.tier))
     return [(tier_output(t), matrix_json({"include": inc})) for t, inc in grouped.items()]

@@ -6,6 +6,10 @@ aliases, merge keys, flow collections, every YAML form) and compose's own rules 
 `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR:+other}`, `$$` from the
 environment and the project's `.env` (the environment wins), several files merged in override
 order, paths relative to the first file's folder (the project directory).
+
+What a service builds never depends on its `env_file:` (those set the container's environment),
+and env files are often gitignored (`./.env.common` on a fresh clone): when compose refuses the
+project for a missing env file, the files are read with PyYAML instead, nothing written.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from buildorch.edges import proc
 from buildorch.errors import BuildorchError
 
 BASE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+# Build args buildorch passes on every build itself: copied, they would be passed twice.
+OWN_ARGS = frozenset({"BUILDKIT_INLINE_CACHE"})
 FILE_RE = re.compile(r"(?:docker-)?compose[^/]*\.ya?ml")
 
 
@@ -38,6 +44,8 @@ class BuildEntry:
     images: tuple[str, ...] = ()   # compose `image:`, bake `tags`
     depends_on: tuple[str, ...] = ()   # bake targets it names as `contexts` (`target:NAME`)
     unplaced: str = ""             # why it cannot be placed ('' = it can)
+    labels: tuple[tuple[str, str], ...] = ()   # bake `labels`
+    platform: str | None = None    # bake `platforms`, when it names one
 
 
 def is_compose_file(path: str) -> bool:
@@ -235,11 +243,48 @@ def load_yaml(files: Sequence[Path], env: Mapping[str, str]) -> dict[str, object
         data = {k: _interpolate_all(v, env, f"{path.name}: {k}") for k, v in data.items()}
         services = data.get("services")
         if isinstance(services, dict):
-            data["services"] = {k: _normalize(v) for k, v in services.items()}
+            data["services"] = resolve_extends({k: _normalize(v) for k, v in services.items()},
+                                               path, env)
         result = merge(merged, data)
         assert isinstance(result, dict)
         merged = result
     return merged
+
+
+def resolve_extends(services: Mapping[str, object], here: Path, env: Mapping[str, str],
+                    trail: tuple[str, ...] = ()) -> dict[str, object]:
+    """`extends:` as compose resolves it: the service it names (in this file, or in `file`,
+    relative to this file's folder) merged under the service's own keys, recursively. Its
+    `build.context` is taken relative to the file it was written in."""
+    return {str(k): _extended(str(k), v, services, here, env, trail)
+            for k, v in services.items()}
+
+
+def _extended(key: str, spec: object, services: Mapping[str, object], here: Path,
+              env: Mapping[str, str], trail: tuple[str, ...]) -> object:
+    if not isinstance(spec, dict) or "extends" not in spec:
+        return spec
+    ext = spec["extends"]
+    name, file = (ext, None) if isinstance(ext, str) else (
+        (ext.get("service"), ext.get("file")) if isinstance(ext, dict) else (None, None))
+    where = f"{here.name}: services.{key}.extends"
+    if not isinstance(name, str):
+        raise BuildorchError(f"{where}: name the service to extend (extends: {{service: X}})")
+    link = f"{file or here.name}:{name}"
+    if link in trail:
+        raise BuildorchError(f"{where}: extends form a cycle: {' -> '.join((*trail, link))}")
+    own = {k: v for k, v in spec.items() if k != "extends"}
+    source = (here.parent / str(file)).resolve() if file else here
+    theirs = load_yaml([source], env).get("services") if file else services
+    if not isinstance(theirs, dict) or name not in theirs:
+        raise BuildorchError(f"{where}: no service {name!r} in {source.name}")
+    base = _extended(name, theirs[name], theirs, source, env, (*trail, link))
+    if source.parent != here.parent and isinstance(base, dict) and \
+            isinstance(base.get("build"), dict):
+        build = dict(base["build"])
+        build["context"] = str((source.parent / str(build.get("context") or ".")).resolve())
+        base = {**base, "build": build}
+    return merge(base, own)
 
 
 def compose_env(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -257,6 +302,10 @@ def plugin_available() -> bool:
         return False
 
 
+class EnvFileMissing(BuildorchError):
+    """`docker compose config` refused the project: an `env_file:` is not there."""
+
+
 def load_plugin(files: Sequence[Path]) -> dict[str, object]:
     argv = ["docker", "compose", "--project-directory", str(files[0].parent)]
     for f in files:
@@ -264,6 +313,8 @@ def load_plugin(files: Sequence[Path]) -> dict[str, object]:
     done = proc.run([*argv, "config", "--format", "json"], cwd=files[0].parent, check=False)
     if done.returncode != 0:
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        if tail and tail[-1].startswith("env file ") and " not found" in tail[-1]:
+            raise EnvFileMissing(tail[-1].split(":", 1)[0])   # "env file PATH not found"
         raise BuildorchError(f"{files[0].name}: docker compose config failed"
                              + (f" ({tail[-1]})" if tail else "") + "; fix the compose file")
     data = json.loads(done.stdout)
@@ -279,14 +330,20 @@ def read(files: Sequence[Path], environ: Mapping[str, str] | None = None, *,
     project_dir = files[0].parent
     if use_plugin is None:
         use_plugin = plugin_available()
-    data = load_plugin(files) if use_plugin else load_yaml(files, compose_env(project_dir,
-                                                                               environ))
     origin = " + ".join(f.name for f in files)
+    notes: list[str] = []
+    try:
+        data = load_plugin(files) if use_plugin else None
+    except EnvFileMissing as exc:
+        data = None
+        notes.append(f"{origin}: {exc} (docker compose config refuses it): read without it; "
+                     "what a service builds does not depend on its env files")
+    if data is None:
+        data = load_yaml(files, compose_env(project_dir, environ))
     services = data.get("services")
     if not isinstance(services, dict):
         raise BuildorchError(f"{origin}: no `services:` mapping; is it a compose file?")
     entries: list[BuildEntry] = []
-    notes: list[str] = []
     without: list[str] = []
     for key, spec in services.items():
         spec = _normalize(spec)
@@ -315,6 +372,8 @@ def read(files: Sequence[Path], environ: Mapping[str, str] | None = None, *,
         raw_args = build.get("args") or {}
         if isinstance(raw_args, dict):
             for k, v in raw_args.items():
+                if k in OWN_ARGS:
+                    continue
                 if v is None:
                     notes.append(f"{where}: build arg {k} takes its value from the "
                                  "environment; left out (add it under args)")

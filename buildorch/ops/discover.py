@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from buildorch.config import seed_policy, tier_rank
-from buildorch.dockerlang.reference import repository_of
+from buildorch.dockerlang.reference import normalize, repository_of
 from buildorch.errors import BuildorchError
 from buildorch.planning.dockerfiles import (
     TEST_DIRS,
@@ -30,6 +30,7 @@ from buildorch.planning.dockerfiles import (
     looks_test_only,
     normal_name,
 )
+from buildorch.planning.links import Known, Resolver
 
 _GLOB = re.compile(r"[*?\[\\]")
 
@@ -54,6 +55,29 @@ class Entry:
     tier: str = "services"
     origin: str = ""                      # the compose/bake file it came from, '' if none
     kind: str = ""                        # "compose" | "bake" | '' (a Dockerfile by its name)
+    base_why: str = ""                    # why a base though nothing here builds FROM it
+    labels: tuple[tuple[str, str], ...] = ()
+    platform: str | None = None
+    tags: tuple[str, ...] = ()            # its own references, when not {registry}/{name}:{tag}
+
+
+# A Dockerfile kept in a base table even when nothing here builds FROM it yet: it sits in a
+# folder of base images, or its `Dockerfile.<name>` has a word that parents have.
+BASE_DIRS = frozenset({"base", "bases", "base-images", "base_images", "baseimages"})
+PARENT_WORDS = frozenset({"base", "common", "core", "foundation", "runtime", "builder",
+                          "toolchain", "sdk", "buildpack"})
+
+
+def base_like(dockerfile: str, name: str) -> str:
+    """Why this Dockerfile is a base image by its place or name ('' when it is not)."""
+    parts = dockerfile.split("/")
+    folder = next((d for d in parts[:-1] if d.lower() in BASE_DIRS), None)
+    if folder:
+        return f"under a {folder}/ folder"
+    if parts[-1].lower().startswith(("dockerfile.", "containerfile.")) and \
+            PARENT_WORDS.intersection(re.split(r"[._-]", name)):
+        return f"{parts[-1]}: a parent's name"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,8 @@ class Build:
     images: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     unplaced: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    platform: str | None = None
 
 
 def _prefix(ref: str) -> tuple[str | None, str, str]:
@@ -176,29 +202,39 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
     notes: list[str] = []
     unplaced: list[Unplaced] = []
     candidates: list[Entry] = []
-    claimed: set[tuple[str, str | None]] = set()
+    claimed: set[tuple[str, str | None, tuple[tuple[str, str], ...]]] = set()
+    again: dict[str, list[str]] = {}   # origin -> entries building what another one builds
+    collide = _colliding_bake_names(builds, root_name)
     for b in builds:
         where = f"{b.origin}: {'services.' if b.kind == 'compose' else 'target '}{b.key}"
         if b.unplaced:
             unplaced.append(Unplaced(b.dockerfile, f"{where}: {b.unplaced}"))
             continue
-        if (b.dockerfile, b.target) in claimed:
-            notes.append(f"{where} builds {b.dockerfile} as another entry does; one image")
+        if (b.dockerfile, b.target, b.args) in claimed:
+            again.setdefault(b.origin, []).append(b.key)
             continue
-        claimed.add((b.dockerfile, b.target))
+        claimed.add((b.dockerfile, b.target, b.args))
         image_name = _prefix(b.images[0])[1] if b.images and b.kind == "compose" else None
         name = normal_name(image_name or b.key)
         kind = "compose service" if b.kind == "compose" else "bake target"
         how = (f"the image of {kind} {b.key} ({b.origin})" if image_name else
                f"{kind} {b.key} ({b.origin})")
+        if b.kind == "bake" and (b.origin, b.key) in collide:
+            name, how = collide[(b.origin, b.key)]
         if name is None:
             unplaced.append(Unplaced(b.dockerfile, f"{where}: no valid image name in "
                                      f"{b.key!r}"))
             continue
         candidates.append(Entry(b.dockerfile, name, how, b.context,
                                 f"{kind}'s context", b.target, b.args, b.images,
-                                b.depends_on, origin=b.origin, kind=b.kind))
-    used = {d for d, _ in claimed}
+                                b.depends_on, origin=b.origin, kind=b.kind, labels=b.labels,
+                                platform=b.platform))
+    for origin, keys in again.items():   # one line per file (a test file that `extends`)
+        what = "services" if any(b.kind == "compose" and b.origin == origin
+                                 for b in builds) else "targets"
+        notes.append(f"{origin}: {what} {', '.join(keys)} build the Dockerfile(s) of other "
+                     "entries (compose `extends`, or a copy): one image each")
+    used = {d for d, _, _ in claimed}
     for path in sorted(p for p in paths if is_dockerfile(p) and p not in used):
         why = looks_test_only(path) or ("vendored: under " + next(
             d for d in path.split("/")[:-1] if d in VENDORED)
@@ -253,18 +289,19 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
         entries.append(e)
 
     registry, tag = _registry(entries, notes)
-    by_repo = {repository_of(f"{registry}/{e.name}" if registry else e.name): e.name
-               for e in entries}
+    entries = [replace(e, tags=_own_tags(e, registry, tag)) for e in entries]
+    resolver = Resolver(Known(e.name, e.tags or (_default_ref(e.name, registry, tag),),
+                              bool(e.tags)) for e in entries)
     linked: list[Entry] = []
     for e in entries:
         parents: list[str] = []
         refs: list[str] = []
         for ref in e.external:
-            parent = by_repo.get(repository_of(ref))
-            if parent and parent != e.name and parent not in parents:
-                parents.append(parent)
+            link = resolver.resolve(ref, e.name)
+            if link and link.parent not in parents:
+                parents.append(link.parent)
                 refs.append(ref)
-            elif parent is None and _prefix(ref)[1] in taken and _prefix(ref)[1] != e.name:
+            elif link is None and _prefix(ref)[1] in taken and _prefix(ref)[1] != e.name:
                 notes.append(f"{e.name}: FROM {ref} names {_prefix(ref)[1]} under another "
                              f"registry than {registry or 'none'}: not linked")
         deps = tuple(d for d in e.depends_on if d in taken and d not in parents)
@@ -277,9 +314,52 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
     if only is not None:
         linked, left = _only(linked, set(only), only_label or ", ".join(only))
         unplaced += left
-    tiers = _tiers({e.name: (*e.parents, *e.depends_on) for e in linked})
+    has_children = {p for e in linked for p in (*e.parents, *e.depends_on)}
+    linked = [e if e.name in has_children else replace(e, base_why=base_like(e.dockerfile,
+                                                                             e.name))
+              for e in linked]
+    tiers = _tiers({e.name: (*e.parents, *e.depends_on) for e in linked},
+                   {e.name for e in linked if e.base_why})
     placed = tuple(replace(e, tier=tiers[e.name]) for e in linked)
     return Discovery(registry, tag, placed, tuple(unplaced), tuple(notes))
+
+
+def _default_ref(name: str, registry: str | None, tag: str) -> str:
+    return f"{registry}/{name}:{tag}" if registry else f"{name}:{tag}"
+
+
+def _own_tags(e: Entry, registry: str | None, tag: str) -> tuple[str, ...]:
+    """A bake target's tags, unless they are just the project's reference for it."""
+    if e.kind != "bake" or not e.images:
+        return ()
+    mine = {normalize(r) or r for r in e.images}
+    return () if mine == {normalize(_default_ref(e.name, registry, tag))} else e.images
+
+
+def _colliding_bake_names(builds: Sequence[Build], root_name: str
+                          ) -> dict[tuple[str, str], tuple[str, str]]:
+    """Bake targets of one name in several files (a file per version): each named from its
+    Dockerfile (`images/base_4.1.2.Dockerfile` gives `base_4.1.2`), or, when the Dockerfile is
+    shared, the target and its file's version (`base_4.1.2` from `4.1.2.docker-bake.json`)."""
+    bake = [b for b in builds if b.kind == "bake" and not b.unplaced]
+    keys = Counter(b.key for b in bake)
+    clash = [b for b in bake if keys[b.key] > 1]
+    by_file = {b: conventional_name(b.dockerfile, root_name)[0] for b in clash}
+    counts = Counter(by_file.values())
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    for b in clash:
+        n = by_file[b]
+        if n is not None and counts[n] == 1:
+            out[(b.origin, b.key)] = (n, f"the name of its Dockerfile {b.dockerfile} (target "
+                                         f"{b.key} of {b.origin}; {keys[b.key]} bake files "
+                                         f"define {b.key})")
+            continue
+        stem = re.sub(r"(?:^|[.-])docker-bake(?:[.-].*)?$", "",
+                      b.origin.rsplit("/", 1)[-1].rsplit(" + ", 1)[0])
+        alt = normal_name(f"{b.key}_{stem}") if stem else None
+        if alt:
+            out[(b.origin, b.key)] = (alt, f"target {b.key} and its bake file {b.origin}")
+    return out
 
 
 def _registry(entries: Sequence[Entry], notes: list[str]) -> tuple[str | None, str]:
@@ -319,9 +399,10 @@ def _only(entries: list[Entry], origins: set[str], label: str
              for e in entries if e.name not in keep])
 
 
-def _tiers(parents: Mapping[str, Sequence[str]]) -> dict[str, str]:
+def _tiers(parents: Mapping[str, Sequence[str]], bases: frozenset[str] | set[str] = frozenset()
+           ) -> dict[str, str]:
     """foundation: roots others build FROM; tier-N: N levels down with children; services:
-    what nothing builds FROM."""
+    what nothing builds FROM, but for `bases` (a base by its place or name)."""
     depth: dict[str, int] = {}
 
     def walk(n: str, trail: tuple[str, ...]) -> int:
@@ -337,7 +418,7 @@ def _tiers(parents: Mapping[str, Sequence[str]]) -> dict[str, str]:
     out = {}
     for n in parents:
         d = walk(n, ())
-        out[n] = "services" if n not in has_children else (
+        out[n] = "services" if n not in has_children and n not in bases else (
             "foundation" if d == 0 else f"tier-{d}")
     return out
 
@@ -353,6 +434,8 @@ def _comment(e: Entry) -> str:
         parents = f"no parent built here (FROM {shown})"
     if e.depends_on:
         parents += "; depends on " + ", ".join(f"{d} (bake contexts)" for d in e.depends_on)
+    if e.base_why:
+        parents += f"; a base image ({e.base_why}), though nothing here builds FROM it yet"
     return f"# {e.name}: name from {e.name_from}; context {e.context} ({e.context_from}); " \
            f"{parents}"
 
@@ -384,6 +467,12 @@ def render(d: Discovery, *, rel: Callable[[str], str], command: str,
             table["target"] = e.target
         if e.args:
             table["args"] = dict(e.args)
+        if e.platform:
+            table["platform"] = e.platform
+        if e.tags:
+            table["tags"] = list(e.tags)
+        if e.labels:
+            table["labels"] = dict(e.labels)
         if e.depends_on:
             table["depends_on"] = list(e.depends_on)
         lines.append(_comment(e))

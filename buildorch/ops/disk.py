@@ -4,7 +4,7 @@ Free space is measured where the engine keeps its data. Cleanup policies grow fr
 `conservative`; none of them ever removes a tagged image, an image a container uses, a
 protected volume (the shared pip cache), a container, or an image buildorch did not build.
 
-Each policy's reach (README, "Disk guard and cleanup"):
+Each policy's reach (docs/how-to/disk.md):
   basic / emergency  dangling images carrying buildorch's label (old builds of its images)
   standard           + BuildKit's build cache beyond a keep size (engine-wide: BuildKit's
                      records have no owner)
@@ -16,19 +16,20 @@ can hold someone's only copy of some state.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from buildorch.config import Tier
+from buildorch.config_keys import CLEAN_POLICIES
 from buildorch.edges.engine import LABEL_NAME, Engine
 from buildorch.errors import BuildorchError
 from buildorch.units import format_size
 
-POLICIES = ("basic", "standard", "conservative", "emergency")
+POLICIES = CLEAN_POLICIES
 PROTECT_LABEL = "org.buildorch.protect"
 PIP_CACHE_VOLUME = "pip-cache"
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"  # what `docker volume prune` removes by default
@@ -50,9 +51,15 @@ class CleanupResult:
 
 # -- where the engine keeps its data ----------------------------------------------------------
 
-def _is_local(engine: Engine) -> bool:
-    url = str(getattr(engine.client.api, "base_url", ""))
-    return url.startswith(("http+docker://localhost", "http+docker://localnpipe", "unix://"))
+def data_root_here(engine: Engine, info: dict[str, Any]) -> bool:
+    """Is the engine's data root on this machine? Only for a local socket whose engine runs on
+    this host: Docker Desktop, OrbStack, Colima and Rancher Desktop give a local socket to an
+    engine in a VM (its Name is the VM's, e.g. docker-desktop, colima), whose data root may
+    even exist here as another engine's (Docker Desktop for Linux beside docker-ce)."""
+    root = str(info.get("DockerRootDir") or "")
+    return (engine.endpoint.local_socket is not None and bool(root) and os.path.isdir(root)
+            and str(info.get("Name", "")) == socket.gethostname()
+            and "Docker Desktop" not in str(info.get("OperatingSystem", "")))
 
 
 def free_bytes(engine: Engine) -> tuple[int, str]:
@@ -61,16 +68,15 @@ def free_bytes(engine: Engine) -> tuple[int, str]:
     (its root filesystem lives in the data root), and the note says so."""
     info = engine.client.info()
     root = str(info.get("DockerRootDir") or "/var/lib/docker")
-    if _is_local(engine) and os.path.isdir(root):
+    if data_root_here(engine, info):
         st = os.statvfs(root)
         return st.f_bavail * st.f_frsize, root
     out = _df_in_container(engine)
     if out is None:
-        raise BuildorchError(f"cannot measure free space of the engine at "
-                             f"{urllib.parse.unquote(str(engine.client.api.base_url))} "
+        raise BuildorchError(f"cannot measure free space of the engine at {engine.where} "
                              f"(its data root {root} is not on this machine and busybox:1.36 "
                              "is not there to measure it): pull busybox:1.36 or set min_free = 0")
-    return out, f"{root} on the remote engine (measured in a container)"
+    return out, f"{root} inside the engine, not on this machine (measured in a container)"
 
 
 def _df_in_container(engine: Engine) -> int | None:

@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from buildorch.config import Config
+from buildorch.config_keys import CACHE_SINKS
+from buildorch.edges import endpoint as endpoints
 from buildorch.edges import proc
 from buildorch.edges.capabilities import Capabilities, detect
+from buildorch.edges.endpoint import DEFAULT_SOCKET, Endpoint
 from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
 from buildorch.running.strategy import BuilderInfo, cache_plan, parent_plan
@@ -106,7 +109,7 @@ def _builder_json(b: BuilderInfo, tiers: list[str], cfg: Config) -> dict[str, An
     plan = cache_plan(cfg.cache_from, cfg.cache_to, (), b)
     parents = ("the image just loaded into this engine" if not b.via_registry else
                "pushed to the registry; each child pinned to that digest (--build-context)")
-    exports = [k for k in ("local", "registry", "gha", "inline") if b.can_export(k)]
+    exports = [k for k in CACHE_SINKS if b.can_export(k)]
     return {"name": b.name, "driver": b.driver, "endpoint": b.endpoint, "current": b.current,
             "can_export": exports,
             "reachable": b.reachable, "same_engine": b.same_engine,
@@ -116,15 +119,51 @@ def _builder_json(b: BuilderInfo, tiers: list[str], cfg: Config) -> dict[str, An
             **({"problem": b.problem} if b.problem else {})}
 
 
+def _default_socket(ep: Endpoint, engine_id: str) -> str:
+    """A note when the default socket is not the run's engine: missing, or another engine
+    (Docker Desktop for Linux beside docker-ce). Tools that ignore docker contexts use it."""
+    if ep.host == DEFAULT_SOCKET or not DEFAULT_SOCKET.startswith("unix://"):
+        return ""
+    path = DEFAULT_SOCKET[len("unix://"):]
+    tools = ("tools that ignore docker contexts (docker-py before 7.2, docker-compose v1, "
+             "testcontainers) ")
+    if not os.path.exists(path):
+        return (f"no default socket at {path}: buildorch and the docker CLI use "
+                f"{ep.describe()}; {tools}find no engine there: give them DOCKER_HOST="
+                f"{ep.host}")
+    try:
+        other = Engine.connect(ping_timeout=1.0, endpoint=Endpoint(DEFAULT_SOCKET, "default"))
+        other_id = str(other.client.info().get("ID", ""))
+    except Exception:   # a stale socket file: nothing answers there
+        return (f"the default socket {path} does not answer: buildorch and the docker CLI use "
+                f"{ep.describe()}; {tools}find no engine there")
+    if engine_id and other_id and other_id != engine_id:
+        return (f"the default socket {path} is another engine than {ep.describe()}: "
+                f"buildorch builds and looks only at the latter; {tools}would use the former")
+    return ""
+
+
 def diagnose(cfg: Config | None) -> dict[str, Any]:
     problems: list[str] = []
-    out: dict[str, Any] = {"engine": None, "buildx": _buildx_version(), "builders": [],
-                           "cache": None, "registry": None, "disk": None, "problems": problems}
+    notes: list[str] = []
+    out: dict[str, Any] = {"endpoint": None, "engine": None, "buildx": _buildx_version(),
+                           "builders": [], "cache": None, "registry": None, "disk": None,
+                           "notes": notes, "problems": problems}
     if out["buildx"] is None:
         problems.append("docker buildx is missing: install the buildx plugin (Debian: "
                         "docker-buildx; or Docker Desktop)")
     try:
-        engine = Engine.connect()
+        ep = endpoints.current()
+    except BuildorchError as exc:
+        problems.append(str(exc))
+        return out
+    out["endpoint"] = {"host": ep.host, "context": ep.context, "source": ep.source,
+                       "text": ep.describe()}
+    if ep.hidden:
+        notes.append(f"DOCKER_HOST={ep.host} hides {ep.hidden}: the docker CLI and buildorch "
+                     "use DOCKER_HOST; unset it to use the context")
+    try:
+        engine = Engine.connect(endpoint=ep)
     except BuildorchError as exc:
         problems.append(str(exc))
         return out
@@ -136,8 +175,14 @@ def diagnose(cfg: Config | None) -> dict[str, Any]:
         problems.append(str(exc))
     if caps is not None:
         e = caps.engine
-        out["engine"] = {"version": e.version, "api": e.api, "image_store": e.image_store,
-                         "driver": e.driver, "root": e.root}
+        out["engine"] = {"product": e.product, "version": e.version, "api": e.api,
+                         "image_store": e.image_store, "driver": e.driver, "root": e.root}
+        if e.product == "Podman Engine" and caps.current.driver == "docker":
+            problems.append("the engine is Podman: its Docker API has no BuildKit session, so "
+                            "buildx's docker driver cannot build there; use a docker-container "
+                            "builder (`docker buildx create --use`) or a Docker engine")
+        if note := _default_socket(ep, e.id):
+            notes.append(note)
         users: dict[str, list[str]] = {caps.current.name: []}     # builder -> its tiers
         seen: dict[str, BuilderInfo] = {caps.current.name: caps.current}
         for t in tiers.values():
@@ -146,6 +191,11 @@ def diagnose(cfg: Config | None) -> dict[str, Any]:
             seen.setdefault(b.name, b)
             if not b.reachable:
                 problems.append(f"[tiers.{t.name}]: {b.problem}")
+        for n, b in seen.items():
+            if b.reachable and b.driver == "docker" and not b.same_engine:
+                notes.append(f"builder {n} (tiers {', '.join(users.get(n, []))}) is another "
+                             f"engine than the run's, at {b.endpoint or '?'}: allowed; its "
+                             "images and parents cross through the registry")
         if cfg is not None:
             out["builders"] = [_builder_json(b, users.get(n, []), cfg) for n, b in seen.items()]
             current = next(b for b in out["builders"] if b["current"])
@@ -171,6 +221,9 @@ def diagnose(cfg: Config | None) -> dict[str, Any]:
                             "start it or fix [project] registry; registry caches and reuse "
                             "need it")
     out["disk"] = _disk(engine, tiers, problems)
+    if out["disk"]["where"] and "not on this machine" in out["disk"]["where"]:
+        notes.append("the engine's data root is not on this machine (a VM or another host): "
+                     "free disk is measured inside the engine, in a throwaway container")
     return out
 
 
@@ -209,9 +262,11 @@ def lines(d: dict[str, Any]) -> list[str]:
     from buildorch.units import format_size as human
 
     out: list[str] = []
+    if d["endpoint"]:
+        out.append(f"endpoint  {d['endpoint']['text']}")
     e = d["engine"]
     if e:
-        out.append(f"engine    Docker Engine {e['version']} (API {e['api']}), "
+        out.append(f"engine    {e['product']} {e['version']} (API {e['api']}), "
                    f"{e['image_store']} image store ({e['driver']}), data in {e['root']}")
     out.append(f"buildx    {d['buildx'] or 'missing'}")
     for b in d["builders"]:
@@ -248,6 +303,7 @@ def lines(d: dict[str, Any]) -> list[str]:
             if t["min_free"]:
                 out.append(f"          {name}: min_free {human(t['min_free'])} "
                            f"{'ok' if t['ok'] else 'BELOW'}")
+    out.extend(f"note      {n}" for n in d["notes"])
     if d["problems"]:
         out.append(f"{len(d['problems'])} problem(s):")
         out.extend(f"  - {p}" for p in d["problems"])

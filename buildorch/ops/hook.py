@@ -2,9 +2,12 @@
 
 What is built is the pushed commit, never the working tree: the plan compares the pushed
 commit's tree with the remote's (both read from git objects, no engine, so "nothing stale" is
-quick). When something is stale it is built in the repository itself if the pushed commit is
-HEAD and the working tree is clean (the caches and the manifest there are reused); otherwise in
-a temporary `git worktree` of the pushed commit, removed afterwards.
+quick). What that comparison finds changed is then checked against the manifest, as `build`
+does: an image whose digest at the pushed commit is the manifest's, and whose image in the
+engine carries that digest, is built already (pushing right after a build starts nothing, on
+any branch). The rest is built in the repository itself if the pushed commit is HEAD and the
+working tree is clean (the caches and the manifest there are reused); otherwise in a temporary
+`git worktree` of the pushed commit, removed afterwards.
 """
 
 from __future__ import annotations
@@ -12,18 +15,20 @@ from __future__ import annotations
 import shlex
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from buildorch.config import Config
+from buildorch.dockerlang.golang import has_wildcards
 from buildorch.edges import git as gitdoor
 from buildorch.edges import state
-from buildorch.edges.git import CommitTree
+from buildorch.edges.git import CommitTree, Tree
 from buildorch.errors import BuildorchError
 from buildorch.planning import baseline as project
-from buildorch.planning.digest import Record, snapshot
+from buildorch.planning.digest import Record, Snapshot, snapshot
+from buildorch.planning.inputs import Reader
 from buildorch.planning.plan import Plan, make_plan
 
 SIGNATURE = "# buildorch-managed pre-push hook (buildorch hook install / uninstall)"
@@ -122,15 +127,24 @@ def baseline_for(root: Path, ref: PushedRef) -> tuple[str | None, str]:
         if _is_commit(root, ref.remote_sha):
             return ref.remote_sha, f"{ref.remote_ref} on the remote ({ref.remote_sha[:10]})"
         return None, (f"the remote's {ref.remote_ref} ({ref.remote_sha[:10]}) is not here "
-                      "(git fetch?): planning every image")
+                      "(git fetch?): every image counts as changed")
     out = gitdoor.run(root, "merge-base", ref.local_sha, "HEAD@{upstream}", check=False)
     if out.strip():
         sha = out.decode().strip()
         return sha, f"the merge-base with the upstream ({sha[:10]})"
-    return None, "a new branch with no upstream: planning every image"
+    return None, "a new branch with no upstream: every image counts as changed"
 
 
-def plan_push(cfg: Config, local_sha: str, since: str | None) -> tuple[Plan, list[str]]:
+@dataclass(frozen=True)
+class PushPlan:
+    plan: Plan
+    notes: tuple[str, ...]
+    snapshot: Snapshot      # of the pushed commit, read from git objects
+    tree: CommitTree
+    baseline: Mapping[str, Record]   # the compared commit's records (empty: a new branch)
+
+
+def plan_push(cfg: Config, local_sha: str, since: str | None) -> PushPlan:
     """What is stale in `local_sha` compared with `since` (every image when None): from git
     objects only, whatever the working tree holds."""
     new_tree = CommitTree.at(cfg.root, local_sha)
@@ -150,7 +164,30 @@ def plan_push(cfg: Config, local_sha: str, since: str | None) -> tuple[Plan, lis
             notes.append(f"cannot analyse {old_tree.label} ({exc}); every image counts as "
                          "changed")
         what = since[:10]
-    return make_plan(now, baseline, what=what, force_all=since is None), notes
+    plan = make_plan(now, baseline, what=what, force_all=since is None)
+    return PushPlan(plan, tuple(notes), now, new_tree, baseline)
+
+
+def built_already(now: Snapshot, manifest: Mapping[str, Record],
+                  engine: Mapping[str, str | None]) -> set[str]:
+    """The images `build` would call up to date: the manifest's digest is the one they have
+    now, and the engine holds an image carrying that digest under their tag."""
+    return {n for n, r in now.records.items()
+            if (m := manifest.get(n)) is not None and m.digest == r.digest
+            and engine.get(n) == r.digest}
+
+
+def trust_manifest(push: PushPlan, now: Snapshot, manifest: Mapping[str, Record],
+                   engine: Mapping[str, str | None]) -> Plan:
+    """The push's plan with what is built already taken out, as `build` plans: the changed
+    images (and their ancestry) against the manifest and the engine. `now` is the snapshot the
+    build will see (the working tree when the hook builds there: ignored files count). Pure."""
+    changed = push.plan.names
+    ok = built_already(now, manifest, engine)
+    baseline = {n: r for n, r in now.records.items() if n not in changed or n in ok}
+    baseline.update({n: push.baseline[n] for n in changed
+                     if n not in ok and n in push.baseline})
+    return make_plan(now, baseline, what=push.plan.baseline, selected=changed, engine=engine)
 
 
 def _clean_head(root: Path, sha: str) -> bool:
@@ -178,12 +215,51 @@ def checkout_of(cfg: Config, sha: str) -> Iterator[tuple[Config, str]]:
             gitdoor.run(cfg.root, "worktree", "prune", check=False)
 
 
+def ignored_sources(cfg: Config, tree: Tree, names: Iterable[str]) -> list[str]:
+    """Why a build in a temporary worktree of `tree` can fail where one in the working tree
+    would not: the COPY/ADD sources of `names` that the commit lacks but the working tree has,
+    because git ignores them. One phrase each, naming the file and the ignore rule."""
+    reader = Reader(cfg, tree)
+    found: dict[str, str] = {}
+    for name in names:
+        image = cfg.images.get(name)
+        analysis = reader.analysis(image) if image else None
+        if image is None or analysis is None:
+            continue
+        for src in analysis.context_sources:
+            if src.pattern == "." or any(has_wildcards(p) for p in src.pattern.split("/")):
+                continue
+            path = src.pattern if image.context == "." else f"{image.context}/{src.pattern}"
+            if path in found or tree.is_file(path) or tree.is_dir(path) or \
+                    not (cfg.root / path).exists():
+                continue
+            found[path] = f"{name}: {image.dockerfile} line {src.line}"
+    if not found:
+        return []
+    out = gitdoor.run(cfg.root, "check-ignore", "-v", "--", *found, check=False)
+    lines = []
+    for row in out.decode(errors="replace").splitlines():   # source:line:pattern<TAB>path
+        rule, _, path = row.partition("\t")
+        source, _, rest = rule.partition(":")
+        line, _, pattern = rest.partition(":")
+        if path in found:
+            lines.append(f"{path} ({found[path]}) is in your working tree but ignored by git "
+                         f"({source}:{line}: {pattern}), so the temporary worktree of the "
+                         "pushed commit lacks it")
+    return lines
+
+
+BuildIn = Callable[[Config, tuple[str, ...]], tuple[str, tuple[str, ...]] | None]
+
+
 def run_pre_push(cfg: Config, remote: str, lines: Iterable[str],
-                 say: Callable[[str], None],
-                 build_in: Callable[[Config, str | None, tuple[str, ...]], str | None]) -> int:
-    """For every pushed ref, build what it makes stale. `build_in(cfg, since, names)` builds
-    those images (and whatever of their ancestry is stale or missing) in that checkout and
-    returns a one-line failure reason, or None. 0 lets the push go, 1 blocks it."""
+                 say: Callable[[str], None], build_in: BuildIn,
+                 engine_images: Callable[[Config], Mapping[str, str | None] | None]) -> int:
+    """For every pushed ref, build what it makes stale and is not built already.
+    `build_in(cfg, names)` builds exactly those images in that checkout, parents as they are,
+    and returns a one-line failure reason with the images that failed, or None.
+    `engine_images(cfg)`: image name -> digest label of what the engine holds (None: no
+    engine). 0 lets the push go, 1 blocks it."""
     done: set[tuple[str, str | None]] = set()
     for ref in parse_refs(lines):
         if ref.local_sha == ZERO:
@@ -192,20 +268,43 @@ def run_pre_push(cfg: Config, remote: str, lines: Iterable[str],
         if (ref.local_sha, since) in done:
             continue
         done.add((ref.local_sha, since))
-        plan, notes = plan_push(cfg, ref.local_sha, since)
-        for n in notes:
+        push = plan_push(cfg, ref.local_sha, since)
+        for n in push.notes:
             say(f"note: {n}")
+        plan = push.plan
+        if plan.stale:
+            engine = engine_images(cfg)
+            if engine is not None:
+                in_place = _clean_head(cfg.root, ref.local_sha)
+                now = project.work_snapshot(cfg) if in_place else push.snapshot
+                plan = trust_manifest(push, now, state.load_manifest(cfg.state_dir).records,
+                                      engine)
         if not plan.stale:
+            built = len(push.plan.stale)
+            since_text = f"since {why}" if since else f"({why})"
             say(f"buildorch: nothing to build for {ref.local_ref} -> {remote}: "
-                f"{len(plan.fresh)} image(s) unchanged since {why}")
+                + (f"{built} image(s) changed {since_text}, all built already (the manifest "
+                   "and the engine agree)" if built else
+                   f"{len(plan.fresh)} image(s) unchanged since {why}"))
             continue
-        say(f"buildorch: {len(plan.stale)} image(s) stale in {ref.local_ref} since {why}: "
-            + ", ".join(plan.names))
+        say(f"buildorch: {len(plan.stale)} image(s) stale in {ref.local_ref} "
+            + (f"since {why}: " if since else f"({why}): ") + ", ".join(plan.names))
         with checkout_of(cfg, ref.local_sha) as (here, how):
             say(f"buildorch: {how}")
-            failure = build_in(here, since, tuple(plan.names))
+            failure = build_in(here, tuple(plan.names))
+            if failure and here.root != cfg.root:
+                reason, failed = failure
+                try:
+                    why_not = ignored_sources(cfg, push.tree, failed)
+                except BuildorchError:
+                    why_not = []
+                if why_not:
+                    failure = (f"{reason}; {'; '.join(why_not)}: make the working tree the "
+                               "pushed commit (commit or `git stash` your other changes) so "
+                               "that the hook builds there, or track the file (`git add -f`)",
+                               failed)
         if failure:
-            say(f"buildorch: push blocked: {failure} "
+            say(f"buildorch: push blocked: {failure[0]} "
                 "(skip with BUILDORCH_SKIP=1 or git push --no-verify)")
             return 1
     return 0

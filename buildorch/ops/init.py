@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildorch.edges import git as gitdoor
 from buildorch.edges.git import repository_files
 from buildorch.errors import BuildorchError
 from buildorch.ops import bake, compose
@@ -48,12 +50,78 @@ def _builds(root: Path, entries: Sequence[compose.BuildEntry]) -> list[disc.Buil
             unplaced = f"its context or Dockerfile is outside the repository {root}"
         out.append(disc.Build(e.kind, e.origin, e.key, context or ".",
                               dockerfile or str(e.dockerfile), e.target, e.args, e.images,
-                              e.depends_on, unplaced))
+                              e.depends_on, unplaced, e.labels, e.platform))
+    return out
+
+
+def state_ignore_note(root: Path, state_dir: Path) -> str | None:
+    """Said by init only when git would not ignore the state folder: buildorch writes
+    `.buildorch/.gitignore` (`*`) on first use, and a nested .gitignore outranks every rule of
+    the repository's own, so only files git tracks there, or a `.buildorch/.gitignore` the user
+    wrote that does not ignore them, keep the state in commits."""
+    if not (root / ".git").exists():
+        return None
+    rel = _relative(root, state_dir)
+    if rel is None:
+        return None
+    tracked = gitdoor.run(root, "ls-files", "-z", "--", rel, check=False).split(b"\0")
+    tracked = [t for t in tracked if t and not t.endswith(b"/.gitignore")]
+    if tracked:
+        return (f"git tracks {len(tracked)} file(s) under {rel}/, where buildorch keeps its "
+                f"local state: `git rm -r --cached {rel}` (and commit) so that git ignores "
+                "them")
+    own = state_dir / ".gitignore"
+    if own.exists() and not gitdoor.succeeds(root, "check-ignore", "-q", "--no-index", "--",
+                                             f"{rel}/manifest.json"):
+        return (f"{rel}/.gitignore does not ignore {rel}/manifest.json: its state would be "
+                "committed; make that file `*` (or delete it: buildorch writes it)")
+    return None
+
+
+def _new_facts(earlier: Sequence[compose.BuildEntry], found: Sequence[compose.BuildEntry],
+               notes: Sequence[str]) -> list[str]:
+    """The notes of a compose file but those about a build an earlier file has already had
+    its notes on (a test file that `extends` the main one builds the same images): one note
+    per fact."""
+    seen = {(e.dockerfile, e.target, e.args) for e in earlier}
+    again = tuple(f"{e.origin}: services.{e.key}:" for e in found
+                  if (e.dockerfile, e.target, e.args) in seen)
+    kept = [n for n in notes if not n.startswith(again)] if again else list(notes)
+    return one_line_per_fact(kept)
+
+
+_PER_SERVICE = re.compile(r"(?P<origin>.+?): services\.(?P<key>[^:\s]+): (?P<fact>.+)")
+
+
+def one_line_per_fact(notes: Sequence[str]) -> list[str]:
+    """`f: services.a: X` and `f: services.b: X` said once, as `f: services a, b: X`."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    order: list[str | tuple[str, str]] = []
+    for n in notes:
+        m = _PER_SERVICE.fullmatch(n)
+        if m is None:
+            order.append(n)
+            continue
+        k = (m["origin"], m["fact"])
+        if k not in groups:
+            groups[k] = []
+            order.append(k)
+        groups[k].append(m["key"])
+    out = []
+    for item in order:
+        if isinstance(item, str):
+            out.append(item)
+        elif len(keys := groups[item]) == 1:
+            out.append(f"{item[0]}: services.{keys[0]}: {item[1]}")
+        else:
+            out.append(f"{item[0]}: services {', '.join(sorted(keys))}: {item[1]}")
     return out
 
 
 def init_repository(root: Path, output: Path, compose_files: Sequence[Path],
-                    environ: Mapping[str, str]) -> InitResult:
+                    environ: Mapping[str, str], bake_dir: Path | None = None) -> InitResult:
+    """`bake_dir`: where `docker buildx bake` is run (bake resolves contexts from there);
+    default the repository root."""
     paths = repository_files(root)
     notes: list[str] = []
     sources: list[str] = []
@@ -74,18 +142,22 @@ def init_repository(root: Path, output: Path, compose_files: Sequence[Path],
                 raise
             notes.append(f"{exc} (its Dockerfiles are found by name)")
             continue
+        notes += _new_facts(entries, found, more)
         entries += found
-        notes += more
         sources.append(" + ".join(os.path.relpath(f, root) for f in group))
     if not compose_files:
-        bake_files = [p for p in paths if bake.is_bake_file(p)]
-        for folder in sorted({p.rpartition("/")[0] for p in bake_files}):
-            group = [root / p for p in bake_files if p.rpartition("/")[0] == folder]
-            found, more = bake.read(sorted(group, key=lambda f: ("override" in f.name, f.name)))
+        cwd = (bake_dir or root).resolve()
+        groups_read = 0
+        for names in bake.bake_groups(paths):
+            found, more = bake.read([root / p for p in names], cwd)
             entries += found
             notes += more
-            if found:
-                sources.append(" + ".join(os.path.relpath(f, root) for f in group))
+            groups_read += bool(found)
+        if groups_read:   # bake resolves contexts from where it runs: say where that was
+            where = "the repository root" if cwd == root.resolve() else \
+                os.path.relpath(cwd, root) + "/"
+            sources.append(f"{groups_read} bake file(s) (each as `docker buildx bake -f FILE` "
+                           f"run from {where})")
     builds = _builds(root, entries)
     origins = {b.origin for b in builds} if compose_files else None
 
@@ -107,4 +179,7 @@ def init_repository(root: Path, output: Path, compose_files: Sequence[Path],
 
     flags = " ".join(f"--from-compose {os.path.relpath(f)}" for f in compose_files)
     text = disc.render(d, rel=rel, command=f"buildorch init {flags}".rstrip(), sources=sources)
+    state_note = state_ignore_note(root, output.parent / ".buildorch")
+    if state_note:
+        notes.append(state_note)
     return InitResult(text, d, tuple(sources), (*notes, *d.notes))

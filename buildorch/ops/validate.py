@@ -5,25 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 
 from buildorch import config as config_mod
+from buildorch.dockerlang.sources import fails_build
 from buildorch.edges.git import WorkTree
 from buildorch.errors import BuildorchError, ConfigError
 from buildorch.planning.dockerfiles import unconfigured_bases
 from buildorch.planning.graph import ImageGraph
-from buildorch.planning.inputs import Reader, infer_parents
+from buildorch.planning.inputs import Reader
+from buildorch.planning.links import config_links, link_notes
 
 
 def problems(path: Path | None) -> list[str]:
+    """Every problem (exit 1), then `note: …` lines (exit 0 when they are all there is)."""
+    _, found, notes = check(path)
+    return found + [f"note: {n}" for n in notes]
+
+
+def check(path: Path | None) -> tuple[Path | None, list[str], list[str]]:
+    """(the file read, every problem, notes): notes say what holds but deserves a look."""
+    notes: list[str] = []
     try:
         path = (path or config_mod.find_config(Path.cwd())).resolve()
         text = config_mod.read_text(path)
     except ConfigError as exc:
-        return exc.problems
+        return path, exc.problems, notes
     except BuildorchError as exc:
-        return [str(exc)]
+        return path, [str(exc)], notes
     try:
         cfg, found = config_mod.parse_lenient(text, path)
     except ConfigError as exc:  # a TOML syntax error leaves nothing to check further
-        return exc.problems
+        return path, exc.problems, notes
     tree = WorkTree.scan(cfg.root, cfg.hidden)
     reader = Reader(cfg, tree)
     external: dict[str, tuple[str, ...]] = {}
@@ -36,13 +46,21 @@ def problems(path: Path | None) -> list[str]:
         if analysis is not None:
             external[name] = analysis.external_images
             try:
-                reader.read(image)
+                inputs = reader.read(image)
             except BuildorchError as exc:
                 found.append(f"{path.name}: {exc}")
+                continue
+            # plan's notes on the Dockerfile, said here too: one BuildKit would fail the
+            # build on (a COPY source not in the context) is a problem, the rest notes
+            for n in inputs.notes:
+                line = f"{image.dockerfile}: {n} ({image.table})"
+                (found if fails_build(n) else notes).append(line)
     found += [f"{path.name}: {line}" for line in unconfigured_bases(cfg, external, tree.paths())]
+    links = config_links(cfg, external)
+    notes += link_notes(cfg, links)
     try:
         ImageGraph.build({n: (i.tier, i.kind) for n, i in cfg.images.items()},
-                         infer_parents(cfg, external), list(cfg.tiers))
+                         {n: list(ps) for n, ps in links.parents.items()}, list(cfg.tiers))
     except BuildorchError as exc:
         found.append(f"{path.name}: {exc}")
-    return found
+    return path, found, notes

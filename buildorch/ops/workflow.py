@@ -154,7 +154,7 @@ def _tier_job(cfg: Config, tier: Tier, earlier: list[str], opts: WorkflowOptions
          "uses": "crazy-max/ghaction-github-runtime@v3"},
         _setup_python(opts),
         _install_step(opts, version),
-        {"name": "Build ${{ matrix.name }}",
+        {"name": "Build ${{ matrix.name }} as ${{ join(matrix.tags, ', ') }}",
          "timeout-minutes": _minutes(tier.timeout),
          "run": 'buildorch build "${{ matrix.name }}" --no-deps --push --no-smoke '
                 "--cache-to registry --cache-to gha --progress plain"},

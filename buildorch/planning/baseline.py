@@ -13,6 +13,7 @@ from buildorch.edges.state import load_manifest
 from buildorch.errors import BuildorchError, ConfigError
 from buildorch.planning.digest import Record, Snapshot, snapshot
 from buildorch.planning.dockerfiles import unconfigured_bases
+from buildorch.planning.links import config_links, link_notes
 from buildorch.planning.plan import Plan, make_plan
 from buildorch.planning.reuse import Reuse
 
@@ -86,8 +87,9 @@ def plan(cfg: Config, *, since: str | None = None, selected: Iterable[str] = (),
         what = "the manifest"
     for name, ins in now.inputs.items():
         notes.extend(f"{name}: {n}" for n in ins.notes)
-    notes.extend(unconfigured_bases(
-        cfg, {n: i.external_images for n, i in now.inputs.items()}, tree.paths))
+    external = {n: i.external_images for n, i in now.inputs.items()}
+    notes.extend(unconfigured_bases(cfg, external, tree.paths))
+    notes.extend(link_notes(cfg, config_links(cfg, external)))
     result = make_plan(now, baseline, what=what, selected=selected, force_all=force_all,
                        engine=engine, ancestry=ancestry)
     return PlanResult(result, now, tuple(notes))

@@ -31,12 +31,17 @@ class Record:
     parents: Mapping[str, str]               # parent name -> its digest
     files: Mapping[str, str] | None = None   # None when not recorded
     dockerfile: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)   # services.toml `labels`
 
     def to_json(self) -> dict[str, object]:
-        return {"digest": self.digest, "instructions": self.instructions, "args": dict(self.args),
-                "target": self.target, "platform": self.platform, "parents": dict(self.parents),
-                "files": None if self.files is None else dict(self.files),
-                "dockerfile": self.dockerfile}
+        out: dict[str, object] = {
+            "digest": self.digest, "instructions": self.instructions, "args": dict(self.args),
+            "target": self.target, "platform": self.platform, "parents": dict(self.parents),
+            "files": None if self.files is None else dict(self.files),
+            "dockerfile": self.dockerfile}
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, object]) -> Record:
@@ -58,6 +63,7 @@ class Record:
             # cost a no-change plan more than reading them.
             files=files,
             dockerfile=str(d.get("dockerfile", "")),
+            labels=mapping(d.get("labels", {})),
         )
 
 
@@ -69,10 +75,13 @@ class Snapshot:
     inputs: Mapping[str, ImageInputs] = field(default_factory=dict)
 
 
-def image_digest(inputs: ImageInputs, parents: Mapping[str, str]) -> str:
-    h = hashlib.sha256(json.dumps(
-        [DIGEST_VERSION, inputs.instructions, inputs.args, inputs.target, inputs.platform,
-         sorted(parents.items())], separators=(",", ":")).encode())
+def image_digest(inputs: ImageInputs, parents: Mapping[str, str],
+                 labels: Mapping[str, str] | None = None) -> str:
+    parts: list[object] = [DIGEST_VERSION, inputs.instructions, inputs.args, inputs.target,
+                           inputs.platform, sorted(parents.items())]
+    if labels:   # only when set: images without labels keep the digests they had
+        parts.append(sorted(labels.items()))
+    h = hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode())
     # The file list is the bulk (50,000 entries on a big repo): NUL-separated, as neither a
     # path nor an identity can hold a NUL; sorted, so the order of discovery never matters.
     h.update("\0".join(f"{p}\0{i}" for p, i in sorted(inputs.files.items())).encode(
@@ -95,15 +104,17 @@ def snapshot(config: Config, tree: Tree, reuse: Reuse | None = None) -> Snapshot
         if ins.missing:
             continue
         ps = {p: records[p].digest for p in graph.parents(name) if p in records}
+        labels = dict(config.images[name].labels)
+        # labels are part of the image's services.toml entry, so of the reused entry's key
         digest = reuse.digest(name, ps) if reuse else None
         if digest is None:
-            digest = image_digest(ins, ps)
+            digest = image_digest(ins, ps, labels)
             if reuse:
                 reuse.remember(name, ps, digest)
         records[name] = Record(
-            digest=digest, instructions=ins.instructions, args=dict(ins.args),
-            target=ins.target, platform=ins.platform, parents=ps, files=ins.files,
-            dockerfile=ins.dockerfile,
+            digest=digest, instructions=ins.instructions,
+            args=dict(ins.args), target=ins.target, platform=ins.platform, parents=ps,
+            files=ins.files, dockerfile=ins.dockerfile, labels=labels,
         )
     if reuse:
         reuse.save()

@@ -77,22 +77,33 @@ def _mentioning_dockerfile(paths: list[str]) -> list[str]:
     return list(out)
 
 
+def _registry_named(ref: str) -> bool:
+    from buildorch.dockerlang.reference import DEFAULT_DOMAIN, is_pinned, parse
+
+    try:
+        return not is_pinned(ref) and parse(ref).domain != DEFAULT_DOMAIN
+    except ValueError:
+        return False
+
+
 def unconfigured_bases(config: Config, external: Mapping[str, Sequence[str]],
                        paths: Iterable[str] | Callable[[], Iterable[str]]) -> list[str]:
-    """One line per image a configured image builds FROM as `{registry}/X` where X is not in
+    """One line per image a configured image builds FROM as `{registry}/X` (or as X under
+    another registry than Docker Hub: the registry may have changed) where X is not in
     services.toml but a Dockerfile here builds X (the seed's worst failure: a base edit that
     plans nothing). `paths` (or the function giving them) is only walked when some FROM
     names such an X."""
-    if not config.registry:   # a bare FROM python:3.11 names Docker Hub's, not a local one
-        return []
-    prefix = repository_of(f"{config.registry}/x")[:-1]
+    prefix = repository_of(f"{config.registry}/x")[:-1] if config.registry else None
     wanted: dict[str, str] = {}
     for name, refs in external.items():
         for ref in refs:
             repo = repository_of(ref)
-            if not repo.startswith(prefix):
+            if prefix is not None and repo.startswith(prefix):
+                x = repo[len(prefix):]
+            elif _registry_named(ref):   # a bare FROM python:3.11 is Docker Hub's
+                x = repo.rsplit("/", 1)[-1]
+            else:
                 continue
-            x = repo[len(prefix):]
             if "/" not in x and x not in config.images and x not in wanted:
                 wanted[x] = name
     if not wanted:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from buildorch.config import Config, Image
 from buildorch.dockerlang.dockerignore import DockerIgnore, ignore_file_for
-from buildorch.dockerlang.reference import repository_of
 from buildorch.edges.git import Tree
 from buildorch.errors import BuildorchError
 
@@ -168,17 +167,8 @@ class Reader:
 
 
 def infer_parents(config: Config, external: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    """Parents of each image: FROM/--from refs naming a configured image, then depends_on."""
-    by_repo = {repository_of(config.repository(n)): n for n in config.images}
-    parents: dict[str, list[str]] = {}
-    for name, image in config.images.items():
-        found: list[str] = []
-        for ref in external.get(name, ()):
-            parent = by_repo.get(repository_of(ref))
-            if parent and parent not in found:
-                found.append(parent)
-        for dep in image.depends_on:
-            if dep not in found and dep != name:   # itself: services.toml's error, said there
-                found.append(dep)
-        parents[name] = found
-    return parents
+    """Parents of each image: FROM/--from refs naming a configured image (by every reference
+    it is known by: planning/links.py), then depends_on."""
+    from buildorch.planning.links import config_links
+
+    return {n: list(ps) for n, ps in config_links(config, external).parents.items()}

@@ -56,6 +56,9 @@ def own_reasons(now: Record, then: Record | None, what: str) -> list[str]:
     for key in sorted(set(now.args) | set(then.args)):
         if now.args.get(key) != then.args.get(key):
             reasons.append(f"config changed: args.{key}")
+    for key in sorted(set(now.labels) | set(then.labels)):
+        if now.labels.get(key) != then.labels.get(key):
+            reasons.append(f"config changed: labels.{key}")
     if now.target != then.target:
         reasons.append("config changed: target")
     if now.platform != then.platform:

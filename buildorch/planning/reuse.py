@@ -38,7 +38,7 @@ from buildorch.planning.inputs import ImageInputs, Reader
 if TYPE_CHECKING:
     from buildorch.dockerlang.analysis import Analysis
 
-KEY_VERSION = 1
+KEY_VERSION = 2   # 2: the manifest copy keeps labels
 _CODE = ("config.py", "planning", "dockerlang", "edges/git.py", "edges/inputcache.py")
 
 
@@ -309,8 +309,9 @@ class Reuse:
                 return Manifest({str(n): Record(
                     digest=str(d), instructions=str(ins), args=_strs(args), target=_opt(t),
                     platform=_opt(pf), parents=_strs(ps), dockerfile=str(df),
-                    files=_ManifestFiles(path, str(n)) if has_files else None)
-                    for n, (d, ins, args, t, pf, ps, has_files, df) in rows.items()})
+                    files=_ManifestFiles(path, str(n)) if has_files else None,
+                    labels=_strs(labels))
+                    for n, (d, ins, args, t, pf, ps, has_files, df, labels) in rows.items()})
             except (ValueError, KeyError, TypeError, AttributeError, AssertionError):
                 pass
         manifest = load_manifest(self.config.state_dir)
@@ -318,7 +319,7 @@ class Reuse:
                 manifest_stamp(path) == stamp:
             self.store.manifest = {"stamp": stamp, "records": {
                 n: [r.digest, r.instructions, dict(r.args), r.target, r.platform,
-                    dict(r.parents), r.files is not None, r.dockerfile]
+                    dict(r.parents), r.files is not None, r.dockerfile, dict(r.labels)]
                 for n, r in manifest.records.items()}}
             self.store.touch()
         return manifest

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from buildorch.running.events import (
@@ -42,12 +42,14 @@ class Plain:
     """Prefixed lines for CI logs: no cursor movement, one line per thing that happened."""
 
     def __init__(self, out: TextIO = sys.stdout, steps: bool = True,
-                 err: TextIO | None = None) -> None:
+                 err: TextIO | None = None, names: Iterable[str] = ()) -> None:
+        """`names`: every image the run may mention (the config's), so that the first line
+        has the width of the last; without them the width grows as images are queued."""
         self.out = out
         self.err = err if err is not None else (sys.stderr if out is sys.stdout else out)
         self.steps = steps
         self.lock = threading.Lock()
-        self.width = 12
+        self.width = max([len("buildorch"), *(len(n) for n in names)])
 
     def _line(self, image: str, text: str, err: bool = False) -> None:
         out = self.err if err else self.out

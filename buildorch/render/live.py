@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -50,6 +51,7 @@ class LiveTable:
     errors: Console = field(default_factory=lambda: Console(stderr=True))
     lock: threading.Lock = field(default_factory=threading.Lock)
     live: Live | None = None
+    tiers: Mapping[str, str] = field(default_factory=dict)   # image -> tier, for every row
 
     def __enter__(self) -> LiveTable:
         self.live = Live(get_renderable=self._table, console=self.console,
@@ -78,7 +80,7 @@ class LiveTable:
                 self.warnings.append(e)
             return
         with self.lock:
-            row = self.rows.setdefault(e.image, _Row())
+            row = self.rows.setdefault(e.image, _Row(self.tiers.get(e.image, "")))
             if isinstance(e, Queued):
                 row.tier = e.tier
             elif isinstance(e, Started):

@@ -118,7 +118,7 @@ def build(cfg: Config, opts: BuildOptions, emit: Callable[[Event], None],
           engine: Engine | None = None) -> BuildReport:
     """`guard(tier)` runs before an image of that tier builds (default: the disk guard, once
     per tier): a note of what it cleaned, or BuildorchError to fail the image with that line.
-    `engine`: the engine to use (default: the one DOCKER_HOST names).
+    `engine`: the engine to use (default: the one the docker CLI would use here).
 
     The report is a fold of the events `emit` receives: nothing is added to it any other way
     (but the wall time, the cancel flag and the emergency cleanup's line)."""

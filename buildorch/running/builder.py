@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from buildorch.edges import proc
 from buildorch.running.events import Event, Step, Warned, is_dockerfile_step
 from buildorch.units import format_duration as _dur
 
@@ -313,7 +314,7 @@ def run_build(
         spec.metadata_file.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             spec.metadata_file.unlink()
-    full_env = dict(os.environ if env is None else env)
+    full_env = proc.docker_env(env)   # pinned to the run's engine, as every docker call
     full_env.setdefault("BUILDX_NO_DEFAULT_ATTESTATIONS", "1")
     try:
         # Its own session (a terminal ^C reaches only us), and it dies with us.
@@ -322,8 +323,8 @@ def run_build(
                              preexec_fn=_die_with_parent(os.getpid()))
     except FileNotFoundError:
         log_file.close()
-        return BuildResult(False, "docker CLI not found on PATH: install Docker (see README)",
-                           0.0, 0, 0, None, ())
+        return BuildResult(False, "docker CLI not found on PATH: install Docker and its buildx "
+                           "plugin", 0.0, 0, 0, None, ())
 
     def pump(stream: object, parse: bool) -> None:
         # rawjson is pretty-printed: an object runs from a line "{" to a line "}", both at

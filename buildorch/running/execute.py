@@ -14,12 +14,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from buildorch.config import Config, Tier
+from buildorch.dockerlang.reference import context_key
 from buildorch.edges import proc, state
 from buildorch.edges.capabilities import Capabilities, detect
 from buildorch.edges.engine import LABEL_DIGEST, LABEL_NAME, Engine
 from buildorch.errors import BuildorchError
 from buildorch.planning.baseline import PlanResult
 from buildorch.planning.digest import Record, Snapshot
+from buildorch.planning.links import Links, config_links
 from buildorch.running import scheduler
 from buildorch.running.build import BuildOptions, BuildReport, history_warning
 from buildorch.running.builder import (
@@ -76,13 +78,13 @@ def spec_for(cfg: Config, name: str, record: Record, opts: BuildOptions, *,
         local_dir=local_dir, in_actions=in_actions)
     return BuildSpec(
         name=name,
-        tags=(cfg.ref(name),),
+        tags=cfg.refs(name),
         dockerfile=cfg.root / image.dockerfile,
         context=cfg.root / image.context,
         target=image.target,
         platform=image.platform or cfg.platform,
-        build_args=(*image.args, ("BUILDKIT_INLINE_CACHE", "1")),
-        labels=((LABEL_NAME, name), (LABEL_DIGEST, record.digest)),
+        build_args=tuple({**dict(image.args), "BUILDKIT_INLINE_CACHE": "1"}.items()),
+        labels=(*image.labels, (LABEL_NAME, name), (LABEL_DIGEST, record.digest)),
         cache_from=cache_from,
         # BUILDKIT_INLINE_CACHE=1 is the inline cache (with --cache-to type=inline as well,
         # BuildKit refuses: "duplicate cache exports [inline]")
@@ -162,6 +164,7 @@ class _Run:
     engine_gone: threading.Event = field(default_factory=threading.Event)
     pushed: dict[str, str] = field(default_factory=dict)   # image -> digest in the registry
     push_lock: threading.Lock = field(default_factory=threading.Lock)
+    links: Links | None = None     # each child's FROM links (planning/links.py)
 
     def pushed_digest(self, name: str) -> str:
         """The registry digest of `name` as built or held here: pushed now if need be, under
@@ -176,13 +179,29 @@ class _Run:
             return self.pushed[name]
 
     def pinned(self, spec: BuildSpec) -> BuildSpec:
-        """A child on another builder (or of a parent built elsewhere) reads exactly the parent
-        just built: its FROM name is bound to the digest in the registry."""
+        """A child reads exactly the parent just built, by every name its FROM lines use for
+        it. On another builder (or of a parent built elsewhere) each name is bound to the
+        parent's digest in the registry; on the same engine, a FROM that is not one of the
+        parent's own tags (another registry, another tag) is bound to the parent's tag."""
         cfg = self.cfg
-        contexts = tuple((cfg.ref(p), f"docker-image://{cfg.repository(p)}@"
-                                      f"{self.pushed_digest(p)}")
-                         for p in self.strategy.parents.pins.get(spec.name, ()))
-        return replace(spec, build_contexts=contexts) if contexts else spec
+        links = self.links.links.get(spec.name, ()) if self.links else ()
+        remote = self.strategy.parents.pins.get(spec.name, ())
+        contexts: dict[str, tuple[str, str]] = {}   # BuildKit's lookup key -> (name, source)
+        for p in remote:
+            source = f"docker-image://{cfg.repository(p)}@{self.pushed_digest(p)}"
+            for ref in (*cfg.refs(p), *(k.ref for k in links if k.parent == p)):
+                contexts.setdefault(context_key(ref), (ref, source))
+        for k in links:
+            if not k.exact and k.parent not in remote:
+                contexts.setdefault(context_key(k.ref),
+                                    (k.ref, f"docker-image://{cfg.ref(k.parent)}"))
+        return replace(spec, build_contexts=tuple(contexts.values())) if contexts else spec
+
+    def tag_all(self, name: str) -> None:
+        """An image brought into this engine under its first tag: its other tags too."""
+        first, *others = self.cfg.refs(name)
+        for ref in others:
+            self.engine.tag(first, ref)
 
     def emit(self, e: Event) -> None:
         self.report.apply(e)
@@ -323,8 +342,8 @@ class _Run:
             if first:
                 self.report.engine_gone = (
                     f"the Docker engine at {self.engine.where} stopped answering during the "
-                    "build; start it again (`systemctl start docker`, or `bash scripts/engine.sh "
-                    "up`) and run `buildorch build` again: what finished is kept")
+                    "build; start it again (Docker Desktop, `colima start`, `sudo systemctl "
+                    "start docker`) and run `buildorch build` again: what finished is kept")
                 self.engine_gone.set()
         if first:
             self.emit(Warned("", self.report.engine_gone))
@@ -342,6 +361,7 @@ class _Run:
                 raise BuildorchError(f"built on {self.strategy.builder(cfg, name).describe()} "
                                      "but buildx reported no pushed digest")
             self.engine.pull_digest(cfg.repository(name), res.image_id, cfg.ref(name))
+            self.tag_all(name)
 
     def _publish(self, name: str, spec: BuildSpec) -> None:
         """After its smoke check: what a child on another builder reads (a failed push fails
@@ -378,6 +398,7 @@ class _Run:
             return False
         try:
             image_id = self.engine.pull_as(src, cfg.ref(name))
+            self.tag_all(name)
         except Exception as exc:  # a failed pull only costs a build
             self.emit(Warned(name, f"pull of {src} failed ({_short(str(exc))}); building it"))
             return False
@@ -425,7 +446,8 @@ def execute(cfg: Config, opts: BuildOptions, engine: Engine, result: PlanResult,
         jobs=opts.jobs or cfg.jobs,
         tier_max_parallel={t.name: t.max_parallel for t in cfg.tiers.values()
                            if t.max_parallel})
-    runner = _Run(cfg, opts, engine, snap, report, emit, strategy, guard)
+    runner = _Run(cfg, opts, engine, snap, report, emit, strategy, guard,
+                  links=config_links(cfg, {n: i.external_images for n, i in snap.inputs.items()}))
     with proc.cancel_on_signals(cancel):
         run = scheduler.run(jobs, runner.build_one, limits, emit=runner.emit,
                             cancel=cancel, fail_fast=opts.fail_fast,

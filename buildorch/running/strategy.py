@@ -1,7 +1,7 @@
 """What a builder can do, decided from what it is: caches and how children reach their parents.
 
-Pure: the facts come from `edges/capabilities.py` (docker info, buildx inspect), measured in
-DESIGN.md, "Engines and builders users run":
+Pure: the facts come from `edges/capabilities.py` (docker info, buildx inspect), as
+docs/explanation/engines.md describes:
 
 * The `docker` driver on the classic image store exports no cache but `inline` ("Cache export
   is not supported for the docker driver"); it imports registry caches.

@@ -16,6 +16,7 @@ from buildorch.dockerlang.analysis import Analysis, ContextSource, analyze, matc
 from buildorch.dockerlang.parser import parse
 from buildorch.dockerlang.shell_lex import ShellLex, ShellLexError
 from buildorch.errors import BuildorchError
+from tests.helpers import need_module
 
 
 def reads(text: str, args: Mapping[str, str] | None = None, target: str | None = None,
@@ -695,7 +696,7 @@ RUN pytest
 # --- oracle: e2b-dockerfile-utils, a port of BuildKit's lexer and parser ---
 
 def _oracle() -> object:
-    return pytest.importorskip("e2b_dockerfile_utils")
+    return need_module("e2b_dockerfile_utils", "the dev extra has it: pip install -e '.[dev]'")
 
 
 def test_lexer_agrees_with_the_oracle() -> None:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from buildorch.dockerlang.dockerignore import DockerIgnore, ignore_file_for, read_patterns
 from buildorch.errors import BuildorchError
+from tests.helpers import need_module
 
 
 def docker_excludes(text: str, path: str) -> bool:
@@ -294,7 +295,8 @@ RANDOM = settings(deadline=None, suppress_health_check=[HealthCheck.function_sco
 
 @pytest.fixture(scope="module")
 def e2b_matcher() -> type:
-    module = pytest.importorskip("e2b_dockerfile_utils")
+    module = need_module("e2b_dockerfile_utils",
+                         "the dev extra has it: pip install -e '.[dev]'")
     matcher: type = module.PatternMatcher
     return matcher
 

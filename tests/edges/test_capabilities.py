@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from buildorch.edges import endpoint
 from buildorch.edges.capabilities import _fields, default_builder_is_current, detect
 from buildorch.edges.engine import Engine
+from tests.helpers import write_context
 
 CONTAINER_BUILDER = """Name:          ci
 Driver:        docker-container
@@ -50,17 +52,30 @@ def test_the_default_builder_is_known_without_asking_buildx_only_when_sure(
     for var in ("BUILDX_BUILDER", "DOCKER_CONTEXT", "DOCKER_HOST", "BUILDX_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
-    assert default_builder_is_current()                      # nothing chosen anywhere
+    assert default_builder_is_current(endpoint.current())  # nothing chosen anywhere
     (tmp_path / "buildx").mkdir()
     current = tmp_path / "buildx" / "current"
     current.write_text('{"Key":"unix:///var/run/docker.sock","Name":"","Global":false}')
-    assert default_builder_is_current()
+    assert default_builder_is_current(endpoint.current())
     current.write_text('{"Key":"unix:///var/run/docker.sock","Name":"ci","Global":false}')
-    assert not default_builder_is_current()                  # `docker buildx use ci`
+    assert not default_builder_is_current(endpoint.current())  # `docker buildx use ci`
     current.unlink()
     (tmp_path / "config.json").write_text('{"currentContext": "gpu-box"}')
-    assert not default_builder_is_current()                  # `docker context use gpu-box`
+    write_context(tmp_path, "gpu-box", "unix:///run/gpu.sock")
+    assert not default_builder_is_current(endpoint.current())  # `docker context use gpu-box`
     monkeypatch.setenv("DOCKER_HOST", "unix:///run/x.sock")
-    assert default_builder_is_current()                      # DOCKER_HOST wins over it
+    assert default_builder_is_current(endpoint.current())  # DOCKER_HOST wins over it
     monkeypatch.setenv("BUILDX_BUILDER", "ci")
-    assert not default_builder_is_current()
+    assert not default_builder_is_current(endpoint.current())
+
+
+def test_podman_is_told_from_docker_by_its_version_components() -> None:
+    from buildorch.edges.capabilities import product
+
+    # what `GET /version` answers (Podman 4.9's Docker API; Docker Engine 26.1)
+    podman = {"Components": [{"Name": "Podman Engine", "Version": "4.9.3"}],
+              "ApiVersion": "1.41"}
+    docker_ = {"Components": [{"Name": "Engine", "Version": "26.1.5"},
+                              {"Name": "containerd"}], "ApiVersion": "1.45"}
+    assert product(podman) == "Podman Engine"
+    assert product(docker_) == product({}) == "Docker Engine"

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from buildorch.edges.state import (
+    GITIGNORE,
     SCHEMA_VERSION,
     append_history,
     build_lock,
     load_manifest,
+    make_state_dir,
     read_history,
     record_built,
 )
 from buildorch.errors import BuildorchError
 from buildorch.planning.digest import Record
+from tests.helpers import PREFIX, bo, git, seed
 
 
 def _rec(d: str) -> Record:
@@ -93,3 +98,46 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
         p.join(60)
     assert len(load_manifest(tmp_path).records) == 60
     assert len(read_history(tmp_path)) == 60
+
+
+# -- the state folder ignores itself (issue 20) ----------------------------------------------
+
+def _staged(repo: Path) -> list[str]:
+    git(repo, "add", "-A")
+    return git(repo, "diff", "--cached", "--name-only").split()
+
+
+def test_the_state_folder_ignores_itself_and_keeps_a_users_own(
+        make_repo: Callable[..., Path]) -> None:
+    repo = make_repo({"services.toml": "[project]\n"})
+    state = repo / ".buildorch"
+    record_built(state, "svc", _rec("d1"), None)        # the manifest under its lock
+    append_history(state, {"image": "svc"})
+    with build_lock(state):
+        pass
+    assert (state / ".gitignore").read_bytes() == GITIGNORE
+    assert _staged(repo) == []
+    assert not [p for p in state.iterdir() if p.name.startswith(".gitignore.")]  # no temp left
+
+    own = b"*\n!manifest.json\n"     # a team that shares its manifest: left as it is
+    (state / ".gitignore").write_bytes(own)
+    make_state_dir(state)
+    record_built(state, "svc", _rec("d2"), None)
+    assert (state / ".gitignore").read_bytes() == own
+    assert _staged(repo) == [".buildorch/manifest.json"]
+
+
+@pytest.mark.usefixtures("engine")
+def test_after_a_build_git_add_stages_nothing_of_the_state(
+        make_repo: Callable[..., Path]) -> None:
+    ns = uuid.uuid4().hex[:10]
+    # A negation in the repository's .gitignore does not reach into the folder: the nested
+    # .gitignore outranks it (so init has nothing to say about it either).
+    repo = make_repo({**seed(f"{PREFIX}{ns}", ns), ".gitignore": "!.buildorch\n!.buildorch/*\n"})
+    p = bo(repo, "init", "--dry-run")
+    assert p.returncode == 0 and ".buildorch" not in p.stderr, p.stderr
+    p = bo(repo, "build", "--progress", "plain", timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (repo / ".buildorch/manifest.json").is_file()
+    assert len(list((repo / ".buildorch").rglob("*"))) > 10   # logs, metadata, cache, locks
+    assert _staged(repo) == []

@@ -254,7 +254,8 @@ def test_bad_input_is_one_line(case: Case, tmp_path: Path) -> None:
     if case.setup:
         case.setup(repo)
     before = {u: _snapshot(repo / u) for u in case.unchanged}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "DOCKER_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GITHUB_", "DOCKER_")) or k == "DOCKER_CONFIG"}
     # No engine here: a command that would reach one must have stopped before.
     env["DOCKER_HOST"] = f"unix://{tmp_path}/no-engine.sock"
     p = subprocess.run([*case.wrap, sys.executable, "-m", "buildorch", *case.argv], cwd=repo,

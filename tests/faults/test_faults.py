@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import PrivateEngine, PrivateRegistry
+from tests.engines import PrivateEngine
+from tests.faults.conftest import PrivateRegistry
 from tests.helpers import PREFIX, manifest, names, run_bo, stack, story
 
 SEED = int(os.environ.get("BUILDORCH_FAULTS_SEED", "9"))

@@ -37,8 +37,10 @@ def test_matrix_lists_exactly_the_changed_base_and_its_descendants(changed_base:
     assert names.index("base") == 0
     assert names.index("a") < names.index("svc-a") and names.index("b") < names.index("svc-b")
     by_name = {e["name"]: e for e in data["include"]}
+    tags = by_name["base"].pop("tags")
     assert by_name["base"] == {"name": "base", "tier": "foundation",
                                "dockerfile": "images/base.Dockerfile", "context": "."}
+    assert len(tags) == 1 and tags[0].endswith("/base:latest")   # every tag it is pushed as
     assert by_name["svc-a"]["tier"] == "services"
     assert by_name["svc-a"]["dockerfile"] == "services/svc-a/Dockerfile"
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from buildorch.errors import BuildorchError
 from buildorch.ops import compose
+from tests.helpers import unavailable
 
 ENV = {"A": "1", "EMPTY": ""}
 
@@ -94,13 +94,49 @@ def test_remote_and_inline_builds_are_kept_as_unplaced(tmp_path: Path) -> None:
                      "says where every image's cache comes from (registry, local, gha)"]
 
 
-@pytest.mark.skipif(not compose.plugin_available() and os.environ.get("CI") != "true",
-                    reason="the docker compose plugin is not installed: the PyYAML reader is "
-                    "what runs (and is tested above); CI installs it (scripts/engine.sh)")
 def test_the_plugin_and_pyyaml_agree(tmp_path: Path) -> None:
+    if not compose.plugin_available():
+        unavailable("the docker compose plugin is not installed: the PyYAML reader is what "
+                    "runs (and is tested above); scripts/engine.sh installs it")
     (tmp_path / "app").mkdir()
     (tmp_path / "compose.yml").write_text(
         "x-b: &b {context: app, args: {A: '${A:-1}'}}\n"
         "services:\n  app:\n    build:\n      <<: *b\n      target: t\n    image: r/app:2\n")
     assert compose.read([tmp_path / "compose.yml"], {}, use_plugin=True)[0] == \
         compose.read([tmp_path / "compose.yml"], {}, use_plugin=False)[0]
+
+
+# -- extends (issue 20: the seed's docker-compose.test.yml extends the main file) -------------
+
+@pytest.mark.parametrize("use_plugin", [False, True])
+def test_extends_is_merged_before_anything_is_read(tmp_path: Path, use_plugin: bool) -> None:
+    if use_plugin and not compose.plugin_available():
+        pytest.skip("the docker compose plugin is not installed")
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc/Dockerfile").write_text("FROM busybox:1.36\n")
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  stt:\n    build:\n      context: svc\n      args:\n        A: '1'\n"
+        "        BUILDKIT_INLINE_CACHE: 1\n    image: reg/stt:latest\n"
+        "  stt-dev:\n    extends: stt\n    build:\n      target: dev\n")
+    (tmp_path / "docker-compose.test.yml").write_text(
+        "services:\n  stt-test:\n    extends:\n      file: docker-compose.yml\n"
+        "      service: stt\n    build:\n      args:\n        B: '2'\n")
+    main, notes = compose.read([tmp_path / "docker-compose.yml"], {}, use_plugin=use_plugin)
+    assert notes == []
+    by_key = {e.key: e for e in main}
+    assert by_key["stt-dev"].target == "dev"
+    assert by_key["stt-dev"].dockerfile == tmp_path / "svc/Dockerfile"
+    # buildorch passes BUILDKIT_INLINE_CACHE=1 on every build: never copied
+    assert by_key["stt"].args == (("A", "1"),)
+    [test] = compose.read([tmp_path / "docker-compose.test.yml"], {}, use_plugin=use_plugin)[0]
+    assert (test.key, test.context, test.dockerfile, test.args) == (
+        "stt-test", tmp_path / "svc", tmp_path / "svc/Dockerfile", (("A", "1"), ("B", "2")))
+
+
+def test_an_extends_cycle_is_one_line(tmp_path: Path) -> None:
+    f = tmp_path / "compose.yaml"
+    f.write_text("services:\n  a:\n    extends: b\n  b:\n    extends: a\n")
+    with pytest.raises(BuildorchError) as info:
+        compose.read([f], {}, use_plugin=False)
+    assert "extends form a cycle: compose.yaml:b -> compose.yaml:a -> compose.yaml:b" in \
+        str(info.value)

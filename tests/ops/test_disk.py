@@ -1,4 +1,5 @@
-"""Disk guard, cleanup policies and the pip-cache volume, on the real engine.
+"""Disk guard, cleanup policies and the pip-cache volume, on the real engine (each test that
+needs it says so).
 
 The engine is shared with other tests: every real cleanup here is scoped with a label only this
 test's images and volumes carry (and a scoped cleanup leaves the build cache alone).
@@ -11,6 +12,7 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -19,8 +21,6 @@ from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
 from buildorch.ops import disk
 from tests.helpers import PREFIX, bo, docker, stack
-
-pytestmark = pytest.mark.usefixtures("engine")
 
 
 class Scope:
@@ -80,6 +80,7 @@ def scope(tmp_path: Path) -> Iterator[Scope]:
         subprocess.run(["docker", "volume", "rm", "-f", *s.volumes], capture_output=True)
 
 
+@pytest.mark.usefixtures("engine")
 def test_cache_volume_is_created_once_labeled_and_prints_the_compose_snippet(
         tmp_path: Path) -> None:
     first = bo(tmp_path, "cache", "volume")
@@ -92,6 +93,7 @@ def test_cache_volume_is_created_once_labeled_and_prints_the_compose_snippet(
     assert labels == "true"
 
 
+@pytest.mark.usefixtures("engine")
 def test_threshold_that_cannot_be_met_cleans_then_stops_with_one_line(
         scope: Scope, tmp_path: Path) -> None:
     assert bo(tmp_path, "cache", "volume").returncode == 0
@@ -130,12 +132,14 @@ def test_threshold_that_cannot_be_met_cleans_then_stops_with_one_line(
     assert len(scope.dangling()) == 1
 
 
+@pytest.mark.usefixtures("engine")
 def test_guard_passes_quietly_when_there_is_room(scope: Scope) -> None:
     guard = disk.DiskGuard(Engine.connect(), label=scope.label)
     assert guard.check(Tier("foundation", min_free=1, cleanup="basic")) is None
     assert guard.check(Tier("services", min_free=0, cleanup="standard")) is None
 
 
+@pytest.mark.usefixtures("engine")
 def test_guard_reports_what_cleanup_did_when_that_was_enough(scope: Scope) -> None:
     scope.image()
     calls: list[int] = []
@@ -153,6 +157,7 @@ def test_guard_reports_what_cleanup_did_when_that_was_enough(scope: Scope) -> No
     assert len(calls) == 2
 
 
+@pytest.mark.usefixtures("engine")
 def test_clean_dry_run_deletes_nothing_then_basic_removes_the_dangling_image(
         scope: Scope, tmp_path: Path) -> None:
     tagged = f"{PREFIX}{scope.key}/keep:latest"
@@ -178,10 +183,12 @@ def test_clean_dry_run_deletes_nothing_then_basic_removes_the_dangling_image(
 
 
 def test_unknown_policy_is_one_line() -> None:
-    with pytest.raises(BuildorchError, match="unknown cleanup policy 'all'"):
-        disk.clean(Engine.connect(), "all", dry_run=True)
+    # said before the engine is asked anything: a stand-in that cannot answer is enough
+    with pytest.raises(BuildorchError, match="unknown cleanup policy 'all': use one of basic,"):
+        disk.clean(cast(Engine, object()), "all", dry_run=True)
 
 
+@pytest.mark.usefixtures("engine")
 def test_disk_shows_free_space_thresholds_and_what_the_engine_holds(
         make_repo: Callable[..., Path]) -> None:
     files = stack(uuid.uuid4().hex[:10])
@@ -202,3 +209,22 @@ def test_disk_shows_free_space_thresholds_and_what_the_engine_holds(
     assert "min_free         -" in services
     for what in ("images", "build cache", "volumes"):
         assert any(x.strip().startswith(what) for x in lines), p.stdout
+
+
+def test_the_data_root_is_measured_here_only_when_it_is_this_machines(tmp_path: Path) -> None:
+    import socket
+
+    from buildorch.edges.endpoint import Endpoint
+
+    here = Engine(Endpoint("unix:///var/run/docker.sock", "the default socket"))
+    info = {"DockerRootDir": str(tmp_path), "Name": socket.gethostname(),
+            "OperatingSystem": "Debian GNU/Linux 12 (bookworm)"}
+    assert disk.data_root_here(here, info)
+    # Docker Desktop / Colima: a local socket to an engine in a VM, whose data root path may
+    # exist here too (another engine's)
+    assert not disk.data_root_here(here, {**info, "Name": "docker-desktop",
+                                          "OperatingSystem": "Docker Desktop"})
+    assert not disk.data_root_here(here, {**info, "Name": "colima"})
+    assert not disk.data_root_here(here, {**info, "DockerRootDir": str(tmp_path / "gone")})
+    remote = Engine(Endpoint("tcp://builder.lan:2376", "DOCKER_HOST"))
+    assert not disk.data_root_here(remote, info)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from buildorch.ops.hook import BACKUP, SIGNATURE
-from tests.helpers import GIT_ENV, bo, git, stack
+from tests.helpers import GIT_ENV, PREFIX, bo, docker, git, record_manifest, seed, stack
 
 FOREIGN = "#!/bin/sh\necho foreign hook\n"
 
@@ -169,7 +169,8 @@ def test_hook_blocks_a_broken_push_and_lets_a_clean_one_through(
     good = commit(repo, {"services/svc-a/app.txt": "changed\n"}, "svc-a change")
     p = push(repo)
     assert p.returncode == 0, p.stderr
-    assert "1 image(s) stale in refs/heads/main" in p.stderr and "svc-a" in p.stderr
+    # svc-a changed; its parents were never built here (missing from the engine): all three.
+    assert "3 image(s) stale in refs/heads/main" in p.stderr and "base, a, svc-a" in p.stderr
     assert "building the working tree" in p.stderr
     assert remote_sha(remote) == good != before
 
@@ -226,3 +227,148 @@ def test_a_failing_smoke_check_blocks_the_push(pushed: tuple[Path, Path]) -> Non
     p = push(repo)
     assert p.returncode == 0, p.stderr
     assert remote_sha(remote) == ready
+
+
+# -- the hook trusts the manifest (issue 20) --------------------------------------------------
+
+@pytest.fixture
+def seeded(make_repo: Callable[..., Path], tmp_path: Path) -> tuple[Path, Path]:
+    """The seed-shaped repository (8 images, ghcr-style FROM lines), pushed (--no-verify) to a
+    bare remote that is its upstream, with the hook installed."""
+    ns = uuid.uuid4().hex[:10]
+    repo = make_repo(seed(f"{PREFIX}{ns}", ns))
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    assert bo(repo, "hook", "install").returncode == 0
+    assert push(repo, "--no-verify", "-u", "origin", "main").returncode == 0
+    return repo, remote
+
+
+def build_all(repo: Path) -> None:
+    p = bo(repo, "build", "--progress", "plain", timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+@pytest.mark.usefixtures("engine")
+def test_push_right_after_a_build_starts_nothing_on_any_branch(
+        seeded: tuple[Path, Path]) -> None:
+    repo, remote = seeded
+    build_all(repo)
+
+    # A new branch: git passes 000…0 as the remote sha and there is no upstream.
+    git(repo, "switch", "-q", "-c", "topic")
+    p = push(repo, "origin", "topic")
+    assert p.returncode == 0, p.stderr
+    lines = buildorch_lines(p.stderr)
+    assert len(lines) == 1, p.stderr
+    assert "nothing to build for refs/heads/topic" in lines[0]
+    assert "8 image(s) changed (a new branch with no upstream" in lines[0]
+    assert "all built already" in lines[0]
+
+    # A base change, built, then pushed: python-ml and its 4 descendants changed, none built.
+    git(repo, "switch", "-q", "main")
+    sha = commit(repo, {"requirements/ml.txt": "numpy\nscipy\n"}, "python-ml: scipy")
+    build_all(repo)
+    p = push(repo)
+    assert p.returncode == 0, p.stderr
+    lines = buildorch_lines(p.stderr)
+    assert len(lines) == 1 and "5 image(s) changed since refs/heads/main on the remote" \
+        in lines[0] and "all built already" in lines[0], p.stderr
+    assert remote_sha(remote) == sha
+
+    # With an unrelated dirty file the pushed commit is still what was built: nothing to do.
+    (repo / "NOTES.txt").write_text("scratch\n")
+    sha = commit(repo, {"README.md": "docs\n"}, "docs")
+    p = push(repo)
+    assert p.returncode == 0 and "nothing to build" in p.stderr, p.stderr
+
+    # The manifest is trusted only as far as it goes: a change not built yet is built (that
+    # image alone, its parents are built already), and an image gone from the engine is
+    # built again.
+    commit(repo, {"services/llm/main.py": "print('llm 2')\n"}, "llm change")
+    (repo / "NOTES.txt").unlink()
+    p = push(repo)
+    assert p.returncode == 0, p.stderr
+    assert "1 image(s) stale in refs/heads/main" in p.stderr and ": llm" in p.stderr, p.stderr
+    assert "1 built, 0 reused" in p.stderr
+
+    reg = next(line.split('"')[1] for line in (repo / "services.toml").read_text().splitlines()
+               if line.startswith("registry"))
+    docker("rmi", "-f", f"{reg}/discord:latest")
+    commit(repo, {"services/discord/main.py": "print('discord 2')\n"}, "discord change")
+    build_all(repo)
+    docker("rmi", "-f", f"{reg}/discord:latest")
+    p = push(repo)
+    assert p.returncode == 0, p.stderr
+    assert "1 image(s) stale in refs/heads/main" in p.stderr and ": discord" in p.stderr, \
+        p.stderr
+
+
+@pytest.mark.usefixtures("engine")
+def test_a_build_in_a_temporary_worktree_names_the_ignored_file_it_lacks(
+        seeded: tuple[Path, Path]) -> None:
+    repo, remote = seeded
+    before = remote_sha(remote)
+    (repo / ".gitignore").write_text("*.onnx\n")
+    (repo / "models").mkdir()
+    (repo / "models/wake.onnx").write_text("weights\n")
+    docker_file = repo / "services/waketrainer/Dockerfile"
+    commit(repo, {".gitignore": "*.onnx\n", "services/waketrainer/Dockerfile":
+                  docker_file.read_text() + "COPY models/wake.onnx /models/\n"},
+           "waketrainer: the wake model")
+    build_all(repo)   # in the working tree the file is there: the build works
+
+    commit(repo, {"services/waketrainer/main.py": "print('w2')\n"}, "waketrainer change")
+    (repo / "NOTES.txt").write_text("an unrelated dirty file\n")
+    p = push(repo)
+    assert p.returncode != 0
+    assert "temporary worktree" in p.stderr
+    blocked = [line for line in p.stderr.splitlines() if "push blocked" in line]
+    assert len(blocked) == 1, p.stderr
+    assert "waketrainer failed" in blocked[0]
+    assert ("models/wake.onnx (waketrainer: services/waketrainer/Dockerfile line 4) is in "
+            "your working tree but ignored by git (.gitignore:1: *.onnx)") in blocked[0], \
+        blocked[0]
+    assert "git stash" in blocked[0]
+    assert remote_sha(remote) == before
+
+
+def test_what_the_manifest_and_the_engine_agree_on_is_not_built(
+        make_repo: Callable[..., Path]) -> None:
+    """The hook's plan without an engine or a build: the engine's answer and the build are
+    passed in (what they return is all the plan reads)."""
+    from buildorch.ops.hook import run_pre_push
+    from buildorch.planning.baseline import open_config, work_snapshot
+
+    repo = make_repo(seed("ghcr.io/acme", "x"))
+    cfg = open_config(repo / "services.toml")
+    record_manifest(repo)
+    labels = {n: r.digest for n, r in work_snapshot(cfg).records.items()}
+    built: list[tuple[str, ...]] = []
+    said: list[str] = []
+
+    def build_in(_cfg: object, names: tuple[str, ...]) -> None:
+        built.append(names)
+
+    line = [f"refs/heads/topic {head(repo)} refs/heads/topic {'0' * 40}"]
+    assert run_pre_push(cfg, "origin", line, said.append, build_in, lambda c: labels) == 0
+    assert built == [] and "8 image(s) changed" in said[-1] and "all built already" in said[-1]
+
+    # python-ml's image in the engine is another one (no label, or another digest): it is
+    # built, and so are its dependents; the rest stays.
+    for other in (None, "sha256:other"):
+        built.clear()
+        engine = {**labels, "python-ml": other}
+        assert run_pre_push(cfg, "origin", line, said.append, build_in, lambda c, e=engine: e) == 0
+        assert len(built) == 1 and built[0][0] == "python-ml", said
+        assert set(built[0]) == {"python-ml", "python-ml-audio", "llm", "waketrainer", "stt"}
+    # gone from the engine: the same
+    built.clear()
+    engine = {n: d for n, d in labels.items() if n != "python-ml"}
+    run_pre_push(cfg, "origin", line, said.append, build_in, lambda c: engine)
+    assert set(built[0]) == {"python-ml", "python-ml-audio", "llm", "waketrainer", "stt"}
+    # no engine answers: nothing is trusted, every image is built (the build says why not)
+    built.clear()
+    run_pre_push(cfg, "origin", line, said.append, build_in, lambda c: None)
+    assert len(built[0]) == 8

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from buildorch.config import load
-from tests.helpers import bo, git
+from buildorch.ops import compose
+from tests.helpers import bo, git, seed
 
 REG = "ghcr.io/acme"
 
@@ -183,7 +184,8 @@ LAYOUTS = {
 }
 
 
-@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("layout", [pytest.param(k, marks=pytest.mark.engine) if k == "bake"
+                                    else k for k in LAYOUTS])
 def test_init_then_graph_then_a_base_edit_plans_all_descendants(
         make_repo: Callable[..., Path], layout: str, request: pytest.FixtureRequest) -> None:
     if layout == "bake":   # `docker buildx bake --print` reads the bake file
@@ -237,6 +239,53 @@ def test_seed_layout_file(make_repo: Callable[..., Path]) -> None:
     # what it cannot place is written, commented out, with the reason
     assert ("# services/stt/tests/Dockerfile: under a tests/ folder: looks test-only\n"
             "# [services.stt-tests]\n# dockerfile = \"services/stt/tests/Dockerfile\"\n") in text
+
+
+def _seed_with_testing() -> dict[str, str]:
+    """The seed's shape: `testing` is built by compose, has ports, and its env file is
+    gitignored, so a fresh clone does not have it."""
+    files = dict(SEED)
+    files["services/testing/Dockerfile"] = (f"FROM {REG}/python-ml:latest\n"
+                                            "COPY services/testing/ /app/\n")
+    files["services/testing/run.py"] = "print('t')\n"
+    files[".gitignore"] = ".env.common\n"
+    files["docker-compose.yml"] += (
+        "  testing:\n    build:\n      context: .\n"
+        "      dockerfile: services/testing/Dockerfile\n"
+        f"    image: {REG}/testing:latest\n    env_file: ./.env.common\n"
+        "    ports:\n      - \"8000:8000\"\n")
+    return files
+
+
+@pytest.mark.parametrize("plugin", [True, False], ids=["docker compose config", "PyYAML"])
+def test_compose_with_a_missing_env_file_is_read_by_either_reader(
+        plugin: bool, make_repo: Callable[..., Path]) -> None:
+    if plugin and not compose.plugin_available():
+        pytest.skip("the docker compose plugin is not installed")
+    repo = make_repo(_seed_with_testing())
+    entries, notes = compose.read([repo / "docker-compose.yml"], {}, use_plugin=plugin)
+    [testing] = [e for e in entries if e.key == "testing"]
+    assert testing.dockerfile == repo / "services/testing/Dockerfile"
+    assert {e.key for e in entries} == {"stt", "llm", "discord", "testing"}
+    assert any(".env.common not found (docker compose config refuses it): read without it"
+               in n for n in notes) == plugin, notes
+    assert not (repo / ".env.common").exists()
+
+
+def test_a_compose_service_with_a_missing_env_file_is_an_image_never_test_only(
+        make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(_seed_with_testing())
+    proc = bo(repo, "init")
+    assert proc.returncode == 0, proc.stderr
+    cfg = load(repo / "services.toml")
+    assert cfg.images["testing"].kind == "service"
+    text = (repo / "services.toml").read_text()
+    assert ("# testing: name from the image of compose service testing (docker-compose.yml); "
+            "context . (compose service's context); parents python-ml (FROM "
+            "ghcr.io/acme/python-ml:latest)") in text
+    assert "services/testing/Dockerfile: under a testing/" not in text
+    # nothing written into the tree but services.toml
+    assert git(repo, "status", "--porcelain").split() == ["??", "services.toml"]
 
 
 def test_stacks_contexts_are_the_image_folders(make_repo: Callable[..., Path]) -> None:
@@ -350,7 +399,7 @@ def test_nothing_to_place_is_one_line(make_repo: Callable[..., Path]) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         f"buildorch: error: found no Dockerfile to place in {repo}; write services.toml by "
-        "hand (see README)"]
+        'hand: [services.NAME] with dockerfile = "PATH"']
 
 
 def test_a_base_left_out_of_services_toml_is_named_by_validate_plan_and_build(
@@ -399,3 +448,54 @@ def test_output_outside_the_repository_is_one_line(make_repo: Callable[..., Path
     assert proc.stderr.strip().splitlines() == [
         f"buildorch: error: {tmp_path / 'elsewhere.toml'} is outside the repository {repo}; "
         "write services.toml inside it (its paths are relative to it)"]
+
+
+def test_init_says_nothing_of_the_state_folder_unless_git_would_keep_it(
+        make_repo: Callable[..., Path]) -> None:
+    repo = make_repo({**SEED, ".gitignore": "!.buildorch\n"})
+    p = bo(repo, "init", "--dry-run")
+    assert p.returncode == 0 and ".buildorch" not in p.stderr, p.stderr
+
+    # State committed by an earlier tool (or by hand): git keeps tracking it whatever ignores.
+    (repo / ".buildorch").mkdir()
+    (repo / ".buildorch/manifest.json").write_text("{}\n")
+    git(repo, "add", "-f", ".buildorch/manifest.json")
+    git(repo, "commit", "-q", "-m", "state")
+    p = bo(repo, "init", "--dry-run")
+    notes = [line for line in p.stderr.splitlines() if ".buildorch" in line]
+    assert notes == ["note: git tracks 1 file(s) under .buildorch/, where buildorch keeps its "
+                     "local state: `git rm -r --cached .buildorch` (and commit) so that git "
+                     "ignores them"], p.stderr
+
+    git(repo, "rm", "-q", "-r", "--cached", ".buildorch")
+    git(repo, "commit", "-q", "-m", "untrack the state")
+    (repo / ".buildorch/.gitignore").write_text("# ours\n")   # a user's own, ignoring nothing
+    p = bo(repo, "init", "--dry-run")
+    notes = [line for line in p.stderr.splitlines() if ".buildorch" in line]
+    assert len(notes) == 1 and ".buildorch/.gitignore does not ignore" in notes[0], p.stderr
+
+
+def test_seed_first_hour_bases_without_children_notes_once_no_own_args(
+        make_repo: Callable[..., Path]) -> None:
+    """The seed as it is: bases in services/base/ that nothing builds FROM yet, a test compose
+    file extending the main one, compose args carrying BUILDKIT_INLINE_CACHE=1."""
+    files = seed(REG)
+    del files["services.toml"]
+    files["services/base/Dockerfile.python-ml-torch"] = f"FROM {REG}/python-ml:latest\n"
+    files["Dockerfile.runtime-common"] = "FROM busybox:1.36\n"      # a parent's name
+    files["Dockerfile.worker"] = "FROM busybox:1.36\n"              # a service's
+    repo = make_repo(files)
+    p = bo(repo, "init")
+    assert p.returncode == 0, p.stderr
+    data = tomllib.loads((repo / "services.toml").read_text())
+    assert data["base"]["python-ml-torch"]["tier"] == "tier-2"
+    assert data["base"]["runtime-common"]["tier"] == "foundation"
+    assert "worker" in data["services"] and "waketrainer" in data["services"]
+    assert "under a base/ folder" in (repo / "services.toml").read_text()
+    assert "BUILDKIT_INLINE_CACHE" not in (repo / "services.toml").read_text()
+    assert p.stderr.splitlines() == [
+        "note: docker-compose.yml: services discord, llm, stt, waketrainer: cache_from left "
+        "out: [cache] in services.toml says where every image's cache comes from (registry, "
+        "local, gha)",
+        "note: docker-compose.test.yml: services llm-test, stt-test build the Dockerfile(s) of "
+        "other entries (compose `extends`, or a copy): one image each"]

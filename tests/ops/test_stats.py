@@ -16,7 +16,6 @@ from buildorch.edges import state
 from buildorch.ops import stats as stats_mod
 from tests.helpers import PREFIX, run_bo, stack
 
-pytestmark = pytest.mark.usefixtures("engine")
 IMAGES = ("base", "a", "b", "c", "svc-a", "svc-b", "lone")
 
 
@@ -55,6 +54,7 @@ def row(text: str, title: str, name: str) -> list[str]:
     return next(line.split() for line in section.splitlines() if line.split()[0] == name)
 
 
+@pytest.mark.usefixtures("engine")
 def test_stats_after_full_no_change_and_one_service_change(repo: Path) -> None:
     for change in (None, None, "services/svc-a/app.txt"):
         if change:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,10 @@ import pytest
 import yaml
 
 from buildorch.config import load
-from tests.helpers import bo, git, stack
+from tests.helpers import bo, git, need_tool, stack
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "services.toml"
-CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 
 
 def _generate(*extra: str) -> str:
@@ -28,7 +26,8 @@ def _generate(*extra: str) -> str:
 
 
 def _validate(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows",
+    tool = need_tool("check-jsonschema", "the dev extra has it: pip install -e '.[dev]'")
+    return subprocess.run([tool, "--builtin-schema", "vendor.github-workflows",
                            str(path)], capture_output=True, text=True, timeout=120)
 
 
@@ -81,7 +80,8 @@ def test_jobs_follow_the_tiers_of_the_demo_graph(demo: dict[str, Any]) -> None:
         assert "!contains(needs.*.result, 'failure')" in cond
         assert f"fromJSON(needs.plan.outputs.{out}).include[0] != null" in cond
         steps = job["steps"]
-        build = next(s for s in steps if s.get("name") == "Build ${{ matrix.name }}")
+        build = next(s for s in steps if s.get("name") ==
+                     "Build ${{ matrix.name }} as ${{ join(matrix.tags, ', ') }}")
         assert build["run"].startswith('buildorch build "${{ matrix.name }}" --no-deps --push')
         assert "--cache-to registry --cache-to gha" in build["run"]
         smoke = next(s for s in steps if s.get("name") == "Smoke check ${{ matrix.name }}")

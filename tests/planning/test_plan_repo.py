@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import buildorch
-from tests.helpers import git, record_manifest, write_files
+from tests.helpers import git, record_manifest, seed, write_files
 
 REG = "reg.example/acme"
 FILES = {
@@ -320,3 +320,29 @@ def test_validate_reports_every_problem(repo: Path) -> None:
     assert any("parent cycle: loop-" in x for x in lines)
     assert any("[services.broken]" in x and "line 2" in x for x in lines), lines
     assert "Traceback" not in p.stderr
+
+
+def test_validate_runs_plans_dockerfile_checks(make_repo: Callable[..., Path]) -> None:
+    """A COPY source missing from the context fails the build (BuildKit: not found): validate
+    names the Dockerfile and the line, and exits 1. A glob matching nothing is a note, as in
+    plan: exit 0."""
+    files = seed("ghcr.io/acme")
+    files["services/llm/Dockerfile"] += "COPY assets/*.json /assets/\n"
+    repo = make_repo(files)
+    p = _cli(repo, "validate")
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.splitlines() == [
+        "note: services/llm/Dockerfile: line 4: COPY source 'assets/*.json' matches no file "
+        "(BuildKit copies nothing) ([services.llm])"]
+    assert "services.toml is valid" in p.stdout
+
+    with (repo / "services/waketrainer/Dockerfile").open("a") as f:
+        f.write("COPY models/wake.onnx /models/\n")
+    p = _cli(repo, "validate")
+    assert p.returncode == 1
+    assert "services/waketrainer/Dockerfile: line 4: COPY source 'models/wake.onnx' is not in " \
+        "the context (BuildKit fails: not found) ([services.waketrainer])" in p.stderr.splitlines()
+    assert "valid" not in p.stdout
+    # plan says the same thing (as a note: it plans, the build fails)
+    p = _cli(repo, "plan")
+    assert "waketrainer: line 4: COPY source 'models/wake.onnx' is not in the context" in p.stderr

@@ -259,8 +259,9 @@ def test_manifest_copy_follows_the_manifest(repo: Path) -> None:
         m = reuse.manifest()
         snapshot(cfg, tree, reuse)
         full = state.load_manifest(cfg.state_dir)
-        assert {n: (r.digest, dict(r.files or {}), dict(r.parents)) for n, r in m.records.items()} \
-            == {n: (r.digest, dict(r.files or {}), dict(r.parents))
+        assert {n: (r.digest, dict(r.files or {}), dict(r.parents), dict(r.labels))
+                for n, r in m.records.items()} \
+            == {n: (r.digest, dict(r.files or {}), dict(r.parents), dict(r.labels))
                 for n, r in full.records.items()}
     changed = dict(snap.records)
     changed["web"] = changed["stt"]

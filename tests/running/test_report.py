@@ -7,9 +7,19 @@ import threading
 
 from buildorch.planning.plan import Plan, Stale
 from buildorch.render import Plain
+from buildorch.render.live import LiveTable
 from buildorch.running import scheduler
 from buildorch.running.build import BuildReport
-from buildorch.running.events import Failed, Finished, Skipped, Step, UpToDate, Warned
+from buildorch.running.events import (
+    Failed,
+    Finished,
+    Queued,
+    Skipped,
+    Started,
+    Step,
+    UpToDate,
+    Warned,
+)
 
 
 def _report() -> BuildReport:
@@ -65,3 +75,22 @@ def test_plain_puts_failures_and_warnings_on_stderr() -> None:
     assert "FAILED: exit 3" in err.getvalue() and "| line" in err.getvalue()
     assert "warning: push of r/a:bo-1 failed" in err.getvalue()
     assert "FAILED" not in out.getvalue() and "built in" in out.getvalue()
+
+
+def test_plain_lines_have_one_width_from_the_first_and_the_table_shows_every_tier() -> None:
+    """Up-to-date images are said before anything is queued: their lines used to be narrower
+    than the build lines, and their tier blank in the live table (issue 20)."""
+    out = io.StringIO()
+    render = Plain(out, names=["python-base", "python-ml-audio", "stt"])
+    for e in (UpToDate("python-base"), UpToDate("stt"), Queued("python-ml-audio", "tier-2"),
+              Started("python-ml-audio", "tier-2"), Finished("python-ml-audio", 1.0, 2, 2, None)):
+        render(e)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 4
+    assert {line.index("] ") for line in lines} == {len("[python-ml-audio")}, lines
+
+    table = LiveTable(tiers={"python-base": "foundation", "stt": "services"})
+    table(UpToDate("python-base"))
+    table(UpToDate("stt"))
+    assert {n: r.tier for n, r in table.rows.items()} == {"python-base": "foundation",
+                                                         "stt": "services"}
