@@ -26,6 +26,7 @@ engine:
 lint: venv
 	$(BIN)/ruff check buildorch tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: venv engine lint
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -33,8 +33,8 @@ _WHERE = {
     "Config": "buildorch.config", "Engine": "buildorch.edges.engine",
     "Plan": "buildorch.planning.plan", "Stale": "buildorch.planning.plan",
     "PlanResult": "buildorch.planning.baseline",
-    "BuildOptions": "buildorch.running.build", "BuildReport": "buildorch.running.build",
-    "ImageReport": "buildorch.running.build",
+    "BuildOptions": "buildorch.running.options", "BuildReport": "buildorch.running.report",
+    "ImageReport": "buildorch.running.report",
     **{e: "buildorch.running.events" for e in (
         "Event", "Queued", "Started", "Step", "Finished", "Failed", "Skipped", "UpToDate")},
 }
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from buildorch.errors import BuildorchError, ConfigError
     from buildorch.planning.baseline import PlanResult
     from buildorch.planning.plan import Plan, Stale
-    from buildorch.running.build import BuildOptions, BuildReport, ImageReport
     from buildorch.running.events import (
         Event,
         Failed,
@@ -57,6 +56,8 @@ if TYPE_CHECKING:
         Step,
         UpToDate,
     )
+    from buildorch.running.options import BuildOptions
+    from buildorch.running.report import BuildReport, ImageReport
 
 
 def __getattr__(name: str) -> Any:

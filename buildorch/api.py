@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from buildorch.config import Config
     from buildorch.edges.engine import Engine
     from buildorch.planning.baseline import PlanResult
-    from buildorch.running.build import BuildOptions, BuildReport
     from buildorch.running.events import Event
+    from buildorch.running.options import BuildOptions
+    from buildorch.running.report import BuildReport
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -42,20 +43,23 @@ def plan(config: Config, *, since: str | None = None, images: Iterable[str] = ()
 def build(config: Config, options: BuildOptions | None = None, *,
           on_event: Callable[[Event], None] | None = None, engine: Engine | None = None,
           cancel: threading.Event | None = None) -> BuildReport:
-    """Build the stale images in dependency order, in parallel. Every event goes to `on_event`
-    as it happens; setting `cancel` stops the run cleanly. Returns the run's report."""
-    from buildorch.running import build as running
+    """Build the stale images in dependency order, in parallel, each tier behind the disk
+    guard (its `min_free` and `cleanup`), as the command line does. Every event goes to
+    `on_event` as it happens; setting `cancel` stops the run cleanly (then the emergency
+    cleanup runs). Returns the run's report."""
+    from buildorch.ops.disk import DiskGuard
+    from buildorch.running.build import build as run
+    from buildorch.running.options import BuildOptions
 
-    return running.build(config, options or running.BuildOptions(), on_event or _ignore,
-                         cancel=cancel, engine=engine)
+    return run(config, options or BuildOptions(), on_event or _ignore, cancel=cancel,
+               disk=DiskGuard, engine=engine)
 
 
 def buildx_argv(config: Config, image: str) -> list[str]:
     """The `docker buildx build` command buildorch runs for `image` as the tree is now."""
     from buildorch.planning.baseline import work_snapshot
-    from buildorch.running.build import BuildOptions
-    from buildorch.running.builder import argv
-    from buildorch.running.execute import spec_for
+    from buildorch.running.options import BuildOptions
+    from buildorch.running.spec import argv, spec_for
 
     snap = work_snapshot(config)
     return argv(spec_for(config, image, snap.records[image], BuildOptions()))

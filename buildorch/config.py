@@ -23,14 +23,15 @@ from buildorch.config_keys import (
     REGISTRY_RE,
     TAG_RE,
     TOP_KEYS,
+    context_kind,
 )
 from buildorch.errors import ConfigError
 
 __all__ = [
     "ARG_NAME_RE", "CACHE_SINKS", "CACHE_SOURCES", "CLEANUP_POLICIES", "CONFIG_NAME",
     "HEALTHCHECK", "NAME_RE", "REGISTRY_RE", "TAG_RE", "TOP_KEYS", "Config", "Image", "Smoke",
-    "Tier", "find_config", "find_root", "load", "parse", "parse_lenient", "read_text",
-    "seed_policy", "tier_rank",
+    "Tier", "context_kind", "find_config", "find_root", "load", "parse", "parse_lenient",
+    "read_text", "seed_policy", "tier_rank",
 ]
 
 CONFIG_NAME = "services.toml"
@@ -117,6 +118,9 @@ class Image:
     smoke: Smoke | None = None
     tags: tuple[str, ...] = ()     # its own references; () = {registry}/{name}:{tag}
     labels: tuple[tuple[str, str], ...] = ()
+    # Named build contexts (`--build-context NAME=…`): NAME -> a root-relative folder,
+    # "docker-image://REF" or "target:IMAGE" (a configured image, pinned when built).
+    contexts: tuple[tuple[str, str], ...] = ()
 
     @property
     def table(self) -> str:
@@ -351,6 +355,12 @@ def parse_lenient(
                          f"; remove it, or add a [base.{dep}] or [services.{dep}] table"))
             elif dep == image.name:
                 c.add(image.table, "depends_on names the image itself; remove it")
+        for cname, value in image.contexts:
+            kind, rest = context_kind(value)
+            if kind == "target" and (rest not in declared or rest == image.name):
+                c.add(image.table, f"contexts.{cname} = {value!r} names "
+                      + ("the image itself" if rest == image.name else f"no image {rest!r}")
+                      + "; name another image of this file")
 
     return Config(
         path=path, root=root, registry=project["registry"], tag=project["tag"],
@@ -420,7 +430,29 @@ def _image(
         ignore=tuple(_rel_patterns(root, base_dir, v["ignore"])),
         platform=v["platform"], smoke=None if smoke is None else Smoke(smoke),
         tags=v["tags"], labels=v["labels"],
+        contexts=_contexts(c, table, v["contexts"], d.get("contexts"), root, base_dir,
+                           checks),
     )
+
+
+def _contexts(c: _Collector, table: str, contexts: tuple[tuple[str, str], ...], raw: object,
+              root: Path, base_dir: Path, checks: _Checks) -> tuple[tuple[str, str], ...]:
+    """`contexts` as config_keys checked them, each folder made root-relative: one inside
+    the repository, a directory (a `target:` is checked once every image is known). When
+    `read` refused an entry (said there), the others are still checked and kept."""
+    if not contexts and isinstance(raw, dict) and raw:
+        contexts = config_keys.Contexts.entries("contexts", raw)[0]
+    out: list[tuple[str, str]] = []
+    for name, raw in contexts:
+        if context_kind(raw)[0] != "path":
+            out.append((name, raw))
+            continue
+        folder = _inside(c, table, f"contexts.{name}", raw, root, base_dir)
+        if folder is not None and not checks.is_dir(folder):
+            c.add(table, f"contexts.{name} = {raw!r} is not a directory; fix the path")
+        elif folder is not None:
+            out.append((name, folder))
+    return tuple(sorted(out))
 
 
 def _claimed_tags(c: _Collector, images: Mapping[str, Image], registry: str | None,

@@ -45,6 +45,8 @@ _DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
 REGISTRY_RE = re.compile(
     rf"^(?:{_DOMAIN}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*$|^{_DOMAIN}:[0-9]+$")
 ARG_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# What a FROM, COPY --from or RUN --mount from= may name as a build context (`contexts`).
+CONTEXT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$")
 # A tagged image reference (no digest), for editors: dockerlang/reference.py stays the judge.
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 REFERENCE_RE = re.compile(
@@ -319,8 +321,65 @@ class Labels:
                 "additionalProperties": {"type": ["string", "number"]}}
 
 
+def context_kind(value: str) -> tuple[str, str]:
+    """("image", REF) | ("target", IMAGE) | ("path", folder) of a `contexts` value."""
+    if value.startswith("docker-image://"):
+        return "image", value[len("docker-image://"):]
+    if value.startswith("target:"):
+        return "target", value[len("target:"):]
+    return "path", value
+
+
+class Contexts:
+    """`{ NAME = "path" | "docker-image://REF" | "target:IMAGE" }`: each NAME is what a FROM,
+    COPY --from or RUN --mount from= names (held as sorted pairs, values as written: config.py
+    resolves a folder inside the repository and checks a `target:` names another image)."""
+
+    __slots__ = ()
+    name = "table of named build contexts"
+
+    def check(self, key: str, value: object) -> object:
+        if not isinstance(value, dict):
+            raise Invalid(f"{key} = {value!r} must be a table, like "
+                          f'{key} = {{ shared = "../shared" }}')
+        out, problems = self.entries(key, value)
+        if problems:
+            raise Invalid("\n".join(problems))
+        return out
+
+    @staticmethod
+    def entries(key: str, value: Mapping[str, object]
+                ) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+        """The valid entries (sorted) and one problem per invalid one: config.py keeps the
+        valid ones when another is refused, so that each is still checked as a path."""
+        problems, out = [], []
+        for name, raw in value.items():
+            if not CONTEXT_NAME_RE.match(name):
+                problems.append(f"{key}: {name!r} is not a valid context name: use what the "
+                                "Dockerfile names (lower-case letters, digits, '.', '_', '-', "
+                                "'/', ':')")
+            elif not isinstance(raw, str) or not raw:
+                problems.append(f"{key}.{name} = {raw!r} must be a path, "
+                                '"docker-image://REF" or "target:IMAGE"')
+            elif context_kind(raw)[0] != "path" and not context_kind(raw)[1]:
+                problems.append(f"{key}.{name} = {raw!r} names nothing after the prefix")
+            elif context_kind(raw)[0] == "path" and "://" in raw:
+                problems.append(f"{key}.{name} = {raw!r}: only a folder, "
+                                '"docker-image://REF" or "target:IMAGE" are supported')
+            else:
+                out.append((name, raw))
+        return tuple(sorted(out)), problems
+
+    def schema(self) -> dict[str, Any]:
+        # a folder (no scheme), or docker-image:// / target: naming something
+        value = (r"^(?:docker-image://[\s\S]|target:[\s\S]"
+                 r"|(?!docker-image://|target:)(?![\s\S]*://)[\s\S])")
+        return {"type": "object", "propertyNames": {"pattern": CONTEXT_NAME_RE.pattern},
+                "additionalProperties": {"type": "string", "pattern": value}}
+
+
 Type = (Text | Path | Whole | Duration | Size | Choice | Strings | BuildArgs | Command
-        | References | Labels)
+        | References | Labels | Contexts)
 
 
 # --- the keys ---------------------------------------------------------------------------------
@@ -465,6 +524,9 @@ def _image_keys(tier: str) -> tuple[Key, ...]:
             "{registry}/{name}:{tag}. No two images may share one.", []),
         Key("labels", Labels(), "Image labels (--label), counted in the image's digest: a "
             "change rebuilds it.", {}),
+        Key("contexts", Contexts(), "Named build contexts (`--build-context NAME=…`): a "
+            "folder, `docker-image://REF`, or `target:IMAGE` (a configured image, built first "
+            "and pinned).", {}),
     )
 
 

@@ -91,3 +91,45 @@ def test_a_no_change_build_imports_neither_docker_py_nor_tenacity(
             "    assert e.code == 0, e.code")
     loaded = _modules_after(code, repo)
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+BUILDING_HALF = ("buildorch.running.execute", "buildorch.running.pipeline",
+                 "buildorch.running.scheduler", "buildorch.running.buildx",
+                 "buildorch.running.registry", "buildorch.edges.capabilities",
+                 "buildorch.ops.disk")
+
+
+def test_a_no_change_build_loads_none_of_the_building_half(
+        make_repo: Callable[..., Path], engine: None) -> None:
+    ns = f"{PREFIX}api-{uuid.uuid4().hex[:8]}"
+    repo = make_repo({**FILES, "services.toml": f'[project]\nregistry = "{ns}"\n'
+                      + FILES["services.toml"],
+                      "app/Dockerfile": f"FROM {ns}/base:latest\nCOPY app/main.py /main.py\n"})
+    cfg = buildorch.load_config(repo / "services.toml")
+    assert buildorch.build(cfg).ok
+    code = ("from buildorch.cli import main\nimport sys\nsys.argv = ['buildorch', 'build', "
+            "'--progress', 'plain']\ntry:\n    main()\nexcept SystemExit as e:\n"
+            "    assert e.code == 0, e.code\nimport json\nprint(json.dumps(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, check=True,
+                         capture_output=True, text=True).stdout
+    loaded = set(json.loads(out.splitlines()[-1]))
+    assert "buildorch.running.build" in loaded
+    assert not loaded & set(BUILDING_HALF), sorted(loaded & set(BUILDING_HALF))
+
+
+def test_api_build_runs_the_disk_guard(make_repo: Callable[..., Path], engine: None) -> None:
+    """The disk guard is passed in by the caller; the public API passes it."""
+    ns = f"{PREFIX}api-{uuid.uuid4().hex[:8]}"
+    toml = FILES["services.toml"].replace(
+        "[tiers.services]\n", '[tiers.services]\nmin_free = "100TB"\ncleanup = "none"\n')
+    repo = make_repo({**FILES, "services.toml": f'[project]\nregistry = "{ns}"\n' + toml,
+                      "app/Dockerfile": f"FROM {ns}/base:latest\nCOPY app/main.py /main.py\n"})
+    cfg = buildorch.load_config(repo / "services.toml")
+    events: list[buildorch.Event] = []
+    report = buildorch.build(cfg, on_event=events.append)
+    story_ = story([e.to_json() for e in events], "")
+    assert not report.ok, story_
+    assert report.images["base"].result == "built", story_
+    assert report.images["app"].result == "failed", story_
+    reason = report.images["app"].reason
+    assert "tier services" in reason and "100" in reason and "free" in reason, reason

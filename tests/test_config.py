@@ -272,3 +272,31 @@ def test_smoke_typos_and_bad_smoke_timeout(tmp_path: Path) -> None:
     assert "services.toml: [services.stt]: unknown key 'smok'; did you mean 'smoke'?" in probs
     assert any(p.startswith("services.toml: [tiers.services]: smoke_timeout: 'soon' is not a "
                             "duration") for p in probs), probs
+
+
+def test_contexts_take_a_folder_an_image_or_a_configured_target(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    cfg = load(_write(tmp_path, """
+[base.base]
+dockerfile = "base.Dockerfile"
+[services.stt]
+dockerfile = "stt/Dockerfile"
+contexts = { shared = "shared", tools = "docker-image://busybox:1.36", root = "target:base" }
+"""))
+    assert cfg.images["stt"].contexts == (
+        ("root", "target:base"), ("shared", "shared"), ("tools", "docker-image://busybox:1.36"))
+
+
+def test_bad_contexts_are_each_one_line(tmp_path: Path) -> None:
+    probs = _problems(tmp_path, """
+[base.base]
+dockerfile = "base.Dockerfile"
+contexts = { a = "missing", b = "target:nope", c = "target:base", d = "https://x/y.git", e = 3 }
+""")
+    assert len(probs) == 5, probs
+    # the key's own checks first (config_keys), then the folder, then the images named
+    assert "contexts.d = 'https://x/y.git': only a folder" in probs[0]
+    assert "contexts.e = 3 must be a path" in probs[1]
+    assert "contexts.a = 'missing' is not a directory" in probs[2]
+    assert "names no image 'nope'" in probs[3]
+    assert "contexts.c = 'target:base' names the image itself" in probs[4]

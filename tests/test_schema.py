@@ -77,6 +77,8 @@ def test_shipped_and_fixture_configs_validate(name: str) -> None:
     ('[cache]\nto = ["s3"]\n', "s3"),
     ('[services.a]\nsmoke = "helthcheck"\n', "helthcheck"),
     ('[servces.a]\n', "servces"),
+    ('[services.a]\ncontexts = { remote = "git://x/y" }\n', "contexts"),
+    ('[services.a]\ncontexts = { Shared = "s" }\n', "Shared"),
 ])
 def test_the_schema_refuses_what_validate_refuses(text: str, where: str) -> None:
     errors = list(_validator().iter_errors(tomllib.loads(text)))
@@ -91,6 +93,9 @@ VALUES: list[object] = [
     ["inline"], ["local", "registry"], {}, {"A": 1}, {"A": "x"}, {"1A": "x"}, {"A": [1]},
     {"A": True}, "healthcheck", "helthcheck", ["sh", "-c", "true"], ["sh", ""], "none",
     "basic", "agressive", "tier-1", "../x",
+    {"shared": "../shared"}, {"root": "target:base"}, {"root": "target:"},
+    {"tools": "docker-image://busybox:1.36"}, {"tools": "docker-image://"},
+    {"remote": "https://x/y.git"}, {"a/b:1@x": "x"}, {"-a": "x"}, {"shared": ""},
 ]
 
 

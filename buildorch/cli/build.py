@@ -15,9 +15,20 @@ from buildorch.errors import EXIT_ERROR, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from buildorch.config import Config
+    from buildorch.edges.engine import Engine
+    from buildorch.ops.disk import DiskGuard
     from buildorch.render import Renderer
-    from buildorch.running.build import BuildOptions, BuildReport
+    from buildorch.running.options import BuildOptions
+    from buildorch.running.report import BuildReport
 
+
+
+def disk_guard(engine: Engine) -> DiskGuard:
+    """The disk guard every build command runs with; `ops/disk.py` is imported only when
+    something builds (a no-change run never calls this)."""
+    from buildorch.ops.disk import DiskGuard
+
+    return DiskGuard(engine)
 
 
 def _renderer(progress: str, cfg: Config
@@ -64,7 +75,7 @@ def run_build(ctx: click.Context, opts: BuildOptions, progress: str) -> None:
     cfg = config_of(ctx)
     render, scope = _renderer(progress, cfg)
     with scope:
-        report = build(cfg, opts, render)
+        report = build(cfg, opts, render, disk=disk_guard)
     for n in report.notes:
         note(n)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -118,7 +129,7 @@ def command(ctx: click.Context, images: tuple[str, ...], force_all: bool, since:
           cache_to: tuple[str, ...], warm: bool, no_reuse: bool, no_smoke: bool,
           no_deps: bool, progress: str) -> None:
     """Build the stale images (or IMAGES and their stale ancestry), parents first."""
-    from buildorch.running.build import BuildOptions
+    from buildorch.running.options import BuildOptions
 
     check_selection(images, force_all, since, no_deps)
     run_build(ctx, BuildOptions(names=images, force_all=force_all, since=since, jobs=jobs,

@@ -47,13 +47,15 @@ def uninstall() -> None:
 
 
 def _build_in(cfg: Config, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
+    from buildorch.cli.build import disk_guard
     from buildorch.render import Plain
-    from buildorch.running.build import BuildOptions, build
+    from buildorch.running.build import build
+    from buildorch.running.options import BuildOptions
 
     try:
         # The hook planned against the manifest and the engine: build exactly those images.
         report = build(cfg, BuildOptions(names=names, force_all=True, no_deps=True),
-                       Plain(sys.stderr, steps=False, names=cfg.images))
+                       Plain(sys.stderr, steps=False, names=cfg.images), disk=disk_guard)
     except BuildorchError as exc:
         return str(exc).splitlines()[0], ()
     for n in report.notes:

@@ -30,11 +30,15 @@ def command(ctx: click.Context, name: str, as_json: bool) -> None:
     ins = snap.inputs[name]
     files = sorted(ins.files)
     if as_json:
-        out(json.dumps({"image": name, "files": files}, indent=2))
+        doc: dict[str, object] = {"image": name, "files": files}
+        if ins.origins:   # files read through a parent's ONBUILD trigger or a named context
+            doc["origins"] = dict(sorted(ins.origins.items()))
+        out(json.dumps(doc, indent=2))
         return
     for n in ins.notes:
         note(n)
     out(f"{name}: {len(files)} file(s) from {cfg.images[name].context!r} "
          f"via {ins.dockerfile}")
+    width = max((len(f) for f in files if f in ins.origins), default=0)
     for f in files:
-        out(f"  {f}")
+        out(f"  {f.ljust(width)}  ({ins.origins[f]})" if f in ins.origins else f"  {f}")

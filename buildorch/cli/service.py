@@ -14,6 +14,6 @@ from buildorch.cli.build import PROGRESS, run_build
 @click.pass_context
 def command(ctx: click.Context, name: str, jobs: int | None, progress: str) -> None:
     """Build one service, rebuilding first whatever of its ancestry is stale."""
-    from buildorch.running.build import BuildOptions
+    from buildorch.running.options import BuildOptions
 
     run_build(ctx, BuildOptions(names=(name,), jobs=jobs), progress)

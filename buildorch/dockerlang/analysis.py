@@ -41,7 +41,7 @@ from buildorch.dockerlang.shell_lex import ShellLex, ShellLexError
 from buildorch.dockerlang.sources import match_sources
 from buildorch.errors import BuildorchError
 
-__all__ = ["Analysis", "ContextSource", "analyze", "match_sources"]
+__all__ = ["Analysis", "BaseImage", "ContextSource", "analyze", "match_sources"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,20 @@ class ContextSource:
     line: int           # 1-based line where the instruction starts
     parents: bool = False                 # COPY --parents (pattern matched like .dockerignore)
     excludes: tuple[str, ...] = ()        # COPY/ADD --exclude patterns, as written
+    context: str = ""                     # a named build context; '' = the build's context
+    via: str = ""                         # the configured base image whose ONBUILD trigger it is
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """What a configured image carries into a build FROM it, as its image config does: the
+    ENV it ends with and its ONBUILD triggers (each at its ONBUILD line in `dockerfile`)."""
+
+    name: str
+    dockerfile: str
+    env: tuple[tuple[str, str, str], ...]   # (name, value, why it is not known or '')
+    open_world: bool                        # an external image below it may set more
+    triggers: tuple[Node, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,10 @@ class Analysis:
     consumed_args: tuple[str, ...]
     unresolved: tuple[str, ...]
     target: str | None
+    # The target's image config as a child build sees it: ENV and ONBUILD triggers
+    env: tuple[tuple[str, str, str], ...] = ()
+    env_open: bool = True
+    triggers: tuple[Node, ...] = ()
 
 
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -116,6 +134,8 @@ class _Stage:
     deps: dict[int, _Stage] = field(default_factory=dict)
     final_env: _Env | None = None
     final_config: _Env | None = None
+    local: str = ""              # a named local context stands as this stage's root
+    carried: BaseImage | None = None   # a configured image it builds FROM
 
     @property
     def label(self) -> str:
@@ -257,8 +277,11 @@ class _Analyzer:
     """
 
     def __init__(self, text: str, build_args: Mapping[str, str], target: str | None,
-                 platform: str | None) -> None:
+                 platform: str | None, bases: Mapping[str, BaseImage],
+                 contexts: Mapping[str, str | None]) -> None:
         self.target_given = target is not None
+        self.bases = bases
+        self.contexts = contexts
         self.parsed = parse(text)
         for node in self.parsed.nodes:
             check(node)
@@ -272,6 +295,7 @@ class _Analyzer:
         # What the fingerprint hashes in place of an instruction: a FROM with its base resolved,
         # an ARG with the value it takes (BuildKit keys on values, not on how they are spelled)
         self.resolved: dict[int, Node] = {}
+        self.as_root: set[int] = set()
         global_nodes, stage_nodes = _split(self.parsed.nodes)
         self.global_nodes = global_nodes
         last = stage_nodes[-1][0].args
@@ -321,6 +345,12 @@ class _Analyzer:
             stage.base = by_name.get(base.text)
             if stage.base is None and base.text != "scratch":
                 check_reference(base.text, node.start_line)
+                self._from_context(stage, base.text)
+            if name and self._named(name):   # a named context replaces the stage whole
+                stage.base, stage.commands = None, []
+                self._from_context(stage, name)
+            if stage.base is None and not stage.local:
+                stage.carried = self.bases.get(stage.base_name.text)
             if name:
                 by_name[name] = stage
             stages.append(stage)
@@ -331,11 +361,37 @@ class _Analyzer:
                         stage.deps[ref.index] = ref
         self._check_cycles(stages)
         for stage in stages:  # a parent stage's ONBUILD triggers run in this stage
-            for trigger in stage.base.onbuild_triggers() if stage.base else ():
+            for trigger in self._triggers(stage):
                 check(trigger)
                 for ref in self._refs(trigger):
                     if isinstance(ref, _Stage):
                         stage.deps[ref.index] = ref
+
+    def _triggers(self, stage: _Stage) -> list[Node]:
+        if stage.base is not None:
+            return stage.base.onbuild_triggers()
+        return list(stage.carried.triggers) if stage.carried else []
+
+    def _named(self, ref: str) -> str:
+        """The named context an image reference selects ('' for none), looked up as
+        BuildKit's `NamedContext` does: the familiar form without `:latest`."""
+        if not self.contexts:
+            return ""
+        key = familiar_reference(ref).removesuffix(":latest")
+        return key if key in self.contexts else ""
+
+    def _from_context(self, stage: _Stage, ref: str) -> None:
+        """A FROM that a named context overrides: a folder as the stage's root, or another
+        image (`docker-image://`, a configured `target:`)."""
+        name = self._named(ref)
+        if not name:
+            return
+        image = self.contexts[name]
+        if image is None:
+            stage.local = name
+        else:
+            b = stage.base_name
+            stage.base_name = _Value(image, b.unknown, b.deps)
 
     def _ref(self, value: str, line: int, what: str) -> _Stage | str:
         """A `--from`: stage name (any case), COPY's stage index, else an image reference."""
@@ -411,6 +467,9 @@ class _Analyzer:
 
     def run(self) -> Analysis:
         reached = self.reached()
+        # a named folder standing as a stage is read whole only where it is a root filesystem
+        # (FROM it, or the target); through --from only the paths named are read
+        self.as_root = {s.base.index for s in reached if s.base} | {self.target.index}
         for stage in reached:
             self._dispatch_stage(stage)
         # Global ARG lines are not hashed: what they feed is, as the resolved FROM reference
@@ -432,7 +491,20 @@ class _Analyzer:
             consumed_args=tuple(sorted(self.consumed)),
             unresolved=tuple(dict.fromkeys(self.unresolved)),
             target=self.target.name if self.target_given else None,
+            env=tuple((k, v.text, v.unknown) for k, v in (
+                self.target.final_config.values.items() if self.target.final_config else ())),
+            env_open=self.target.final_config.open_world if self.target.final_config else True,
+            triggers=tuple(self._shifted(c) for c in self.target.commands
+                           if c.command == "onbuild" and c.trigger is not None),
         )
+
+    @staticmethod
+    def _shifted(node: Node) -> Node:
+        """An ONBUILD's trigger as a child runs it: at the ONBUILD line, with its heredocs."""
+        t = node.trigger
+        assert t is not None
+        return Node(t.keyword, t.flags, t.args, t.is_json, node.heredocs, t.original,
+                    node.start_line, node.end_line)
 
     def _dispatch_stage(self, stage: _Stage) -> None:
         line = stage.node.start_line
@@ -449,19 +521,35 @@ class _Analyzer:
             self.unresolved.append(f"line {line}: FROM {stage.node.args[0]} "
                                    f"{stage.base_name.unknown}")
         triggers: list[Node] = []
+        via = ""
         if stage.base is not None:
             assert stage.base.final_env is not None and stage.base.final_config is not None
             env, config = stage.base.final_env.copy(), stage.base.final_config.copy()
             triggers = stage.base.onbuild_triggers()
+        elif stage.carried is not None:   # a configured image: its ENV and triggers are known
+            self.images.append(stage.base_name.text)
+            carried = stage.carried
+            env = _Env({k: _Value(v, why) for k, v, why in carried.env}, carried.open_world)
+            config = env.copy()
+            triggers, via = list(carried.triggers), carried.name
         else:
-            scratch = stage.base_name.text == "scratch"
-            if not scratch:
+            scratch = stage.base_name.text == "scratch" or bool(stage.local)
+            if stage.local and stage.index in self.as_root:   # all of it, as an image
+                self.sources.append(ContextSource(".", "FROM", line, context=stage.local))
+            elif not scratch:
                 self.images.append(stage.base_name.text)
             # BuildKit adds a default PATH when the base image has none (scratch has none)
             env = _Env({"PATH": _Value(_DEFAULT_PATH)} if scratch else {}, not scratch)
             config = env.copy()
         for trigger in triggers:
-            self._dispatch(stage, trigger, env, config, "ONBUILD ")
+            if not via:
+                self._dispatch(stage, trigger, env, config, "ONBUILD ")
+                continue
+            try:
+                self._dispatch(stage, trigger, env, config, "ONBUILD ", via)
+            except BuildorchError:   # the build will fail on it: count all it could read
+                self.sources.append(ContextSource(".", f"ONBUILD {trigger.keyword.upper()}",
+                                                  trigger.start_line, via=via))
         for cmd in stage.commands:
             self._dispatch(stage, cmd, env, config, "")
         stage.final_env, stage.final_config = env, config
@@ -471,7 +559,7 @@ class _Analyzer:
                     self._onbuild_reads(cmd, config)
 
     def _dispatch(self, stage: _Stage, node: Node, env: _Env, config: _Env,
-                  prefix: str) -> None:
+                  prefix: str, via: str = "") -> None:
         cmd, line = node.command, node.start_line
         if cmd == "arg":
             words = tuple(self._arg(word, env, line) for word in node.args)
@@ -483,9 +571,9 @@ class _Analyzer:
             for key, value in pairs:  # all expanded first: `ENV a=1 b=$a` sees the old a
                 env.values[key.text] = config.values[key.text] = value
         elif cmd in ("copy", "add"):
-            self._copy(stage, node, env, prefix, self.sources)
+            self._copy(stage, node, env, prefix, self.sources, via)
         elif cmd == "run":
-            self._mounts(stage, node, env, prefix, self.sources)
+            self._mounts(stage, node, env, prefix, self.sources, via)
 
     def _arg(self, word: str, env: _Env, line: int) -> str:
         """`dispatchArg`: build arg, else the default expanded now, else the global value.
@@ -512,18 +600,25 @@ class _Analyzer:
         return hashed
 
     def _copy(self, stage: _Stage, node: Node, env: _Env, prefix: str,
-              out: list[ContextSource]) -> None:
+              out: list[ContextSource], via: str = "") -> None:
         flags = parse_flags(node)
         label, line = prefix + node.keyword.upper(), node.start_line
+        context = ""
         if isinstance(flags.get("from"), str):
-            self._use_ref(stage, self._ref(str(flags["from"]), line, "COPY --from"), line)
-            return
+            ref = self._ref(str(flags["from"]), line, "COPY --from")
+            context = self._local(ref)
+            if not context:
+                self._use_ref(stage, ref, line)
+                return
         excludes = flags.get("exclude", [])
         parents = flags.get("parents") is True
         for raw in node.args[:-1]:
             if parse_heredoc_marker(raw):
                 continue  # a heredoc body is written by the Dockerfile, not read
             value = env.expand(self.lex, raw, line)
+            if value.unknown and context:   # all that named context could give
+                out.append(ContextSource(".", label, line, context=context, via=via))
+                continue
             if value.unknown:
                 self._unknown(out, f"line {line}: {label} source {raw!r} {value.unknown}",
                               label, line)
@@ -536,10 +631,11 @@ class _Analyzer:
                                       "use ADD")
                 continue
             out.append(ContextSource(_context_path(src, parents), label, line, parents,
-                                     tuple(excludes) if isinstance(excludes, list) else ()))
+                                     tuple(excludes) if isinstance(excludes, list) else (),
+                                     context, via))
 
     def _mounts(self, stage: _Stage, node: Node, env: _Env, prefix: str,
-                out: list[ContextSource]) -> None:
+                out: list[ContextSource], via: str = "") -> None:
         line, label = node.start_line, prefix + "RUN"
         mounts = parse_flags(node).get("mount", [])
         for spec in mounts if isinstance(mounts, list) else ():
@@ -552,15 +648,23 @@ class _Analyzer:
             if not kind.unknown and kind.text.lower() not in MOUNT_TYPES:
                 raise parse_error(line, f"unsupported mount type {kind.text!r}")
             source = mount.get("source", mount.get("src", _Value(".")))
+            context = ""
             if "from" in mount:
-                if out is not self.onbuild:  # a trigger's from= names the child's stages
-                    self._use_ref(stage, self._ref(mount["from"].text, line, "RUN --mount"),
-                                  line)
+                if out is self.onbuild:  # a trigger's from= names the child's stages
+                    continue
+                ref = self._ref(mount["from"].text, line, "RUN --mount")
+                context = self._local(ref)
+                if not context:
+                    self._use_ref(stage, ref, line)
+                    continue
+            if context and (kind.unknown or source.unknown):
+                out.append(ContextSource(".", label, line, context=context, via=via))
             elif kind.unknown or source.unknown:
                 self._unknown(out, f"line {line}: RUN --mount={spec} "
                               f"{kind.unknown or source.unknown}", label, line)
-            elif kind.text.lower() == "bind":
-                out.append(ContextSource(_context_path(source.text, False), label, line))
+            elif kind.text.lower() == "bind" or context:
+                out.append(ContextSource(_context_path(source.text, False), label, line,
+                                         context=context, via=via))
 
     def _unknown(self, out: list[ContextSource], reason: str, label: str, line: int) -> None:
         if out is self.onbuild:  # a child build's read we cannot narrow: all of its context
@@ -568,8 +672,17 @@ class _Analyzer:
         else:
             self.unresolved.append(reason)
 
+    def _local(self, ref: _Stage | str) -> str:
+        """The named local context a `--from` reads ('' when it is a stage or an image)."""
+        if isinstance(ref, _Stage):
+            return ref.local
+        name = self._named(ref)
+        return name if name and self.contexts[name] is None else ""
+
     def _use_ref(self, stage: _Stage, ref: _Stage | str, line: int) -> None:
         if isinstance(ref, str):
+            name = self._named(ref)
+            ref = self.contexts.get(name) or ref if name else ref
             if ref != "scratch":
                 self.images.append(ref)
         elif ref.index >= stage.index:
@@ -582,8 +695,7 @@ class _Analyzer:
         assert trigger is not None
         label = f"ONBUILD {trigger.keyword.upper()}"
         # heredoc bodies hang on the ONBUILD line; the trigger runs at its line in the child
-        shifted = Node(trigger.keyword, trigger.flags, trigger.args, trigger.is_json,
-                       node.heredocs, trigger.original, node.start_line, node.end_line)
+        shifted = self._shifted(node)
         env = config.copy()  # a child sees this image's ENV, not its ARGs
         try:
             if trigger.command in ("copy", "add") and "from" not in parse_flags(trigger):
@@ -595,16 +707,22 @@ class _Analyzer:
 
 
 def analyze(text: str, build_args: Mapping[str, str] | None = None,
-            target: str | None = None, platform: str | None = None) -> Analysis:
+            target: str | None = None, platform: str | None = None,
+            bases: Mapping[str, BaseImage] | None = None,
+            contexts: Mapping[str, str | None] | None = None) -> Analysis:
     """Analyse the build of `target` (the last stage when None) for `platform`.
 
     `platform` is what `docker buildx build --platform` takes: `os/arch[/variant]`, or a
     comma-separated list, in which case the build reads what any of the platforms reads.
+    `bases`: configured images by the reference a FROM names them with (their ENV and ONBUILD
+    triggers then count, as BuildKit runs them); `contexts`: named build contexts, None for a
+    folder, else the image reference it stands for.
     Raises BuildorchError (one line: what, the line, what to do) for a Dockerfile BuildKit
     would reject before running anything.
     """
     names: list[str | None] = [p.strip() for p in (platform or "").split(",") if p.strip()]
-    results = [_Analyzer(text, build_args or {}, target, p).run() for p in names or [None]]
+    results = [_Analyzer(text, build_args or {}, target, p, bases or {}, contexts or {}).run()
+               for p in names or [None]]
     if len(results) == 1:
         return results[0]
     first = results[0]
@@ -618,4 +736,5 @@ def analyze(text: str, build_args: Mapping[str, str] | None = None,
 
     return Analysis(first.directives, fingerprint, union("external_images"),
                     union("context_sources"), union("onbuild_sources"),
-                    tuple(sorted(union("consumed_args"))), union("unresolved"), first.target)
+                    tuple(sorted(union("consumed_args"))), union("unresolved"), first.target,
+                    first.env, first.env_open, first.triggers)

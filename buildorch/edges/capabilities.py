@@ -4,7 +4,7 @@
 (its driver and endpoint); for a docker-driver builder, which is a docker context,
 `docker context inspect` and `docker --context NAME info` for its address, image store and
 whether it is this same engine (the engine ID tells). What follows from the facts is decided in
-`running/strategy.py`.
+`running/strategy.py` and `running/cache.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,53 @@ from buildorch.edges import proc
 from buildorch.edges.endpoint import DEFAULT_CONTEXT, Endpoint, config_dir, current
 from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
-from buildorch.running.strategy import BuilderInfo, image_store
+
+CLASSIC = "classic"
+CONTAINERD = "containerd"
+
+
+@dataclass(frozen=True)
+class BuilderInfo:
+    """One builder as buildx and the engine describe it."""
+
+    name: str                   # buildx builder / docker context name
+    driver: str                 # docker | docker-container | remote | kubernetes | ...
+    endpoint: str               # the context's engine address, or the node's endpoint
+    current: bool = False       # the current builder (no `builder` in the tier)
+    same_engine: bool = True    # its images land in the engine buildorch talks to
+    image_store: str | None = None   # docker driver: "containerd" | "classic"
+    reachable: bool = True
+    problem: str = ""           # why it is unusable, if it is
+
+    @property
+    def persists_cache(self) -> bool:
+        """The docker driver's engine keeps its build cache; a container builder may not."""
+        return self.driver == "docker"
+
+    @property
+    def via_registry(self) -> bool:
+        """Its results reach other builders (and the local engine) only through the registry."""
+        return not (self.driver == "docker" and self.same_engine)
+
+    @property
+    def docker_context(self) -> str | None:
+        """Docker-driver builders are docker contexts: run `docker --context NAME buildx`
+        (buildx refuses `--builder NAME` for them)."""
+        return self.name if self.driver == "docker" and not self.current else None
+
+    @property
+    def buildx_builder(self) -> str | None:
+        return self.name if self.driver != "docker" and not self.current else None
+
+    def describe(self) -> str:
+        store = f", {self.image_store} image store" if self.image_store else ""
+        where = "" if self.same_engine else f" at {self.endpoint}"
+        return f"builder {self.name!r} ({self.driver} driver{store}{where})"
+
+    def can_export(self, kind: str) -> bool:
+        if kind == "inline" or self.driver != "docker":
+            return True
+        return self.image_store == CONTAINERD
 
 
 @dataclass(frozen=True)
@@ -160,3 +206,13 @@ def detect(engine: Engine, builder_names: Iterable[str | None]) -> Capabilities:
         found = list(pool.map(lambda n: inspect_builder(n, local.result), named))
         return Capabilities(local.result(), current.result(),
                             dict(zip(named, found, strict=True)))
+
+
+def image_store(info: Mapping[str, object]) -> str:
+    """`docker info`: the containerd snapshotter reports DriverStatus [["driver-type",
+    "io.containerd.snapshotter.v1"]]; a graph driver (overlay2, ...) is the classic store."""
+    for row in info.get("DriverStatus") or ():   # type: ignore[attr-defined]
+        if isinstance(row, list | tuple) and len(row) == 2 and \
+                "io.containerd.snapshotter" in str(row[1]):
+            return CONTAINERD
+    return CLASSIC

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from buildorch.errors import BuildorchError
-from buildorch.planning.digest import Record
 
 SCHEMA_VERSION = 1
 # Read once, at import (single-threaded): os.umask can only be read by setting it.
@@ -24,6 +23,59 @@ HISTORY = "history.jsonl"
 # The state folder ignores itself, as pytest, mypy and ruff caches do: nothing in the user's
 # .gitignore to edit, and a nested .gitignore outranks the repository's own rules.
 GITIGNORE = b"# written by buildorch: its state is local, never committed\n*\n"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One image in the manifest, and what the plan compares: the digest and the parts it was
+    made of (`planning/digest.py` computes it; kept here, with its JSON form, as the manifest's
+    entry)."""
+
+    digest: str
+    instructions: str
+    args: Mapping[str, str]
+    target: str | None
+    platform: str | None
+    parents: Mapping[str, str]               # parent name -> its digest
+    files: Mapping[str, str] | None = None   # None when not recorded
+    dockerfile: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)   # services.toml `labels`
+    # where reads through a parent's trigger or a named context come from (for reasons only;
+    # not stored: the digest already holds the files)
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "digest": self.digest, "instructions": self.instructions, "args": dict(self.args),
+            "target": self.target, "platform": self.platform, "parents": dict(self.parents),
+            "files": None if self.files is None else dict(self.files),
+            "dockerfile": self.dockerfile}
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        return out
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, object]) -> Record:
+        def mapping(v: object) -> dict[str, str]:
+            if not isinstance(v, dict):
+                raise ValueError("expected an object")
+            return {str(k): str(x) for k, x in v.items()}
+
+        files = d.get("files")
+        if files is not None and not isinstance(files, dict):
+            raise ValueError("files: expected an object")
+        return cls(
+            digest=str(d["digest"]), instructions=str(d.get("instructions", "")),
+            args=mapping(d.get("args", {})),
+            target=None if d.get("target") is None else str(d.get("target")),
+            platform=None if d.get("platform") is None else str(d.get("platform")),
+            parents=mapping(d.get("parents", {})),
+            # Taken as parsed (path -> id strings): converting 50,000 entries one by one would
+            # cost a no-change plan more than reading them.
+            files=files,
+            dockerfile=str(d.get("dockerfile", "")),
+            labels=mapping(d.get("labels", {})),
+        )
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,14 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from buildorch.config import Config
+from buildorch.config import Config, context_kind
 from buildorch.dockerlang.reference import context_key
 from buildorch.edges import proc
 from buildorch.errors import BuildorchError
-from buildorch.ops.compose import BuildEntry
+from buildorch.ops.compose import BuildEntry, named_contexts
 from buildorch.planning.graph import ImageGraph
 from buildorch.planning.links import Links
-from buildorch.running.builder import cache_args
+from buildorch.running.cache import cache_args
 
 
 def bake_file(cfg: Config, graph: ImageGraph, *, cache: bool = True,
@@ -38,12 +38,19 @@ def bake_file(cfg: Config, graph: ImageGraph, *, cache: bool = True,
         }
         if image.labels:
             target["labels"] = dict(image.labels)
+        named: dict[str, tuple[str, str]] = {}   # BuildKit's lookup key -> (name, value)
+        # The image's own named contexts, bake's way: a folder absolute, a configured image
+        # as its target (bake target names are image names); one wins over a parent's FROM
+        # name it shares a lookup key with, as BuildKit's named context wins over the image
+        for n, v in image.contexts:
+            named[context_key(n)] = (n, str(cfg.root / v) if context_kind(v)[0] == "path"
+                                     else v)
         if contexts:
-            named: dict[str, tuple[str, str]] = {}   # BuildKit's lookup key -> (name, target)
             for p in graph.parents(name):
                 named.setdefault(context_key(cfg.ref(p)), (cfg.ref(p), f"target:{p}"))
             for k in (links.links.get(name, ()) if links else ()):
                 named.setdefault(context_key(k.ref), (k.ref, f"target:{k.parent}"))
+        if named:
             target["contexts"] = dict(named.values())
         if image.target:
             target["target"] = image.target
@@ -155,6 +162,7 @@ def read(files: Sequence[Path], cwd: Path) -> tuple[list[BuildEntry], list[str]]
                     "; its Dockerfiles are found by name"]
     data = json.loads(done.stdout)
     entries: list[BuildEntry] = []
+    notes: list[str] = []
     for key, t in (data.get("target") or {}).items():
         tags = tuple(str(x) for x in t.get("tags") or ())
         if key in only_inherit or (key in inherited and not tags):
@@ -172,11 +180,11 @@ def read(files: Sequence[Path], cwd: Path) -> tuple[list[BuildEntry], list[str]]
         dockerfile = (context / str(t.get("dockerfile") or "Dockerfile")).resolve()
         args = {str(k): str(v) for k, v in (t.get("args") or {}).items() if v is not None}
         labels = {str(k): str(v) for k, v in (t.get("labels") or {}).items() if v is not None}
-        parents = tuple(str(v)[len("target:"):] for v in (t.get("contexts") or {}).values()
-                        if str(v).startswith("target:"))
+        named = named_contexts(t.get("contexts") or {}, cwd, f"{origin}: target {key}", notes)
         platforms = [str(p) for p in t.get("platforms") or ()]
         entries.append(BuildEntry("bake", origin, key, context, dockerfile, t.get("target"),
-                                  tuple(sorted(args.items())), tags, parents,
+                                  tuple(sorted(args.items())), tags,
                                   labels=tuple(sorted(labels.items())),
-                                  platform=platforms[0] if len(platforms) == 1 else None))
-    return entries, []
+                                  platform=platforms[0] if len(platforms) == 1 else None,
+                                  contexts=named))
+    return entries, notes

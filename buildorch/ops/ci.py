@@ -13,7 +13,7 @@ from pathlib import Path
 
 from buildorch.config import Config
 from buildorch.planning.plan import Plan
-from buildorch.running.build import BuildReport
+from buildorch.running.report import BuildReport
 
 
 def _entry(cfg: Config, name: str, tier: str) -> dict[str, object]:

@@ -42,10 +42,37 @@ class BuildEntry:
     target: str | None = None
     args: tuple[tuple[str, str], ...] = ()
     images: tuple[str, ...] = ()   # compose `image:`, bake `tags`
-    depends_on: tuple[str, ...] = ()   # bake targets it names as `contexts` (`target:NAME`)
+    depends_on: tuple[str, ...] = ()
     unplaced: str = ""             # why it cannot be placed ('' = it can)
     labels: tuple[tuple[str, str], ...] = ()   # bake `labels`
     platform: str | None = None    # bake `platforms`, when it names one
+    # named build contexts: NAME -> an absolute folder, "docker-image://REF" or "target:KEY"
+    # (KEY: the bake target or compose service that builds it)
+    contexts: tuple[tuple[str, str], ...] = ()
+
+
+def named_contexts(raw: object, base: Path, where: str, notes: list[str]
+                   ) -> tuple[tuple[str, str], ...]:
+    """Compose `additional_contexts` (a mapping or `NAME=VALUE` list) or bake `contexts`, as
+    BuildEntry holds them; a folder is relative to `base`. Kinds buildorch cannot plan (git,
+    URLs, oci-layout) are left out with a note."""
+    items: list[tuple[str, str]] = []
+    if isinstance(raw, dict):
+        items = [(str(k), str(v)) for k, v in raw.items() if v is not None]
+    elif isinstance(raw, list):
+        items = [(k, v) for k, _, v in (str(x).partition("=") for x in raw) if v]
+    out: list[tuple[str, str]] = []
+    for name, value in items:
+        if value.startswith(("service:", "target:")):
+            out.append((name, "target:" + value.split(":", 1)[1]))
+        elif value.startswith("docker-image://"):
+            out.append((name, value))
+        elif re.match(r"[a-z][a-z0-9+.-]*://|git@", value):
+            notes.append(f"{where}: context {name} = {value} left out (buildorch plans "
+                         "folders, docker-image:// and other images here)")
+        else:
+            out.append((name, str((base / value).resolve())))
+    return tuple(sorted(out))
 
 
 def is_compose_file(path: str) -> bool:
@@ -385,7 +412,11 @@ def read(files: Sequence[Path], environ: Mapping[str, str] | None = None, *,
         target = build.get("target")
         entries.append(BuildEntry("compose", origin, str(key), context, dockerfile,
                                   str(target) if target else None, tuple(sorted(args.items())),
-                                  images))
+                                  images, contexts=named_contexts(
+                                      # relative to the project, as `docker compose config`
+                                      # (2.x here) resolves them
+                                      build.get("additional_contexts"), project_dir, where,
+                                      notes)))
     if without:
         notes.append(f"{origin}: {len(without)} service(s) without build: left out: "
                      + ", ".join(without))

@@ -48,6 +48,7 @@ class Entry:
     args: tuple[tuple[str, str], ...] = ()
     images: tuple[str, ...] = ()          # compose image / bake tags
     depends_on: tuple[str, ...] = ()
+    contexts: tuple[tuple[str, str], ...] = ()   # as services.toml takes them (root-relative)
     external: tuple[str, ...] = ()        # the images its FROM lines name, resolved
     sources: tuple[str, ...] = ()         # its COPY/ADD sources, relative to a context
     parents: tuple[str, ...] = ()
@@ -113,6 +114,7 @@ class Build:
     unplaced: str = ""
     labels: tuple[tuple[str, str], ...] = ()
     platform: str | None = None
+    contexts: tuple[tuple[str, str], ...] = ()   # "target:KEY" names a bake target/service
 
 
 def _prefix(ref: str) -> tuple[str | None, str, str]:
@@ -205,6 +207,8 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
     claimed: set[tuple[str, str | None, tuple[tuple[str, str], ...]]] = set()
     again: dict[str, list[str]] = {}   # origin -> entries building what another one builds
     collide = _colliding_bake_names(builds, root_name)
+    # (file, bake target / compose service) -> the image name it got: what `target:KEY` names
+    by_key: dict[tuple[str, str], str] = {}
     for b in builds:
         where = f"{b.origin}: {'services.' if b.kind == 'compose' else 'target '}{b.key}"
         if b.unplaced:
@@ -225,10 +229,11 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
             unplaced.append(Unplaced(b.dockerfile, f"{where}: no valid image name in "
                                      f"{b.key!r}"))
             continue
+        by_key[(b.origin, b.key)] = name
         candidates.append(Entry(b.dockerfile, name, how, b.context,
                                 f"{kind}'s context", b.target, b.args, b.images,
-                                b.depends_on, origin=b.origin, kind=b.kind, labels=b.labels,
-                                platform=b.platform))
+                                b.depends_on, b.contexts, origin=b.origin, kind=b.kind,
+                                labels=b.labels, platform=b.platform))
     for origin, keys in again.items():   # one line per file (a test file that `extends`)
         what = "services" if any(b.kind == "compose" and b.origin == origin
                                  for b in builds) else "targets"
@@ -305,21 +310,35 @@ def discover(paths: Sequence[str], builds: Sequence[Build], *, read: Callable[[s
                 notes.append(f"{e.name}: FROM {ref} names {_prefix(ref)[1]} under another "
                              f"registry than {registry or 'none'}: not linked")
         deps = tuple(d for d in e.depends_on if d in taken and d not in parents)
+        contexts = []
+        for cname, value in e.contexts:   # a target:KEY names the image KEY builds
+            if value.startswith("target:"):
+                image = by_key.get((e.origin, value[len("target:"):]))
+                if image is None or image not in taken or image == e.name:
+                    notes.append(f"{e.name}: context {cname} = {value} names no other image "
+                                 "placed here: left out")
+                    continue
+                value = f"target:{image}"
+            contexts.append((cname, value))
         context, context_from = e.context, e.context_from
         if not context:
             context, context_from = infer_context(e.dockerfile, e.sources, listing)
         linked.append(replace(e, parents=tuple(parents), parent_refs=tuple(refs),
-                              depends_on=deps, context=context, context_from=context_from))
+                              depends_on=deps, context=context, context_from=context_from,
+                              contexts=tuple(contexts)))
 
     if only is not None:
         linked, left = _only(linked, set(only), only_label or ", ".join(only))
         unplaced += left
-    has_children = {p for e in linked for p in (*e.parents, *e.depends_on)}
+    # a `target:` context is a parent: built first, in a lower tier
+    after = {e.name: (*e.parents, *e.depends_on,
+                      *(v[len("target:"):] for _, v in e.contexts if v.startswith("target:")))
+             for e in linked}
+    has_children = {p for ps in after.values() for p in ps}
     linked = [e if e.name in has_children else replace(e, base_why=base_like(e.dockerfile,
                                                                              e.name))
               for e in linked]
-    tiers = _tiers({e.name: (*e.parents, *e.depends_on) for e in linked},
-                   {e.name for e in linked if e.base_why})
+    tiers = _tiers(after, {e.name for e in linked if e.base_why})
     placed = tuple(replace(e, tier=tiers[e.name]) for e in linked)
     return Discovery(registry, tag, placed, tuple(unplaced), tuple(notes))
 
@@ -392,7 +411,9 @@ def _only(entries: list[Entry], origins: set[str], label: str
         n = todo.pop()
         if n not in keep:
             keep.add(n)
-            todo.extend((*by_name[n].parents, *by_name[n].depends_on))
+            todo.extend((*by_name[n].parents, *by_name[n].depends_on,
+                         *(v[len("target:"):] for _, v in by_name[n].contexts
+                           if v.startswith("target:"))))
     return ([e for e in entries if e.name in keep],
             [Unplaced(e.dockerfile, f"not built FROM by {label}'s images (plain `buildorch "
                       "init` places it)", e.name, e.context)
@@ -475,6 +496,9 @@ def render(d: Discovery, *, rel: Callable[[str], str], command: str,
             table["labels"] = dict(e.labels)
         if e.depends_on:
             table["depends_on"] = list(e.depends_on)
+        if e.contexts:
+            table["contexts"] = {n: v if v.startswith(("target:", "docker-image://")) else rel(v)
+                                 for n, v in e.contexts}
         lines.append(_comment(e))
         lines.append(_dump_table(section, e.name, table))
     if d.unplaced:

@@ -271,6 +271,10 @@ class DiskGuard:
             self._done[tier.name] = note
             return note
 
+    def emergency_cleanup(self) -> str:
+        """After a cancelled run: only buildorch's own leftovers (by label), bounded in time."""
+        return "emergency cleanup: " + clean(self.engine, "emergency", label=self.label).summary()
+
     def _check(self, tier: Tier) -> str | None:
         if tier.min_free <= 0:
             return None

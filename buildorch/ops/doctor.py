@@ -18,11 +18,12 @@ from buildorch.config import Config
 from buildorch.config_keys import CACHE_SINKS
 from buildorch.edges import endpoint as endpoints
 from buildorch.edges import proc
-from buildorch.edges.capabilities import Capabilities, detect
+from buildorch.edges.capabilities import BuilderInfo, Capabilities, detect
 from buildorch.edges.endpoint import DEFAULT_SOCKET, Endpoint
 from buildorch.edges.engine import Engine
 from buildorch.errors import BuildorchError
-from buildorch.running.strategy import BuilderInfo, cache_plan, parent_plan
+from buildorch.running.cache import cache_plan
+from buildorch.running.strategy import parent_plan
 
 PROBE_TIMEOUT_S = 3.0
 

@@ -25,9 +25,10 @@ from buildorch.dockerlang.golang import has_wildcards
 from buildorch.edges import git as gitdoor
 from buildorch.edges import state
 from buildorch.edges.git import CommitTree, Tree
+from buildorch.edges.state import Record
 from buildorch.errors import BuildorchError
 from buildorch.planning import baseline as project
-from buildorch.planning.digest import Record, Snapshot, snapshot
+from buildorch.planning.digest import Snapshot, snapshot
 from buildorch.planning.inputs import Reader
 from buildorch.planning.plan import Plan, make_plan
 

@@ -48,9 +48,16 @@ def _builds(root: Path, entries: Sequence[compose.BuildEntry]) -> list[disc.Buil
         unplaced = e.unplaced
         if not unplaced and (context is None or dockerfile is None):
             unplaced = f"its context or Dockerfile is outside the repository {root}"
+        contexts = []
+        for name, value in e.contexts:   # folders root-relative; one outside is left out
+            if value.startswith(("target:", "docker-image://")):
+                contexts.append((name, value))
+            elif (folder := _relative(root, Path(value))) is not None:
+                contexts.append((name, folder))
         out.append(disc.Build(e.kind, e.origin, e.key, context or ".",
                               dockerfile or str(e.dockerfile), e.target, e.args, e.images,
-                              e.depends_on, unplaced, e.labels, e.platform))
+                              e.depends_on, unplaced, e.labels, e.platform,
+                              tuple(contexts)))
     return out
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from buildorch import config as config_mod
 from buildorch.config import Config
 from buildorch.edges.git import CommitTree, Tree, WorkTree
-from buildorch.edges.state import load_manifest
+from buildorch.edges.state import Record, load_manifest
 from buildorch.errors import BuildorchError, ConfigError
-from buildorch.planning.digest import Record, Snapshot, snapshot
+from buildorch.planning.digest import Snapshot, snapshot
 from buildorch.planning.dockerfiles import unconfigured_bases
 from buildorch.planning.links import config_links, link_notes
 from buildorch.planning.plan import Plan, make_plan

@@ -10,61 +10,15 @@ from typing import TYPE_CHECKING
 
 from buildorch.config import Config
 from buildorch.edges.git import Tree
+from buildorch.edges.state import Record
 from buildorch.planning.graph import ImageGraph
-from buildorch.planning.inputs import ImageInputs, Reader, infer_parents
+from buildorch.planning.inputs import ImageInputs, Reader, infer_parents, resolved_analyses
 
 if TYPE_CHECKING:
+    from buildorch.dockerlang.analysis import Analysis
     from buildorch.planning.reuse import Reuse
 
 DIGEST_VERSION = 3  # 3: FROM hashed as resolved, global ARG lines not hashed
-
-
-@dataclass(frozen=True)
-class Record:
-    """What the plan compares: the digest and the parts it was made of."""
-
-    digest: str
-    instructions: str
-    args: Mapping[str, str]
-    target: str | None
-    platform: str | None
-    parents: Mapping[str, str]               # parent name -> its digest
-    files: Mapping[str, str] | None = None   # None when not recorded
-    dockerfile: str = ""
-    labels: Mapping[str, str] = field(default_factory=dict)   # services.toml `labels`
-
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "digest": self.digest, "instructions": self.instructions, "args": dict(self.args),
-            "target": self.target, "platform": self.platform, "parents": dict(self.parents),
-            "files": None if self.files is None else dict(self.files),
-            "dockerfile": self.dockerfile}
-        if self.labels:
-            out["labels"] = dict(self.labels)
-        return out
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, object]) -> Record:
-        def mapping(v: object) -> dict[str, str]:
-            if not isinstance(v, dict):
-                raise ValueError("expected an object")
-            return {str(k): str(x) for k, x in v.items()}
-
-        files = d.get("files")
-        if files is not None and not isinstance(files, dict):
-            raise ValueError("files: expected an object")
-        return cls(
-            digest=str(d["digest"]), instructions=str(d.get("instructions", "")),
-            args=mapping(d.get("args", {})),
-            target=None if d.get("target") is None else str(d.get("target")),
-            platform=None if d.get("platform") is None else str(d.get("platform")),
-            parents=mapping(d.get("parents", {})),
-            # Taken as parsed (path -> id strings): converting 50,000 entries one by one would
-            # cost a no-change plan more than reading them.
-            files=files,
-            dockerfile=str(d.get("dockerfile", "")),
-            labels=mapping(d.get("labels", {})),
-        )
 
 
 @dataclass(frozen=True)
@@ -92,12 +46,23 @@ def image_digest(inputs: ImageInputs, parents: Mapping[str, str],
 def snapshot(config: Config, tree: Tree, reuse: Reuse | None = None) -> Snapshot:
     """`reuse`: inputs and digests of the last plan, taken where nothing they read changed."""
     reader = Reader(config, tree)
-    inputs = {name: reuse.read(reader, image) if reuse else reader.read(image)
-              for name, image in config.images.items()}
-    parents = infer_parents(config, {n: i.external_images for n, i in inputs.items()})
+    if reuse is None:
+        first: Mapping[str, Analysis | None] = {
+            name: reader.analysis(image) for name, image in config.images.items()}
+        external = {n: a.external_images if a else () for n, a in first.items()}
+    else:
+        first, external = reuse.first(reader)
+    parents = infer_parents(config, external)
     graph = ImageGraph.build(
         {n: (i.tier, i.kind) for n, i in config.images.items()}, parents, list(config.tiers),
     )
+    # after the graph, which refuses cycles: a child's reads follow its parents' images
+    if reuse is None:
+        analyses = resolved_analyses(reader, first)
+        inputs = {name: reader.read(image, analyses[name])
+                  for name, image in config.images.items()}
+    else:
+        inputs = reuse.inputs(reader, first, external)
     records: dict[str, Record] = {}
     for name in graph.order():
         ins = inputs[name]
@@ -114,7 +79,7 @@ def snapshot(config: Config, tree: Tree, reuse: Reuse | None = None) -> Snapshot
         records[name] = Record(
             digest=digest, instructions=ins.instructions,
             args=dict(ins.args), target=ins.target, platform=ins.platform, parents=ps,
-            files=ins.files, dockerfile=ins.dockerfile, labels=labels,
+            files=ins.files, dockerfile=ins.dockerfile, labels=labels, origins=ins.origins,
         )
     if reuse:
         reuse.save()

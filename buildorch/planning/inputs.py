@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from buildorch.config import Config, Image
+from buildorch.config import Config, Image, context_kind
 from buildorch.dockerlang.dockerignore import DockerIgnore, ignore_file_for
 from buildorch.edges.git import Tree
 from buildorch.errors import BuildorchError
 
 if TYPE_CHECKING:
-    from buildorch.dockerlang.analysis import Analysis
+    from buildorch.dockerlang.analysis import Analysis, BaseImage, ContextSource
 
 # Over this, `docker buildx build` fails seconds in with a gRPC "message larger than max"
 # naming neither the file nor a fix: plan and validate say it first.
@@ -33,6 +33,9 @@ class ImageInputs:
     external_images: tuple[str, ...]
     notes: tuple[str, ...] = ()    # e.g. why the whole context counts
     missing: bool = False          # the Dockerfile is not in this tree
+    # path -> where its read comes from, for files read only through a configured parent's
+    # ONBUILD trigger or a named context: "ONBUILD COPY in base's Dockerfile, line 2"
+    origins: Mapping[str, str] = field(default_factory=dict)
 
 
 def _context_rel(context: str, path: str) -> str:
@@ -47,7 +50,6 @@ class Reader:
     tree: Tree
     _filtered: dict[tuple[str, str | None], list[str]] = field(default_factory=dict)
     _ignores: dict[str | None, DockerIgnore | None] = field(default_factory=dict)
-    _analyses: dict[tuple[object, ...], Analysis | None] = field(default_factory=dict)
 
     def _dockerignore(self, path: str | None) -> DockerIgnore | None:
         if path not in self._ignores:
@@ -84,13 +86,20 @@ class Reader:
             self._filtered[key] = ignore.filter(everything) if ignore else everything
         return self._filtered[key]
 
-    def analysis(self, image: Image) -> Analysis | None:
-        key = (image.name, image.dockerfile, image.args, image.target, image.platform)
-        if key not in self._analyses:
-            self._analyses[key] = self._analyze(image)
-        return self._analyses[key]
+    def named_contexts(self, image: Image) -> dict[str, str | None]:
+        """The image's named contexts as the analysis takes them: None for a folder, else the
+        image reference (a `target:` is the configured image's own reference)."""
+        out: dict[str, str | None] = {}
+        for name, value in image.contexts:
+            kind, rest = context_kind(value)
+            out[name] = None if kind == "path" else (
+                self.config.ref(rest) if kind == "target" else rest)
+        return out
 
-    def _analyze(self, image: Image) -> Analysis | None:
+    def analysis(self, image: Image, bases: Mapping[str, BaseImage] | None = None
+                 ) -> Analysis | None:
+        """`bases`: the configured images its FROM lines name, by reference; their ENV and
+        ONBUILD triggers then count (see `resolved_analyses`)."""
         # Imported here: a plan that reuses every image never parses a Dockerfile, and the
         # parser is a tenth of its start-up.
         from buildorch.dockerlang.analysis import analyze
@@ -105,18 +114,24 @@ class Reader:
                 "into the build); move what it embeds into files the Dockerfile COPYs")
         try:
             return analyze(data.decode("utf-8", "replace"), dict(image.args), image.target,
-                           image.platform or self.config.platform)
+                           image.platform or self.config.platform, bases,
+                           self.named_contexts(image))
         except BuildorchError as exc:
             raise BuildorchError(f"{image.dockerfile} ({image.table}): {exc}") from None
 
-    def read(self, image: Image) -> ImageInputs:
+    def read(self, image: Image, analysis: Analysis | None = None) -> ImageInputs:
+        """What the build reads. `analysis`: the image's, as `resolved_analyses` gives it
+        (its configured parents' ENV and ONBUILD triggers applied); read here if None."""
         platform = image.platform or self.config.platform
-        analysis = self.analysis(image)
+        if analysis is None:
+            analysis = self.analysis(image)
         if analysis is None:
             return ImageInputs(image.name, image.dockerfile, "", (), image.target, platform, {},
                                (), (f"{image.dockerfile} not in {self.tree.label}",), True)
         ignore_path = ignore_file_for(image.dockerfile, image.context, self.tree.is_file)
         notes: list[str] = []
+        own = [s for s in analysis.context_sources if not s.context]
+        origins: dict[str, str] = {}
         if analysis.unresolved:
             read: Sequence[str] | set[str] = self.context_files(image.context, ignore_path)
             notes.extend(f"whole context counts: {r}" for r in analysis.unresolved)
@@ -124,14 +139,19 @@ class Reader:
             # Whether a file is read depends on its own path only (a source names it or a
             # folder above it), so select first and apply .dockerignore to the few selected:
             # the same set as filtering the whole context first, at a fraction of the cost.
-            from buildorch.dockerlang.analysis import match_sources
-
-            selected, match_notes = match_sources(analysis.context_sources,
-                                                  self._context_all(image.context))
-            ignore = self._dockerignore(ignore_path)
-            read = ignore.filter(sorted(selected)) if ignore else selected
+            read, match_notes = self._match(own, image.context, ignore_path, origins)
             notes.extend(match_notes)
         paths = {_context_rel(image.context, p) for p in read}
+        folders = dict(image.contexts)
+        for name in dict.fromkeys(s.context for s in analysis.context_sources if s.context):
+            folder = folders[name]
+            # BuildKit applies a .dockerignore at the root of a named folder context, and
+            # only that one (dockerui's NamedContext; checked on the engine)
+            got, match_notes = self._match(
+                [s for s in analysis.context_sources if s.context == name], folder,
+                _context_rel(folder, ".dockerignore"), origins, paths)
+            paths.update(_context_rel(folder, p) for p in got)
+            notes.extend(match_notes)
         if image.inputs or image.ignore:
             import pathspec  # gitignore syntax, only for images that use inputs/ignore
 
@@ -141,6 +161,7 @@ class Reader:
         if image.ignore:
             spec = pathspec.GitIgnoreSpec.from_lines(image.ignore)
             paths = {p for p in paths if not spec.match_file(p)}
+        origins = {p: o for p, o in origins.items() if p in paths}
         files = self.tree.file_ids(sorted(paths))
         escapes = getattr(self.tree, "escapes", None)
         if escapes is not None:
@@ -163,12 +184,109 @@ class Reader:
             files=files,
             external_images=analysis.external_images,
             notes=tuple(notes),
+            origins=origins,
         )
+
+    def _match(self, sources: Sequence[ContextSource], context: str, ignore_path: str | None,
+               origins: dict[str, str], plain: set[str] | None = None) -> tuple[set[str],
+                                                                               list[str]]:
+        """Context-relative files `sources` read in `context` after its .dockerignore, and
+        notes. Files read only through a parent's trigger or a named context get an origin
+        (repository-relative) in `origins`, unless `plain` (or a plain source) reads them."""
+        from buildorch.dockerlang.analysis import match_sources
+
+        everything = self._context_all(context)
+        selected, notes = match_sources(sources, everything)
+        ignore = self._dockerignore(ignore_path)
+        read = set(ignore.filter(sorted(selected)) if ignore else selected)
+        marked = [s for s in sources if s.via or s.context]
+        if marked:
+            plain_read = match_sources([s for s in sources if not (s.via or s.context)],
+                                       everything)[0]
+            for src in marked:
+                where = _origin(src)
+                for p in match_sources([src], everything)[0] & read:
+                    rel = _context_rel(context, p)
+                    if p not in plain_read and (plain is None or rel not in plain):
+                        origins.setdefault(rel, f"{where}, line {src.line}")
+        return read, notes
+
+
+def _origin(src: ContextSource) -> str:
+    """Where a read comes from, for reasons: `ONBUILD COPY in base's Dockerfile`."""
+    what = src.instruction
+    if src.context:
+        what += {"FROM": f" {src.context}", "RUN": f" --mount from={src.context}"}.get(
+            src.instruction.removeprefix("ONBUILD "), f" --from={src.context}")
+    return f"{what} in {src.via}'s Dockerfile" if src.via else what
+
+
+def resolved_analyses(reader: Reader, first: Mapping[str, Analysis | None],
+                      names: Iterable[str] | None = None) -> dict[str, Analysis | None]:
+    """Each image's analysis with what its configured parents' images carry: their ENV (and
+    so their own parents', through any number of configured ancestors) and their ONBUILD
+    triggers, run in its build as BuildKit runs them (in the immediate child only; not
+    through COPY --from). `first` is each image's analysis on its own (`Reader.analysis`).
+
+    An image is analysed again only when that can change its reads: a configured parent has
+    triggers, or a variable the first analysis could not know (the base image may set it).
+    What the result depends on, beyond the image's own inputs, is exactly the `BaseImage`
+    values passed to `Reader.analysis`: each configured ancestor's Dockerfile, args, target
+    and platform (a reuse key must hold them, e.g. as `bases_key`). `names`: only these
+    images' (their ancestors' first analyses are then the only ones `first` is asked for)."""
+    from buildorch.dockerlang.analysis import BaseImage
+    from buildorch.planning.links import config_resolver
+
+    config = reader.config
+    resolver = config_resolver(config)   # a FROM names a parent as links.py finds it
+
+    def parent_of(ref: str, child: str) -> str | None:
+        link = resolver.resolve(ref, child)
+        return link.parent if link else None
+
+    full: dict[str, Analysis | None] = {}
+
+    def bases_of(name: str) -> dict[str, BaseImage]:
+        a = first[name]
+        out: dict[str, BaseImage] = {}
+        for ref in a.external_images if a else ():
+            parent = parent_of(ref, name)
+            if parent is None:
+                continue
+            pa = analysed(parent)
+            if pa is not None:
+                out[ref] = BaseImage(parent, config.images[parent].dockerfile, pa.env,
+                                     pa.env_open, pa.triggers)
+        return out
+
+    def analysed(name: str) -> Analysis | None:
+        if name not in full:
+            full[name] = None   # a cycle (said by the graph) stops here
+            bases = bases_of(name)
+            full[name] = reader.analysis(config.images[name], bases) if bases else first[name]
+        return full[name]
+
+    out: dict[str, Analysis | None] = {}
+    for name in first if names is None else names:
+        a = first[name]
+        parents = [parent_of(r, name) for r in a.external_images] if a else []
+        needs = a is not None and (bool(a.unresolved) or any(
+            p and (pa := first.get(p)) is not None and pa.triggers for p in parents))
+        out[name] = analysed(name) if needs else a
+    return out
+
+
+def bases_key(bases: Mapping[str, BaseImage]) -> str:
+    """A stable hash of what configured parents carry into a build (for reuse caches)."""
+    text = json.dumps(sorted([ref, b.name, b.env, b.open_world,
+                              [(n.original, n.start_line) for n in b.triggers]]
+                             for ref, b in bases.items()), separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def infer_parents(config: Config, external: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     """Parents of each image: FROM/--from refs naming a configured image (by every reference
-    it is known by: planning/links.py), then depends_on."""
+    it is known by: planning/links.py), then depends_on and `target:` contexts."""
     from buildorch.planning.links import config_links
 
     return {n: list(ps) for n, ps in config_links(config, external).parents.items()}

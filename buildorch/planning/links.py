@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from buildorch.config import Config
+from buildorch.config import Config, context_kind
 from buildorch.dockerlang.reference import DEFAULT_DOMAIN, is_pinned, parse
 
 
@@ -142,11 +142,22 @@ def _near_miss(resolver: Resolver, ref: str) -> str:
     return ", ".join(sorted(set(tags))) if tags else ""
 
 
+def _known(config: Config) -> list[Known]:
+    return [Known(n, config.refs(n), bool(i.tags)) for n, i in config.images.items()]
+
+
+def config_resolver(config: Config) -> Resolver:
+    """A Resolver over a Config's images."""
+    return Resolver(_known(config))
+
+
 def config_links(config: Config, external: Mapping[str, Sequence[str]]) -> Links:
-    """`resolve_links` over a Config's images."""
-    known = [Known(n, config.refs(n), bool(i.tags)) for n, i in config.images.items()]
-    return resolve_links(known, external,
-                         {n: i.depends_on for n, i in config.images.items()})
+    """`resolve_links` over a Config's images; a `target:` context (`contexts`) is a parent
+    as `depends_on` is: built first, and pinned by its context name."""
+    return resolve_links(_known(config), external, {
+        n: (*i.depends_on, *(rest for kind, rest in (context_kind(v) for _, v in i.contexts)
+                             if kind == "target"))
+        for n, i in config.images.items()})
 
 
 def link_notes(config: Config, links: Links) -> list[str]:

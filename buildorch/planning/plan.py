@@ -6,8 +6,9 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from buildorch.edges.state import Record
 from buildorch.errors import BuildorchError
-from buildorch.planning.digest import Record, Snapshot
+from buildorch.planning.digest import Snapshot
 
 MAX_PATHS = 5
 
@@ -37,8 +38,9 @@ class Plan:
         return [s.name for s in self.stale]
 
 
-def _paths(verb: str, paths: list[str]) -> list[str]:
-    out = [f"input {verb}: {p}" for p in paths[:MAX_PATHS]]
+def _paths(verb: str, paths: list[str], origins: Mapping[str, str]) -> list[str]:
+    out = [f"input {verb}: {p}" + (f" ({origins[p]})" if p in origins else "")
+           for p in paths[:MAX_PATHS]]
     if len(paths) > MAX_PATHS:
         out.append(f"input {verb}: … and {len(paths) - MAX_PATHS} more")
     return out
@@ -65,9 +67,10 @@ def own_reasons(now: Record, then: Record | None, what: str) -> list[str]:
         reasons.append("config changed: platform")
     if then.files is not None and now.files is not None:
         old, new = then.files, now.files
-        reasons += _paths("changed", sorted(p for p in new if p in old and old[p] != new[p]))
-        reasons += _paths("added", sorted(p for p in new if p not in old))
-        reasons += _paths("removed", sorted(p for p in old if p not in new))
+        reasons += _paths("changed", sorted(p for p in new if p in old and old[p] != new[p]),
+                          now.origins)
+        reasons += _paths("added", sorted(p for p in new if p not in old), now.origins)
+        reasons += _paths("removed", sorted(p for p in old if p not in new), then.origins)
     for p in sorted(set(now.parents) - set(then.parents)):
         reasons.append(f"parent added: {p}")
     for p in sorted(set(then.parents) - set(now.parents)):

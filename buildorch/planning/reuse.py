@@ -27,19 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from buildorch.config import Config, Image
+from buildorch.config import Config, Image, context_kind
 from buildorch.dockerlang.dockerignore import ignore_file_for
 from buildorch.dockerlang.golang import has_wildcards
 from buildorch.edges.inputcache import LazyFiles, Store, manifest_line, manifest_stamp
-from buildorch.edges.state import MANIFEST, Manifest, load_manifest
-from buildorch.planning.digest import Record
-from buildorch.planning.inputs import ImageInputs, Reader
+from buildorch.edges.state import MANIFEST, Manifest, Record, load_manifest
+from buildorch.planning.inputs import ImageInputs, Reader, resolved_analyses
 
 if TYPE_CHECKING:
     from buildorch.dockerlang.analysis import Analysis
+    from buildorch.planning.links import Resolver
 
-KEY_VERSION = 2   # 2: the manifest copy keeps labels
-_CODE = ("config.py", "planning", "dockerlang", "edges/git.py", "edges/inputcache.py")
+KEY_VERSION = 3   # 3: configured ancestors (chain), named contexts, origins
+# the package's __init__.py holds the version
+_CODE = ("__init__.py", "config.py", "config_keys.py", "planning", "dockerlang", "edges/git.py",
+         "edges/inputcache.py", "edges/state.py")
 
 
 class GitTree(Protocol):
@@ -62,10 +64,8 @@ class GitTree(Protocol):
 def code_stamp() -> str:
     """Changes whenever buildorch's planning code does (an upgrade, or an edit in a checkout):
     a cache written by other code is never trusted."""
-    import buildorch
-
-    base = Path(buildorch.__file__).parent
-    parts = [buildorch.__version__, str(KEY_VERSION)]
+    base = Path(__file__).resolve().parent.parent
+    parts = [str(KEY_VERSION)]
     for rel in _CODE:
         p = base / rel
         names = sorted(os.listdir(p)) if p.is_dir() else [""]
@@ -82,23 +82,32 @@ def code_stamp() -> str:
 
 
 def roots_of(image: Image, analysis: Analysis) -> list[str]:
-    """Repository folders ('' = all of it) below which lies every file the image can read."""
+    """Repository folders ('' = all of it) below which lies every file the image can read:
+    in its context (its own sources and its configured parents' ONBUILD triggers) and in
+    its named folder contexts."""
     if image.inputs:
         return [""]
     ctx = _root(image.context)
-    if analysis.unresolved:
-        return [ctx]
+    folders = dict(image.contexts)
     found: set[str] = set()
+    if analysis.unresolved:
+        found.add(ctx)
     for src in analysis.context_sources:
+        if src.context:
+            base = _root(folders.get(src.context, ""))
+        elif analysis.unresolved:
+            continue   # the whole context counts
+        else:
+            base = ctx
         segments = src.pattern.rstrip("/").split("/")
         wild = next((i for i, s in enumerate(segments) if has_wildcards(s)), None)
         # a literal source is a file or a folder (all below it); a wildcard source stays
         # below its literal folders
         above = segments[:wild] if wild is not None else segments
         if src.pattern.startswith("/") or any(s in ("", "..") for s in above):
-            found.add(ctx)
+            found.add(base)
         else:
-            found.add(_root("/".join(p for p in (ctx, *above) if p)))
+            found.add(_root("/".join(p for p in (base, *above) if p and p != ".")))
     return sorted(found)
 
 
@@ -110,8 +119,9 @@ def _root(path: str) -> str:
 
 
 def own_files(image: Image) -> list[str]:
-    """The files an image's build reads besides its context: its Dockerfile and either
-    .dockerignore BuildKit may take (whether each exists decides which applies)."""
+    """The files an image's build reads besides its contexts: its Dockerfile, either
+    .dockerignore BuildKit may take (whether each exists decides which applies), and the
+    .dockerignore at the root of each named folder context."""
     asked: list[str] = []
 
     def exists(path: str) -> bool:
@@ -119,6 +129,10 @@ def own_files(image: Image) -> list[str]:
         return False
 
     ignore_file_for(image.dockerfile, image.context, exists)
+    for _, value in image.contexts:
+        kind, rest = context_kind(value)
+        if kind == "path":
+            asked.append(posixpath.join(rest, ".dockerignore"))
     return [_root(p) for p in (image.dockerfile, *asked)]
 
 
@@ -142,6 +156,9 @@ class Reuse:
     _ran: set[str] = field(default_factory=set)
     _paths: list[str] | None = None
     _escapes: dict[str, str | None] = field(default_factory=dict)
+    _specs: dict[str, str] = field(default_factory=dict)
+    _dfkeys: dict[str, str | None] = field(default_factory=dict)
+    _chains: dict[str, str | None] = field(default_factory=dict)
 
     _early: Callable[[], list[str]] | None = None
     _early_paths: list[str] = field(default_factory=list)
@@ -161,10 +178,49 @@ class Reuse:
     # --- keys ---------------------------------------------------------------------------
 
     def spec(self, image: Image) -> str:
-        """Everything but files: the Dockerfile and the .dockerignore files are roots."""
-        return hashlib.sha256(json.dumps(
-            [KEY_VERSION, repr(image), self.config.platform, list(self.tree.hidden)],
-            separators=(",", ":")).encode()).hexdigest()
+        """Everything but files: the Dockerfile and the .dockerignore files are roots. A
+        `target:` context counts as the reference the analysis takes for it."""
+        if image.name not in self._specs:
+            refs = [self.config.ref(rest) for kind, rest in
+                    (context_kind(v) for _, v in image.contexts) if kind == "target"]
+            self._specs[image.name] = hashlib.sha256(json.dumps(
+                [KEY_VERSION, repr(image), self.config.platform, list(self.tree.hidden), refs],
+                separators=(",", ":")).encode()).hexdigest()
+        return self._specs[image.name]
+
+    def dockerfile_key(self, image: Image) -> str | None:
+        """What the image's analysis on its own depends on: its entry and its Dockerfile's
+        state (None when the Dockerfile is a link, whose target is not keyed)."""
+        if image.name not in self._dfkeys:
+            df = own_files(image)[0]
+            self._dfkeys[image.name] = None if df and os.path.islink(self.tree.root / df) \
+                else hashlib.sha256(f"{self.spec(image)}\0{self.state([], [df])}".encode()
+                                    ).hexdigest()
+        return self._dfkeys[image.name]
+
+    def chain(self, name: str, external: Mapping[str, Sequence[str]],
+              resolver: Resolver) -> str | None:
+        """What an image's configured ancestors carry into its reads (their ENV, their
+        ONBUILD triggers: `resolved_analyses`): for each FROM reference the configured image
+        it names now (links.py: other images' tags decide it), that image's Dockerfile key,
+        and its own chain. None: not keyable (a Dockerfile behind a link)."""
+        if name in self._chains:
+            return self._chains[name]
+        self._chains[name] = None   # a cycle (refused by the graph) is never reused
+        parts: list[object] = []
+        for ref in external.get(name, ()):
+            link = resolver.resolve(ref, name)
+            parent = link.parent if link else None
+            if parent is None or parent not in self.config.images:
+                continue
+            key = self.dockerfile_key(self.config.images[parent])
+            up = self.chain(parent, external, resolver)
+            if key is None or up is None:
+                return None
+            parts.append([ref, parent, key, up])
+        out = hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).hexdigest()
+        self._chains[name] = out
+        return out
 
     def _escape(self, path: str) -> str | None:
         if path not in self._escapes:
@@ -227,29 +283,69 @@ class Reuse:
 
     # --- reading ------------------------------------------------------------------------
 
-    def read(self, reader: Reader, image: Image) -> ImageInputs:
-        spec = self.spec(image)
-        entry = self.store.entries.get(image.name)
-        if entry is not None and entry.get("spec") == spec:
-            hit = self._reuse(reader, image, entry)
-            if hit is not None:
-                self.hits += 1
-                return hit
-        self._ran.add(image.name)
-        if self.store.entries.pop(image.name, None) is not None:
-            self.store.touch()   # never left beside inputs read afresh
-        analysis = reader.analysis(image)
-        if analysis is None:
-            return reader.read(image)
+    def first(self, reader: Reader) -> tuple[Mapping[str, Analysis | None],
+                                             dict[str, tuple[str, ...]]]:
+        """Each image's analysis on its own (parsed on first use) and the images its FROM
+        lines name, taken from the cache while its Dockerfile key is the stored one."""
+        first = _Analyses(reader)
+        external: dict[str, tuple[str, ...]] = {}
+        for name, image in self.config.images.items():
+            e = self.store.entries.get(name)
+            got = e.get("first") if e is not None else None
+            key = self.dockerfile_key(image)
+            if key is not None and e is not None and e.get("dfkey") == key and \
+                    isinstance(got, list):
+                external[name] = tuple(str(x) for x in got)
+            else:
+                a = first[name]
+                external[name] = a.external_images if a else ()
+        return first, external
+
+    def inputs(self, reader: Reader, first: Mapping[str, Analysis | None],
+               external: Mapping[str, Sequence[str]]) -> dict[str, ImageInputs]:
+        """Each image's inputs: reused when its entry, its roots' state and its ancestors'
+        chain are the stored ones, else read (the misses' analyses resolved together)."""
+        from buildorch.planning.links import config_resolver
+
+        resolver = config_resolver(self.config)
+        out: dict[str, ImageInputs] = {}
+        missed: dict[str, str | None] = {}
+        for name, image in self.config.images.items():
+            chain = self.chain(name, external, resolver)
+            e = self.store.entries.get(name)
+            if chain is not None and e is not None and e.get("spec") == self.spec(image) \
+                    and e.get("chain") == chain:
+                hit = self._reuse(reader, image, e)
+                if hit is not None:
+                    self.hits += 1
+                    out[name] = hit
+                    continue
+            self._ran.add(name)
+            if self.store.entries.pop(name, None) is not None:
+                self.store.touch()   # never left beside inputs read afresh
+            missed[name] = chain
+        if missed:
+            analyses = resolved_analyses(reader, first, list(missed))
+            for name, chain in missed.items():
+                out[name] = self._fresh(reader, self.config.images[name], first[name],
+                                        analyses[name], chain)
+        return {name: out[name] for name in self.config.images}
+
+    def _fresh(self, reader: Reader, image: Image, alone: Analysis | None,
+               analysis: Analysis | None, chain: str | None) -> ImageInputs:
+        """Reads the image's inputs, and stores them when they can be keyed."""
+        if analysis is None or alone is None or chain is None:
+            return reader.read(image, analysis)
         own = own_files(image)
         if any(os.path.islink(self.tree.root / p) for p in own if p):
-            return reader.read(image)   # read through a link: its target is not keyed
+            return reader.read(image, analysis)   # read through a link: its target is not keyed
         roots = roots_of(image, analysis)
         # the state before the read: a file written meanwhile changes it, so the next
         # plan reads again rather than trusting what was read here
         state = self.state(roots, own)
-        inputs = reader.read(image)
-        if inputs.missing:
+        dfkey = self.dockerfile_key(image)
+        inputs = reader.read(image, analysis)
+        if inputs.missing or dfkey is None:
             return inputs
         if not all(any(_under(p, r) for r in roots) for p in inputs.files):
             return inputs   # a file outside the roots: this image is not reused
@@ -257,13 +353,21 @@ class Reuse:
         raw = json.dumps(dict(inputs.files), separators=(",", ":"),
                          ensure_ascii=False).encode("utf-8", "surrogateescape")
         self.store.put(image.name, {
-            "spec": spec, "roots": roots, "own": own, "state": state,
+            "spec": self.spec(image), "dfkey": dfkey,
+            "first": list(alone.external_images), "chain": chain,
+            "roots": roots, "own": own, "state": state,
             "instructions": inputs.instructions, "args": [list(a) for a in inputs.args],
             "target": inputs.target, "platform": inputs.platform,
             "external": list(inputs.external_images), "notes": list(inputs.notes),
+            "origins": dict(inputs.origins),
             "symlinks": symlinks, "sha": hashlib.sha256(raw).hexdigest(),
         }, raw)
         return inputs
+
+    def _read_again(self, reader: Reader, image: Image) -> Mapping[str, str]:
+        """The file map, read afresh (its stored bytes are gone or damaged)."""
+        analysis = resolved_analyses(reader, _Analyses(reader), [image.name])[image.name]
+        return reader.read(image, analysis).files
 
     def _reuse(self, reader: Reader, image: Image, e: Mapping[str, object]) -> ImageInputs | None:
         try:
@@ -279,10 +383,11 @@ class Reuse:
             if any(self._escape(str(p)) for p in links):
                 return None
             target, platform = e["target"], e["platform"]
-            external, notes = e["external"], e["notes"]
+            external, notes, origins = e["external"], e["notes"], e["origins"]
             assert isinstance(external, list) and isinstance(notes, list)
+            assert isinstance(origins, dict)
             files = LazyFiles(self.store.reader(e.get("files")), str(e["sha"]),
-                              lambda: reader.read(image).files)
+                              lambda: self._read_again(reader, image))
             return ImageInputs(
                 name=image.name, dockerfile=image.dockerfile,
                 instructions=str(e["instructions"]),
@@ -290,7 +395,8 @@ class Reuse:
                 target=None if target is None else str(target),
                 platform=None if platform is None else str(platform),
                 files=files, external_images=tuple(str(x) for x in external),
-                notes=tuple(str(n) for n in notes))
+                notes=tuple(str(n) for n in notes),
+                origins={str(k): str(v) for k, v in origins.items()})
         except (KeyError, TypeError, ValueError, AssertionError):
             return None
 
@@ -347,6 +453,25 @@ class Reuse:
     def save(self) -> None:
         names = set(self.config.images)
         self.store.save(self.stamp, lambda n: n in names)
+
+
+class _Analyses(Mapping[str, "Analysis | None"]):
+    """Each configured image's analysis on its own, parsed on first use."""
+
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+        self._done: dict[str, Analysis | None] = {}
+
+    def __getitem__(self, name: str) -> Analysis | None:
+        if name not in self._done:
+            self._done[name] = self._reader.analysis(self._reader.config.images[name])
+        return self._done[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._reader.config.images)
+
+    def __len__(self) -> int:
+        return len(self._reader.config.images)
 
 
 def _strs(v: object) -> dict[str, str]:

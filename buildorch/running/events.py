@@ -145,3 +145,9 @@ _STEP_RE = re.compile(r"^\[(?:[^\]]*\s)?\d+/\d+\]\s+(?!FROM\b)")
 def is_dockerfile_step(name: str) -> bool:
     """A vertex for a Dockerfile instruction (not FROM, not [internal], not an export)."""
     return bool(_STEP_RE.match(name))
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """An error's text inside an event's message: one line, at most `limit` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit - 1] + "…"

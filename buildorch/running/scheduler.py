@@ -103,7 +103,7 @@ def run(
     KeyboardInterrupt escapes the loop) ``cancel`` is set so running builds stop and the pool
     can shut down, then the exception propagates.
     """
-    state = _Run(jobs, limits, emit, weights or {})
+    state = _Ledger(jobs, limits, emit, weights or {})
     for name in state.topo:
         emit(Queued(name, state.jobs[name].tier))
     if not jobs:
@@ -138,7 +138,7 @@ def run(
     )
 
 
-def _stop_reason(state: _Run, cancel: threading.Event, fail_fast: bool) -> str:
+def _stop_reason(state: _Ledger, cancel: threading.Event, fail_fast: bool) -> str:
     if cancel.is_set():
         return "cancelled"
     if fail_fast and state.failed:
@@ -146,7 +146,7 @@ def _stop_reason(state: _Run, cancel: threading.Event, fail_fast: bool) -> str:
     return ""
 
 
-class _Run:
+class _Ledger:
     """The bookkeeping of one run; touched only by the thread that called ``run``."""
 
     def __init__(

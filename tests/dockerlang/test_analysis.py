@@ -12,7 +12,13 @@ from collections.abc import Mapping
 
 import pytest
 
-from buildorch.dockerlang.analysis import Analysis, ContextSource, analyze, match_sources
+from buildorch.dockerlang.analysis import (
+    Analysis,
+    BaseImage,
+    ContextSource,
+    analyze,
+    match_sources,
+)
 from buildorch.dockerlang.parser import parse
 from buildorch.dockerlang.shell_lex import ShellLex, ShellLexError
 from buildorch.errors import BuildorchError
@@ -760,3 +766,63 @@ def test_parser_agrees_with_the_oracle() -> None:
             assert [(h.name, h.content, h.chomp, h.expand) for h in m.heredocs] == \
                 [(h.name, h.content, h.chomp, h.expand) for h in t.heredocs], text
     assert compared > 500
+
+
+# --- a configured parent's image: its ENV and ONBUILD triggers (bases=) ---
+
+PARENT = ("FROM busybox\nENV SRC=app\nARG X=1\nONBUILD ARG FLAVOUR=b\n"
+          "ONBUILD COPY ${FLAVOUR}/ /f/\n"
+          "ONBUILD RUN --mount=type=bind,source=${SRC}/setup.sh,target=/s sh /s\n")
+
+
+def _base(text: str = PARENT, name: str = "base") -> BaseImage:
+    a = analyze(text, platform="linux/amd64")
+    return BaseImage(name, f"{name}/Dockerfile", a.env, a.env_open, a.triggers)
+
+
+def test_a_parents_triggers_run_in_the_child_with_its_build_args_and_the_parents_env() -> None:
+    a = analyze("FROM reg/base\nRUN echo\n", {"FLAVOUR": "a"}, platform="linux/amd64",
+                bases={"reg/base": _base()})
+    assert [(s.pattern, s.instruction, s.line, s.via) for s in a.context_sources] == [
+        ("a", "ONBUILD COPY", 5, "base"), ("app/setup.sh", "ONBUILD RUN", 6, "base")]
+    assert "FLAVOUR" in a.consumed_args and not a.unresolved
+    # the parent's own ARG is not in its image; its ENV is
+    assert ("SRC", "app", "") in a.env and not any(k == "X" for k, _, _ in a.env)
+
+
+@pytest.mark.parametrize("child", [
+    "FROM busybox\nCOPY --from=reg/base /x /x\n",          # only through COPY --from: none
+    "FROM reg/base AS b\nFROM busybox\nCOPY x /x\n",       # a stage the target never reaches
+])
+def test_triggers_run_only_in_a_reached_stage_built_from_the_parent(child: str) -> None:
+    a = analyze(child, platform="linux/amd64", bases={"reg/base": _base()})
+    assert all(not s.via for s in a.context_sources)
+
+
+def test_a_grandchild_runs_no_triggers_but_keeps_the_env() -> None:
+    mid = analyze("FROM reg/base\nRUN echo\n", platform="linux/amd64",
+                  bases={"reg/base": _base()})
+    assert mid.triggers == ()
+    a = analyze("FROM reg/mid\nCOPY ${SRC}/ /x/\n", platform="linux/amd64",
+                bases={"reg/mid": BaseImage("mid", "mid/Dockerfile", mid.env, mid.env_open)})
+    assert [s.pattern for s in a.context_sources] == ["app"] and not a.unresolved
+
+
+def test_a_variable_no_configured_ancestor_sets_still_counts_the_whole_context() -> None:
+    a = analyze("FROM reg/base\nCOPY ${ELSEWHERE}/ /x/\n", platform="linux/amd64",
+                bases={"reg/base": _base()})
+    assert a.unresolved and "ELSEWHERE" in a.unresolved[0]
+
+
+def test_named_contexts_override_images_and_stages_as_buildkit_does() -> None:
+    text = ("FROM busybox AS shared\nRUN never\nFROM docker.io/library/tools:latest AS t\n"
+            "COPY --from=shared lib/ /lib/\nRUN --mount=from=shared,source=run.sh,target=/r sh\n"
+            "COPY --from=img /x /x\n")
+    a = analyze(text, platform="linux/amd64",
+                contexts={"shared": None, "tools": "reg/tools@sha256:" + "1" * 64,
+                          "img": "busybox:1.36"})
+    assert [(s.pattern, s.instruction, s.context) for s in a.context_sources] == [
+        ("lib", "COPY", "shared"), ("run.sh", "RUN", "shared")]
+    assert a.external_images == ("reg/tools@sha256:" + "1" * 64, "busybox:1.36")
+    b = analyze("FROM shared\n", platform="linux/amd64", contexts={"shared": None})
+    assert [(s.pattern, s.context) for s in b.context_sources] == [(".", "shared")]

@@ -13,6 +13,7 @@ import pytest
 from buildorch.edges.state import (
     GITIGNORE,
     SCHEMA_VERSION,
+    Record,
     append_history,
     build_lock,
     load_manifest,
@@ -21,7 +22,6 @@ from buildorch.edges.state import (
     record_built,
 )
 from buildorch.errors import BuildorchError
-from buildorch.planning.digest import Record
 from tests.helpers import PREFIX, bo, git, seed
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from buildorch.ops.ci import step_summary, write_step_summary
 from buildorch.planning.plan import Plan, Stale
-from buildorch.running.build import BuildReport, ImageReport
+from buildorch.running.report import BuildReport, ImageReport
 from tests.helpers import bo, git, stack
 
 DESCENDANTS_OF_BASE = ["base", "a", "b", "c", "svc-a", "svc-b"]

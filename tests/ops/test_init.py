@@ -450,6 +450,79 @@ def test_output_outside_the_repository_is_one_line(make_repo: Callable[..., Path
         "write services.toml inside it (its paths are relative to it)"]
 
 
+def test_named_contexts_from_compose_and_bake_reach_services_toml_and_back(
+        make_repo: Callable[..., Path]) -> None:
+    """Compose `additional_contexts` and bake `contexts` become `contexts` (folders relative
+    to services.toml, `service:`/`target:` as the configured image); `export bake` writes them
+    back and the plan follows an edit in the named folder."""
+    repo = make_repo({
+        "compose.yaml": """\
+services:
+  base:
+    build: {context: base}
+    image: registry.example/shop/base:1
+  app:
+    build:
+      context: .
+      dockerfile: app/Dockerfile
+      additional_contexts:
+        shared: ./shared
+        root: service:base
+        tools: docker-image://busybox:1.36
+        remote: https://example.invalid/x.git
+    image: registry.example/shop/app:1
+""",
+        "base/Dockerfile": "FROM busybox:1.36\n",
+        "app/Dockerfile": "FROM root\nCOPY --from=shared lib.txt /lib.txt\n",
+        "shared/lib.txt": "l\n", "shared/other.txt": "o\n",
+    })
+    init = bo(repo, "init")
+    assert init.returncode == 0, init.stderr
+    data = tomllib.loads((repo / "services.toml").read_text())
+    app = data["services"]["app"]
+    assert app["contexts"] == {"shared": "shared", "root": "target:base",
+                               "tools": "docker-image://busybox:1.36"}
+    assert "remote" in init.stderr + init.stdout
+    graph = bo(repo, "graph")
+    assert "base [foundation]\n└── app [services]" in graph.stdout, graph.stdout
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    (repo / "shared/lib.txt").write_text("edited\n")
+    (repo / "shared/other.txt").write_text("edited\n")
+    plan = json.loads(bo(repo, "plan", "--since", "HEAD", "--json").stdout)
+    assert plan["stale"] == [{"name": "app", "tier": "services", "reasons": [
+        "input changed: shared/lib.txt (COPY --from=shared, line 2)"]}]
+    assert bo(repo, "export", "bake").returncode == 0
+    bake = json.loads((repo / "docker-bake.json").read_text())["target"]["app"]["contexts"]
+    assert bake["shared"] == str(repo / "shared")
+    assert bake["root"] == "target:base" and bake["tools"] == "docker-image://busybox:1.36"
+
+
+@pytest.mark.usefixtures("engine")
+def test_bake_contexts_become_services_toml_contexts(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo({
+        "docker-bake.hcl": """\
+group "default" { targets = ["base", "app"] }
+target "base" {
+  context = "base"
+  tags = ["registry.example/team/base:2"]
+}
+target "app" {
+  context = "app"
+  contexts = { shared = "shared", root = "target:base" }
+  tags = ["registry.example/team/app:2"]
+}
+""",
+        "base/Dockerfile": "FROM busybox:1.36\n",
+        "app/Dockerfile": "FROM root\nCOPY --from=shared lib.txt /lib.txt\n",
+        "shared/lib.txt": "l\n",
+    })
+    init = bo(repo, "init")
+    assert init.returncode == 0, init.stderr
+    app = tomllib.loads((repo / "services.toml").read_text())["services"]["app"]
+    assert app["contexts"] == {"shared": "shared", "root": "target:base"}
+
+
 def test_init_says_nothing_of_the_state_folder_unless_git_would_keep_it(
         make_repo: Callable[..., Path]) -> None:
     repo = make_repo({**SEED, ".gitignore": "!.buildorch\n"})

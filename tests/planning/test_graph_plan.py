@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from buildorch.edges.state import Record
 from buildorch.errors import BuildorchError
-from buildorch.planning.digest import Record, Snapshot
+from buildorch.planning.digest import Snapshot
 from buildorch.planning.graph import ImageGraph
 from buildorch.planning.plan import make_plan
 

@@ -140,3 +140,33 @@ def test_images_without_labels_keep_their_digest(tmp_path: Path) -> None:
     assert work_snapshot(load(path)).records["a"].digest == before
     path.write_text(toml + 'labels = { x = "1" }\n')
     assert work_snapshot(load(path)).records["a"].digest != before
+
+
+def test_a_parents_onbuild_and_env_follow_the_from_link(tmp_path: Path) -> None:
+    """Issue 21's reads through configured parents use the same links as the graph: a parent
+    named by one of its `tags` (two versions of one repository) or, after a registry change,
+    by name. Each child reads what its own parent's ONBUILD COPY and ENV say."""
+    git(tmp_path, "init", "-q")
+    write_files(tmp_path, {
+        "b12.Dockerfile": "FROM busybox:1.36\nENV SRC=old\nONBUILD COPY a.yml /a.yml\n",
+        "b13.Dockerfile": "FROM busybox:1.36\nENV SRC=new\nONBUILD COPY b.yml /b.yml\n",
+        "py.Dockerfile": "FROM busybox:1.36\nONBUILD COPY c.yml /c.yml\n",
+        "old/Dockerfile": "FROM acme/base:1.2\nCOPY ${SRC}/ /src/\n",
+        "new/Dockerfile": "FROM acme/base\nCOPY ${SRC}/ /src/\n",
+        "moved/Dockerfile": "FROM ghcr.io/gone/py:latest\n",
+        **{f"{c}/{f}": "x\n" for c in ("old", "new", "moved")
+           for f in ("a.yml", "b.yml", "c.yml", "old/f", "new/f")},
+        "services.toml": '[project]\nregistry = "127.0.0.1:5000/me"\n'
+                         '[base.b12]\ndockerfile = "b12.Dockerfile"\ntags = ["acme/base:1.2"]\n'
+                         '[base.b13]\ndockerfile = "b13.Dockerfile"\n'
+                         'tags = ["acme/base:1.3", "acme/base:latest"]\n'
+                         '[base.py]\ndockerfile = "py.Dockerfile"\n'
+                         '[services.old]\ncontext = "old"\n[services.new]\ncontext = "new"\n'
+                         '[services.moved]\ncontext = "moved"\n'})
+    snap = work_snapshot(load(tmp_path / "services.toml"))
+    files = {n: sorted(snap.inputs[n].files) for n in ("old", "new", "moved")}
+    assert files == {"old": ["old/a.yml", "old/old/f"], "new": ["new/b.yml", "new/new/f"],
+                     "moved": ["moved/c.yml"]}
+    assert snap.inputs["old"].origins == {"old/a.yml": "ONBUILD COPY in b12's Dockerfile, "
+                                                       "line 3"}
+    assert snap.inputs["moved"].notes == ()

@@ -19,7 +19,8 @@ import pytest
 import buildorch
 from buildorch.config import load
 from buildorch.planning.baseline import work_snapshot
-from buildorch.running.builder import BuildSpec, run_build
+from buildorch.running.buildx import run_build
+from buildorch.running.spec import BuildSpec
 from tests.helpers import SESSION, bo, docker, git, record_manifest, write_files
 
 pytestmark = pytest.mark.usefixtures("engine")

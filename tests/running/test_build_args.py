@@ -7,9 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from buildorch.planning.baseline import open_config, work_snapshot
-from buildorch.running.build import BuildOptions
-from buildorch.running.builder import argv
-from buildorch.running.execute import spec_for
+from buildorch.running.options import BuildOptions
+from buildorch.running.spec import argv, spec_for
 from tests.helpers import seed
 
 

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from buildorch.running.builder import (
-    BuildSpec,
+from buildorch.running.buildx import (
     Progress,
-    argv,
     failure_reason,
     is_interrupted_export,
     is_transient,
 )
 from buildorch.running.events import Event, Step, Warned
+from buildorch.running.spec import BuildSpec, argv
 
 
 @pytest.mark.parametrize("output", [
@@ -149,3 +148,27 @@ def test_buildx_error_lines_are_collected_from_the_plain_text() -> None:
     p.feed("ERROR: Cache export is not supported for the docker driver.")
     p.feed("Learn more at https://docs.docker.com/go/build-cache-backends/")
     assert p.error_lines == ["Cache export is not supported for the docker driver."]
+
+
+def test_named_contexts_reach_buildx_as_build_contexts(tmp_path: Path) -> None:
+    from buildorch.config import load
+    from buildorch.planning.digest import Record
+    from buildorch.running.options import BuildOptions
+    from buildorch.running.spec import named_context, spec_for
+
+    for d in ("app", "shared", "base"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "Dockerfile").write_text("FROM busybox\n")
+    (tmp_path / "services.toml").write_text(
+        '[project]\nregistry = "reg.example/t"\n[base.base]\ncontext = "base"\n'
+        '[services.app]\ncontext = "app"\ncontexts = { shared = "shared", root = "target:base",'
+        ' tools = "docker-image://busybox:1.36" }\n')
+    cfg = load(tmp_path / "services.toml")
+    spec = spec_for(cfg, "app", Record("d", "", {}, None, None, {}), BuildOptions())
+    cmd = argv(spec)
+    got = [cmd[i + 1] for i, w in enumerate(cmd) if w == "--build-context"]
+    assert got == ["root=docker-image://reg.example/t/base:latest",
+                   f"shared={tmp_path / 'shared'}", "tools=docker-image://busybox:1.36"]
+    # pinned to the image just built, by digest
+    assert named_context(cfg, "target:base", "sha256:" + "a" * 64) == \
+        "docker-image://reg.example/t/base@sha256:" + "a" * 64

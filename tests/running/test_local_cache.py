@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from buildorch.running import builder
-from buildorch.running.builder import SIZES, gc_local_cache, trim_local_caches
+from buildorch.running import cache
+from buildorch.running.cache import SIZES, gc_local_cache, trim_local_caches
 
 
 def _blob(root: Path, data: bytes) -> str:
@@ -63,8 +63,8 @@ def test_trim_walks_the_others_only_near_the_cap(tmp_path: Path,
         (tmp_path / name / "blob").write_bytes(b"x" * 100)
     assert trim_local_caches(tmp_path, 10_000, keep="a") == []   # learns b's size once
     walked: list[str] = []
-    real = builder._tree_size
-    monkeypatch.setattr(builder, "_tree_size", lambda p: walked.append(p.name) or real(p))
+    real = cache._tree_size
+    monkeypatch.setattr(cache, "_tree_size", lambda p: walked.append(p.name) or real(p))
     assert trim_local_caches(tmp_path, 10_000, keep="a") == []
     assert walked == ["a"], "far from the cap, only the cache just written is measured"
     (tmp_path / "a" / "big").write_bytes(b"x" * 9_950)

@@ -9,7 +9,6 @@ from buildorch.planning.plan import Plan, Stale
 from buildorch.render import Plain
 from buildorch.render.live import LiveTable
 from buildorch.running import scheduler
-from buildorch.running.build import BuildReport
 from buildorch.running.events import (
     Failed,
     Finished,
@@ -20,6 +19,7 @@ from buildorch.running.events import (
     UpToDate,
     Warned,
 )
+from buildorch.running.report import BuildReport
 
 
 def _report() -> BuildReport:

@@ -151,12 +151,13 @@ def test_smoke_checks_in_a_build(smoke_repo: tuple[Path, str]) -> None:
     assert (rows["bad"]["smoke_failed"], rows["bad"]["failed"]) == (1, 1)
     assert rows["base"]["smoke_passed"] == 1 and stats["total"]["smoke_failed"] == 3
 
-    # plain output: the failure's reason and its output's tail
+    # plain output: the failure's reason and its output's tail, one width for every line
+    # (the config's longest name, at least "buildorch")
     p = bo(repo, "build", "bad", "--progress", "plain")
     assert p.returncode == 1
     # failures are errors: on stderr (the summary table stays on stdout)
-    assert "[bad         ] FAILED: smoke check failed: `sh -c" in p.stderr
-    assert "[bad         ]   | broken config" in p.stderr
+    assert "[bad      ] FAILED: smoke check failed: `sh -c" in p.stderr
+    assert "[bad      ]   | broken config" in p.stderr
     assert "not in the manifest" not in p.stdout   # (reasons are the plan's, not printed)
 
     # the next run builds and checks the failed ones again; --no-smoke lets them through

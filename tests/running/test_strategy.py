@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from buildorch.edges.capabilities import BuilderInfo, image_store
 from buildorch.errors import BuildorchError
-from buildorch.running.strategy import BuilderInfo, cache_plan, image_store, parent_plan
+from buildorch.running.cache import cache_plan
+from buildorch.running.strategy import parent_plan
 
 CONTAINERD = BuilderInfo("default", "docker", "unix:///var/run/docker.sock", current=True,
                          image_store="containerd")

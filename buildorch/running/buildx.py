@@ -1,9 +1,10 @@
-"""One `docker buildx build` per image: argv from a frozen spec, rawjson progress -> step events.
+"""The `docker buildx build` process of one image (its argv from `spec.py`): rawjson progress
+-> step events, a log, and a result that says whether a retry may help.
 
-Never a shell string. The build runs in its own process group so that a terminal ^C reaches
-only us; we stop it ourselves (INT -> TERM -> KILL) when cancelled or past a time limit. On
-Linux it also gets SIGINT the moment buildorch dies, even by kill -9 (PR_SET_PDEATHSIG): the
-docker CLI then stops its buildx plugin gracefully, which leaves the engine's store clean.
+The build runs in its own process group so that a terminal ^C reaches only us; we stop it
+ourselves (INT -> TERM -> KILL) when cancelled or past a time limit. On Linux it also gets
+SIGINT the moment buildorch dies, even by kill -9 (PR_SET_PDEATHSIG): the docker CLI then stops
+its buildx plugin gracefully, which leaves the engine's store clean.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import ctypes.util
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from buildorch.edges import proc
 from buildorch.running.events import Event, Step, Warned, is_dockerfile_step
+from buildorch.running.spec import BuildSpec, argv
 from buildorch.units import format_duration as _dur
 
 GRACE_INT_S = 3.0
@@ -69,56 +70,6 @@ def is_transient(output: str) -> bool:
     the containerd store's snapshot race) and not a build error (a RUN that failed, a
     Dockerfile that does not parse), which a retry would only repeat."""
     return bool(_TRANSIENT_RE.search(output)) and not _BUILD_ERROR_RE.search(output)
-
-
-@dataclass(frozen=True)
-class BuildSpec:
-    name: str
-    tags: tuple[str, ...]
-    dockerfile: Path
-    context: Path
-    target: str | None = None
-    platform: str | None = None
-    build_args: tuple[tuple[str, str], ...] = ()
-    labels: tuple[tuple[str, str], ...] = ()
-    cache_from: tuple[str, ...] = ()
-    cache_to: tuple[str, ...] = ()
-    push: bool = False
-    builder: str | None = None           # a buildx builder (--builder NAME)
-    docker_context: str | None = None    # a docker-driver builder: `docker --context NAME buildx`
-    build_contexts: tuple[tuple[str, str], ...] = ()   # FROM name -> docker-image://REPO@sha256:…
-    metadata_file: Path | None = None
-    no_cache: bool = False            # recovery from an interrupted export only
-
-
-def argv(spec: BuildSpec) -> list[str]:
-    cmd = ["docker", *(["--context", spec.docker_context] if spec.docker_context else []),
-           "buildx", "build"]
-    if spec.builder:
-        cmd += ["--builder", spec.builder]
-    cmd += ["--file", str(spec.dockerfile), "--progress=rawjson", "--provenance=false"]
-    for t in spec.tags:
-        cmd += ["--tag", t]
-    if spec.target:
-        cmd += ["--target", spec.target]
-    if spec.platform:
-        cmd += ["--platform", spec.platform]
-    for k, v in spec.build_args:
-        cmd += ["--build-arg", f"{k}={v}"]
-    for k, v in spec.labels:
-        cmd += ["--label", f"{k}={v}"]
-    for c in spec.cache_from:
-        cmd += ["--cache-from", c]
-    for c in spec.cache_to:
-        cmd += ["--cache-to", c]
-    if spec.no_cache:
-        cmd += ["--no-cache"]
-    for name, source in spec.build_contexts:
-        cmd += ["--build-context", f"{name}={source}"]
-    if spec.metadata_file:
-        cmd += ["--metadata-file", str(spec.metadata_file)]
-    cmd += ["--push" if spec.push else "--load", str(spec.context)]
-    return cmd
 
 
 def _ts(value: object) -> float | None:
@@ -430,133 +381,3 @@ def _metadata_image_id(path: Path | None) -> str | None:
         if isinstance(value, str):
             return value
     return None
-
-
-def gc_local_cache(cache_dir: Path) -> int:
-    """BuildKit's local cache exporter only adds blobs; keep those index.json still reaches.
-    Returns the bytes freed."""
-    index = cache_dir / "index.json"
-    blobs = cache_dir / "blobs" / "sha256"
-    if not index.is_file() or not blobs.is_dir():
-        return 0
-    keep: set[str] = set()
-
-    def visit(doc: object) -> None:
-        if isinstance(doc, dict):
-            digest = doc.get("digest")
-            if isinstance(digest, str) and digest.startswith("sha256:"):
-                h = digest.split(":", 1)[1]
-                if h not in keep:
-                    keep.add(h)
-                    media = str(doc.get("mediaType", ""))
-                    if "json" in media or "manifest" in media or "index" in media:
-                        with contextlib.suppress(OSError, ValueError):
-                            visit(json.loads((blobs / h).read_bytes()))
-            for v in doc.values():
-                if isinstance(v, dict | list):
-                    visit(v)
-        elif isinstance(doc, list):
-            for v in doc:
-                visit(v)
-
-    try:
-        visit(json.loads(index.read_bytes()))
-    except (OSError, ValueError):
-        return 0
-    freed = 0
-    for blob in blobs.iterdir():
-        if blob.name not in keep:
-            with contextlib.suppress(OSError):
-                freed += blob.stat().st_size
-                blob.unlink()
-    return freed
-
-
-def _tree_size(path: Path) -> int:
-    """Bytes under `path`. BuildKit creates and removes `ingest/` folders while exporting, so
-    entries vanish under the walk: os.walk skips folders it cannot list, lstat is guarded."""
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for f in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, f)).st_size
-    return total
-
-
-SIZES = "sizes.json"    # in the cache root: image -> bytes of its local cache, when last written
-NEAR_CAP = 0.9
-
-
-def trim_local_caches(cache_root: Path, max_bytes: int, keep: str) -> list[str]:
-    """Keep all images' local caches under `max_bytes` ([cache] local_max_size): drop whole
-    per-image caches, least recently written first, never `keep` (just written). Returns the
-    names dropped.
-
-    Only `keep`'s own cache is measured after each build (nobody else writes it now); the
-    others' sizes come from `sizes.json`, so the walk over every image's cache (which other
-    builds are writing) runs only when the total is near the cap. Vanishing entries are
-    tolerated everywhere."""
-    if max_bytes <= 0 or not cache_root.is_dir():
-        return []
-    sizes_path = cache_root / SIZES
-    try:
-        known = json.loads(sizes_path.read_text())
-        sizes = {str(k): int(v) for k, v in known.items()} if isinstance(known, dict) else {}
-    except (OSError, ValueError, TypeError, AttributeError):
-        sizes = {}
-    sizes[keep] = _tree_size(cache_root / keep)
-    dirs: dict[str, Path] = {}
-    with contextlib.suppress(OSError):
-        dirs = {d.name: d for d in cache_root.iterdir() if d.is_dir()}
-    sizes = {n: v for n, v in sizes.items() if n in dirs}
-    dropped: list[str] = []
-    if sum(sizes.values()) >= NEAR_CAP * max_bytes or any(n not in sizes for n in dirs):
-        for n, d in dirs.items():
-            if n != keep:
-                sizes[n] = _tree_size(d)
-        total = sum(sizes.values())
-
-        def mtime(d: Path) -> float:
-            try:
-                return d.stat().st_mtime
-            except OSError:
-                return 0.0
-
-        for d in sorted(dirs.values(), key=mtime):
-            if total <= max_bytes:
-                break
-            if d.name == keep:
-                continue
-            shutil.rmtree(d, ignore_errors=True)
-            total -= sizes.pop(d.name, 0)
-            dropped.append(d.name)
-    with contextlib.suppress(OSError):
-        sizes_path.write_text(json.dumps(sizes, sort_keys=True))
-    return dropped
-
-
-def cache_args(kinds_from: Sequence[str], kinds_to: Sequence[str], *, name: str, ref: str,
-               repository: str | None, local_dir: Path, in_actions: bool
-               ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """--cache-from (every configured source, in order) and --cache-to (the writable ones)."""
-    src: list[str] = []
-    dst: list[str] = []
-    for kind in kinds_from:
-        if kind == "local" and (local_dir / "index.json").is_file():
-            src.append(f"type=local,src={local_dir}")
-        elif kind == "registry" and repository:
-            src.append(f"type=registry,ref={repository}:buildcache")
-        elif kind == "gha" and in_actions:
-            src.append(f"type=gha,scope={name}")
-        elif kind == "image":
-            src.append(f"type=registry,ref={ref}")
-    for kind in kinds_to:
-        if kind == "local":
-            dst.append(f"type=local,dest={local_dir},mode=max")
-        elif kind == "registry" and repository:
-            dst.append(f"type=registry,ref={repository}:buildcache,mode=max,ignore-error=true")
-        elif kind == "gha" and in_actions:
-            dst.append(f"type=gha,scope={name},mode=max,ignore-error=true")
-        elif kind == "inline":
-            dst.append("type=inline")
-    return tuple(src), tuple(dst)
