@@ -287,3 +287,128 @@ def test_head_ids_agree_with_git(repo: Path) -> None:
         assert got[p].split(" ")[:2] == [kind, oid], p
     assert got["shared/util.py"].endswith(" 100755")
     assert got["services/stt/app.py"].endswith(" 100644")
+
+
+# --- reads beyond an image's own Dockerfile (issue 21): a configured parent's ONBUILD
+# triggers and ENV, named folder contexts, and which image a FROM names (tags) -------------
+
+TOML21 = """
+[project]
+registry = "reg.example/acme"
+
+[tiers.base]
+[tiers.services]
+
+[base.runtime]
+tier = "base"
+dockerfile = "images/runtime.Dockerfile"
+tags = ["acme/runtime:latest"]
+
+[base.runtime2]
+tier = "base"
+dockerfile = "images/runtime2.Dockerfile"
+tags = ["acme/runtime:2"]
+
+[services.app]
+tier = "services"
+dockerfile = "services/app/Dockerfile"
+contexts = { shared = "shared" }
+"""
+FILES21 = {
+    "services.toml": TOML21,
+    "images/runtime.Dockerfile": "FROM busybox:1.36\nENV SRC=services/app/src\n"
+                                 "ONBUILD COPY services/app/conf /conf\n",
+    "images/runtime2.Dockerfile": "FROM busybox:1.36\nENV SRC=services/app/other\n",
+    "services/app/Dockerfile": "FROM acme/runtime:latest\nCOPY ${SRC} /src\n"
+                               "COPY --from=shared lib/ /lib/\n",
+    "services/app/src/a.py": "A = 1\n",
+    "services/app/conf/c.ini": "[c]\n",
+    "services/app/other/o.py": "O = 1\n",
+    "shared/lib/lib.py": "L = 1\n",
+    "shared/lib/notes.md": "notes\n",
+    "shared/.dockerignore": "**/*.md\n",
+    ".gitignore": ".buildorch/\n",
+}
+
+
+@pytest.fixture()
+def repo21(tmp_path: Path) -> Path:
+    write_files(tmp_path, FILES21)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "init")
+    return tmp_path
+
+
+def _onbuild_line(repo: Path) -> None:
+    (repo / "images/runtime.Dockerfile").write_text(
+        "FROM busybox:1.36\nENV SRC=services/app/src\nONBUILD COPY services/app/other /o\n")
+
+
+def _parent_env(repo: Path) -> None:
+    (repo / "images/runtime.Dockerfile").write_text(
+        "FROM busybox:1.36\nENV SRC=services/app/other\nONBUILD COPY services/app/conf /conf\n")
+
+
+def _named_context_file(repo: Path) -> None:
+    (repo / "shared/lib/lib.py").write_text("L = 2\n")
+
+
+def _named_context_dockerignore(repo: Path) -> None:
+    (repo / "shared/.dockerignore").write_text("**/*.md\nlib/lib.py\n")
+
+
+def _named_context_new_file(repo: Path) -> None:
+    (repo / "shared/lib/more.py").write_text("M = 1\n")
+
+
+def _tag_moves(repo: Path) -> None:
+    # `acme/runtime:latest` now names runtime2: app's FROM reads another image's ENV
+    (repo / "services.toml").write_text(TOML21.replace(
+        'tags = ["acme/runtime:latest"]', 'tags = ["acme/runtime:1"]').replace(
+        'tags = ["acme/runtime:2"]', 'tags = ["acme/runtime:2", "acme/runtime:latest"]'))
+
+
+@pytest.mark.parametrize(("change", "stale"), [
+    (_onbuild_line, {"runtime", "app"}),
+    (_parent_env, {"runtime", "app"}),
+    (_named_context_file, {"app"}),
+    (_named_context_dockerignore, {"app"}),
+    (_named_context_new_file, {"app"}),
+    (_tag_moves, {"runtime", "runtime2", "app"}),
+], ids=lambda x: getattr(x, "__name__", None))
+def test_reads_beyond_the_own_dockerfile_recompute(
+        repo21: Path, change: Callable[[Path], None], stale: set[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(git_edge, "RACY_NS", 0)   # files just written may match again
+    before, r1 = cached(repo21)
+    assert recomputed(r1) == {"runtime", "runtime2", "app"}
+    # the reads the change moves are really there, so reusing them would be wrong
+    assert {"services/app/src/a.py", "services/app/conf/c.ini", "shared/lib/lib.py"} <= \
+        set(before.records["app"].files or {})
+    change(repo21)
+    after, reuse = cached(repo21)
+    assert recomputed(reuse) == stale
+    assert_same(after, fresh(repo21))
+    assert dict(after.records["app"].files or {}) != dict(before.records["app"].files or {})
+    assert after.records["app"].digest != before.records["app"].digest
+    assert after.inputs["app"].origins == fresh(repo21).inputs["app"].origins
+    third, r3 = cached(repo21)
+    assert recomputed(r3) == set()
+    assert_same(third, after)
+
+
+def test_reads_beyond_the_own_dockerfile_are_reused_unchanged(
+        repo21: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(git_edge, "RACY_NS", 0)
+    first, _ = cached(repo21)
+    # files no one reads: in the parent's context, and in the named context beside what
+    # app's COPY --from=shared names
+    (repo21 / "images/unrelated.txt").write_text("x\n")
+    (repo21 / "shared/unused.txt").write_text("y\n")
+    again, reuse = cached(repo21)
+    assert recomputed(reuse) == set()
+    assert_same(again, first)
+    assert_same(again, fresh(repo21))
+    assert again.inputs["app"].origins == first.inputs["app"].origins
+    assert again.inputs["app"].origins   # the trigger's and the named context's reads
