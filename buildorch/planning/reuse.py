@@ -159,6 +159,7 @@ class Reuse:
     _specs: dict[str, str] = field(default_factory=dict)
     _dfkeys: dict[str, str | None] = field(default_factory=dict)
     _chains: dict[str, str | None] = field(default_factory=dict)
+    _states: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = field(default_factory=dict)
 
     _early: Callable[[], list[str]] | None = None
     _early_paths: list[str] = field(default_factory=list)
@@ -235,7 +236,13 @@ class Reuse:
 
     def state(self, roots: Sequence[str], own: Sequence[str] = ()) -> str:
         """The state of `roots` (read as a context: modes count) and `own` (read for their
-        bytes: a Dockerfile, a .dockerignore)."""
+        bytes: a Dockerfile, a .dockerignore). Each set is hashed once a run."""
+        memo = (tuple(roots), tuple(own))
+        if memo not in self._states:
+            self._states[memo] = self._state(roots, own)
+        return self._states[memo]
+
+    def _state(self, roots: Sequence[str], own: Sequence[str]) -> str:
         if self._early is not None:   # every stored root in one `git cat-file`
             self._heads.update(zip(self._early_paths, self._early(), strict=True))
             self._early = None
@@ -292,6 +299,11 @@ class Reuse:
         for name, image in self.config.images.items():
             e = self.store.entries.get(name)
             got = e.get("first") if e is not None else None
+            if e is not None and e.get("spec") == self.spec(image) and \
+                    isinstance(e.get("dfkey"), str) and self._same_state(e):
+                # nothing under its roots or own files moved since it was stored, its
+                # Dockerfile included: that Dockerfile's key is the one stored beside it
+                self._dfkeys[name] = str(e["dfkey"])
             key = self.dockerfile_key(image)
             if key is not None and e is not None and e.get("dfkey") == key and \
                     isinstance(got, list):
@@ -364,6 +376,13 @@ class Reuse:
         }, raw)
         return inputs
 
+    def _same_state(self, e: Mapping[str, object]) -> bool:
+        roots, own = e.get("roots"), e.get("own")
+        if not (isinstance(roots, list) and all(isinstance(r, str) for r in roots)
+                and isinstance(own, list) and all(isinstance(r, str) for r in own)):
+            return False
+        return e.get("state") == self.state(roots, own)
+
     def _read_again(self, reader: Reader, image: Image) -> Mapping[str, str]:
         """The file map, read afresh (its stored bytes are gone or damaged)."""
         analysis = resolved_analyses(reader, _Analyses(reader), [image.name])[image.name]
@@ -371,11 +390,8 @@ class Reuse:
 
     def _reuse(self, reader: Reader, image: Image, e: Mapping[str, object]) -> ImageInputs | None:
         try:
-            roots, own, args = e["roots"], e["own"], e["args"]
-            if not (isinstance(roots, list) and all(isinstance(r, str) for r in roots)
-                    and isinstance(own, list) and all(isinstance(r, str) for r in own)):
-                return None
-            if e.get("state") != self.state(roots, own):
+            args = e["args"]
+            if not self._same_state(e):
                 return None
             links = e["symlinks"]
             assert isinstance(links, list) and isinstance(args, list)
