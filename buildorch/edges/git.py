@@ -13,6 +13,7 @@ import bisect
 import hashlib
 import os
 import posixpath
+import re
 import stat
 import subprocess
 import threading
@@ -107,6 +108,23 @@ def _repo(root: Path) -> Any:
 def _hidden(path: str) -> bool:
     top = path.split("/", 1)[0]
     return top in NEVER_SENT
+
+
+_INDEX_META = re.compile(rb"[0-7]{6} [0-9a-f]{40,64} [0-3]")
+
+
+def _parse_index(raw: bytes) -> dict[str, str]:
+    """`git ls-files -s -z` records as path -> `mode:blob` ('' while unmerged)."""
+    index: dict[str, str] = {}
+    for rec in raw.decode("utf-8", "surrogateescape").split("\0"):
+        if not rec:
+            continue
+        meta, path = rec.split("\t", 1)
+        mode, blob, stage = meta.split(" ")
+        if mode == "160000" or (path[0] == "." and _hidden(path)):
+            continue  # submodule: Docker sends its files but git does not list them
+        index[path] = f"{mode}:{blob}" if stage == "0" else ""
+    return index
 
 
 def _tree_lookup(root: Path, paths: Sequence[str]) -> list[str]:
@@ -217,6 +235,9 @@ class WorkTree:
     _listed: bool = False
     _perms: dict[str, int] | None = None
     _files: set[str] = field(default_factory=set)
+    _listed_raw: bytes | None = None
+    # folder -> its files and their index ids, listed alone (`_part`)
+    _parts: dict[str, tuple[list[str], dict[str, str]] | None] = field(default_factory=dict)
     # Folders never part of the tree besides NEVER_SENT at the top: buildorch's state beside a
     # services.toml that is not at the root (`--config sub/services.toml` -> sub/.buildorch).
     hidden: tuple[str, ...] = ()
@@ -250,27 +271,79 @@ class WorkTree:
                 p.wait()
         self._status = self._odd = self._listing = None
 
+    def _listing_bytes(self) -> bytes:
+        """`git ls-files -s -z` as git wrote it (read once)."""
+        if self._listed_raw is None:
+            p, self._listing = self._listing, None
+            if p is None:
+                self._listed_raw = b""
+                return self._listed_raw
+            out, err = p.communicate()
+            if p.returncode != 0:
+                self._kill()
+                raise BuildorchError(refusal(self.root, err) or str(proc.CalledProcessError(
+                    ["git", "ls-files", "-s", "-z"], p.returncode, out, err)))
+            self._listed_raw = out
+        return self._listed_raw
+
     def _read_index(self) -> None:
-        p, self._listing = self._listing, None
-        if p is None:
+        if self._listing is None and self._listed_raw is None:
             return
-        out, err = p.communicate()
-        if p.returncode != 0:
-            self._kill()
-            raise BuildorchError(refusal(self.root, err) or str(proc.CalledProcessError(
-                ["git", "ls-files", "-s", "-z"], p.returncode, out, err)))
-        text = out.decode("utf-8", "surrogateescape")
-        index: dict[str, str] = {}
-        for rec in text.split("\0"):
-            if not rec:
-                continue
-            meta, path = rec.split("\t", 1)
-            mode, blob, stage = meta.split(" ")
-            if mode == "160000" or (path[0] == "." and _hidden(path)):
-                continue  # submodule: Docker sends its files but git does not list them
-            index[path] = f"{mode}:{blob}" if stage == "0" else ""
-        self._index = index
-        self._files = set(index)
+        self._index = _parse_index(self._listing_bytes())
+        self._files = set(self._index)
+
+    def _part(self, folder: str) -> tuple[list[str], dict[str, str]] | None:
+        """The sorted files below `folder` and their index ids, as `_finish` would list
+        them, without parsing the whole index: git lists paths sorted, so a folder's entries
+        are one run of the listing. None when only the whole listing can say (a listed
+        folder above it, hidden folders)."""
+        if folder in self._parts:
+            return self._parts[folder]
+        changes = self.changes()
+        names = [c for _, c in changes]
+        parts = folder.split("/")
+        for i in range(1, len(parts) + 1):
+            above = "/".join(parts[:i])
+            for name in (above, above + "/"):
+                j = bisect.bisect_left(names, name)
+                if j < len(names) and names[j] == name:
+                    return None   # a listed folder (or file, or link) at or above it
+        if self.hidden or os.path.islink(self.root / folder):
+            return None
+        raw = self._listing_bytes()
+        key = b"\t" + os.fsencode(folder) + b"/"
+        at = 0
+        while True:
+            at = raw.find(key, at)
+            if at < 0:
+                start = end = 0
+                break
+            start = raw.rfind(b"\0", 0, at) + 1
+            if _INDEX_META.fullmatch(raw, start, at):
+                end = start
+                # the run ends at the first record outside the folder
+                while end < len(raw):
+                    tab = raw.find(b"\t", end)
+                    if tab < 0 or not raw.startswith(key[1:], tab + 1):
+                        break
+                    nul = raw.find(b"\0", tab)
+                    end = len(raw) if nul < 0 else nul + 1
+                break
+            at += 1
+        index = _parse_index(raw[start:end])
+        files = set(index)
+        lo, hi = bisect.bisect_left(names, folder + "/"), bisect.bisect_left(names, folder + "0")
+        for xy, path in changes[lo:hi]:
+            if xy in ("??", "!!"):
+                files.update(self._walk(path.rstrip("/")) if path.endswith("/") else (path,))
+            elif xy[1] == "D":
+                files.discard(path)
+                index.pop(path, None)
+            elif xy[1] != " " or "U" in xy:
+                index[path] = ""
+        got = (sorted(files), {p: i for p, i in index.items() if i})
+        self._parts[folder] = got
+        return got
 
     def changes(self) -> list[tuple[str, str]]:
         """`git status` as sorted (XY, path) pairs: every path whose content may differ from
@@ -381,18 +454,38 @@ class WorkTree:
         return self._paths
 
     def under(self, prefix: str) -> Sequence[str]:
+        if not self._listed and prefix not in (".", "") and \
+                (self._status is not None or self._changes is not None):
+            part = self._part(prefix)
+            if part is not None:   # a plan reading a few contexts again lists only those
+                return part[0]
         self._finish()
         return _slice(self._paths, prefix)
+
+    def _index_for(self, paths: Sequence[str]) -> dict[str, str]:
+        """Index ids covering `paths`: the folders listed alone when they hold them all."""
+        if not self._listed and self._parts:
+            folders = [f for f, got in self._parts.items() if got is not None]
+            if all(any(p.startswith(f + "/") for f in folders) for p in paths):
+                index: dict[str, str] = {}
+                for f in folders:
+                    got = self._parts[f]
+                    assert got is not None
+                    index.update(got[1])
+                return index
+        self._finish()
+        return self._index
 
     def file_ids(self, paths: Iterable[str]) -> dict[str, str]:
         """Identities of many files. The content is the index's where git knows it; the
         permissions are always the disk's: git records only 644/755, but BuildKit's cache key
         sees every bit (a chmod 664 or 600 rebuilds: tests/planning/test_planner_vs_buildkit.py).
         A tight loop: on a no-change plan this is one lstat per file read."""
-        self._finish()
+        paths = list(paths)
+        index = self._index_for(paths)
         odd = self._odd_perms()
         out: dict[str, str] = {}
-        ids, index = self._ids, self._index
+        ids = self._ids
         for path in paths:
             ident = ids.get(path)
             if ident is None:
@@ -450,11 +543,10 @@ class WorkTree:
         return self._perms
 
     def file_id(self, path: str) -> str:
-        self._finish()
         known = self._ids.get(path)
         if known:
             return known
-        if path in self._index:
+        if path in self._index_for([path]):
             return self.file_ids((path,))[path]
         full = self.root / path
         try:

@@ -77,6 +77,31 @@ class Reader:
             self._filtered[key] = [p[cut:] for p in self.tree.under(context)]
         return self._filtered[key]
 
+    def _could_read(self, context: str, sources: Sequence[ContextSource]) -> Sequence[str]:
+        """The context's files (relative, sorted) below the literal folders `sources` name:
+        all `match_sources` can pick, so it picks the same from them as from the whole
+        context, and a plan reading one image again lists a few folders, not the repository.
+        The whole context when a source has no literal folder (`.`, `*.py`, `--parents`)."""
+        from buildorch.dockerlang.golang import has_wildcards
+
+        folders: set[str] = set()
+        for src in sources:
+            segments = src.pattern.rstrip("/").split("/")
+            if src.parents or src.pattern.startswith("/") or \
+                    any(seg in ("", ".", "..") for seg in segments):
+                return self._context_all(context)
+            if src.instruction.endswith("RUN") or not has_wildcards(src.pattern):
+                literal = segments[:-1]   # a file, or a folder: both in their parent's list
+            else:
+                literal = segments[:next(i for i, seg in enumerate(segments)
+                                         if has_wildcards(seg))]
+            if not literal:
+                return self._context_all(context)
+            folders.add("/".join(literal))
+        kept = [f for f in folders if not any(f.startswith(o + "/") for o in folders)]
+        cut = 0 if context == "." else len(context) + 1
+        return sorted(p[cut:] for f in kept for p in self.tree.under(_context_rel(context, f)))
+
     def context_files(self, context: str, ignore_path: str | None) -> list[str]:
         """Files Docker sends for this context, relative to the context, sorted."""
         key = (context, ignore_path)
@@ -195,7 +220,7 @@ class Reader:
         (repository-relative) in `origins`, unless `plain` (or a plain source) reads them."""
         from buildorch.dockerlang.analysis import match_sources
 
-        everything = self._context_all(context)
+        everything = self._could_read(context, sources)
         selected, notes = match_sources(sources, everything)
         ignore = self._dockerignore(ignore_path)
         read = set(ignore.filter(sorted(selected)) if ignore else selected)
