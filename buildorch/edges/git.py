@@ -110,6 +110,8 @@ def _hidden(path: str) -> bool:
     return top in NEVER_SENT
 
 
+# Folders listed alone before the whole listing is parsed instead (each is a scan of it)
+MAX_PARTS = 16
 _INDEX_META = re.compile(rb"[0-7]{6} [0-9a-f]{40,64} [0-3]")
 
 
@@ -238,6 +240,8 @@ class WorkTree:
     _listed_raw: bytes | None = None
     # folder -> its files and their index ids, listed alone (`_part`)
     _parts: dict[str, tuple[list[str], dict[str, str]] | None] = field(default_factory=dict)
+    _part_files: set[str] = field(default_factory=set)
+    _part_index: dict[str, str] = field(default_factory=dict)
     # Folders never part of the tree besides NEVER_SENT at the top: buildorch's state beside a
     # services.toml that is not at the root (`--config sub/services.toml` -> sub/.buildorch).
     hidden: tuple[str, ...] = ()
@@ -299,6 +303,8 @@ class WorkTree:
         folder above it, hidden folders)."""
         if folder in self._parts:
             return self._parts[folder]
+        if len(self._parts) >= MAX_PARTS:
+            return None   # many images read again: parse the whole listing once instead
         changes = self.changes()
         names = [c for _, c in changes]
         parts = folder.split("/")
@@ -343,6 +349,8 @@ class WorkTree:
                 index[path] = ""
         got = (sorted(files), {p: i for p, i in index.items() if i})
         self._parts[folder] = got
+        self._part_files.update(got[0])
+        self._part_index.update(got[1])
         return got
 
     def changes(self) -> list[tuple[str, str]]:
@@ -464,15 +472,9 @@ class WorkTree:
 
     def _index_for(self, paths: Sequence[str]) -> dict[str, str]:
         """Index ids covering `paths`: the folders listed alone when they hold them all."""
-        if not self._listed and self._parts:
-            folders = [f for f, got in self._parts.items() if got is not None]
-            if all(any(p.startswith(f + "/") for f in folders) for p in paths):
-                index: dict[str, str] = {}
-                for f in folders:
-                    got = self._parts[f]
-                    assert got is not None
-                    index.update(got[1])
-                return index
+        if not self._listed and self._parts and \
+                all(p in self._part_files for p in paths):
+            return self._part_index
         self._finish()
         return self._index
 

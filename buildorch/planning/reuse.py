@@ -230,6 +230,9 @@ class Reuse:
 
     def prefetch(self, roots: Sequence[str]) -> None:
         """HEAD's ids of `roots`, each with its mode (a file's mode is not in its blob)."""
+        if self._early is not None:   # every stored root in one `git cat-file`
+            self._heads.update(zip(self._early_paths, self._early(), strict=True))
+            self._early = None
         want = sorted({r for r in roots if r not in self._heads})
         if want:
             self._heads.update(zip(want, self.tree.head_ids(want), strict=True))
@@ -243,9 +246,6 @@ class Reuse:
         return self._states[memo]
 
     def _state(self, roots: Sequence[str], own: Sequence[str]) -> str:
-        if self._early is not None:   # every stored root in one `git cat-file`
-            self._heads.update(zip(self._early_paths, self._early(), strict=True))
-            self._early = None
         self.prefetch([*roots, *own])
         changes = self.tree.changes()
         if self._paths is None:
@@ -298,12 +298,17 @@ class Reuse:
         external: dict[str, tuple[str, ...]] = {}
         for name, image in self.config.images.items():
             e = self.store.entries.get(name)
-            got = e.get("first") if e is not None else None
             if e is not None and e.get("spec") == self.spec(image) and \
                     isinstance(e.get("dfkey"), str) and self._same_state(e):
                 # nothing under its roots or own files moved since it was stored, its
                 # Dockerfile included: that Dockerfile's key is the one stored beside it
                 self._dfkeys[name] = str(e["dfkey"])
+        # the other Dockerfiles' HEAD ids in one `git cat-file`, not one each
+        self.prefetch([own_files(i)[0] for n, i in self.config.images.items()
+                       if n not in self._dfkeys])
+        for name, image in self.config.images.items():
+            e = self.store.entries.get(name)
+            got = e.get("first") if e is not None else None
             key = self.dockerfile_key(image)
             if key is not None and e is not None and e.get("dfkey") == key and \
                     isinstance(got, list):
@@ -338,6 +343,13 @@ class Reuse:
             missed[name] = chain
         if missed:
             analyses = resolved_analyses(reader, first, list(missed))
+            wanted: list[str] = []
+            for name in missed:
+                a = analyses[name]
+                if a is not None:
+                    image = self.config.images[name]
+                    wanted += [*roots_of(image, a), *own_files(image)]
+            self.prefetch(wanted)   # every root read again in one `git cat-file`
             for name, chain in missed.items():
                 out[name] = self._fresh(reader, self.config.images[name], first[name],
                                         analyses[name], chain)

@@ -67,3 +67,19 @@ def test_the_folder_alone_skips_the_whole_listing(repo: Path) -> None:
     assert ids["svc/a/lib/x.py"].startswith("100644:")
     tree.file_ids(["top.txt"])   # outside what was listed: the whole listing then
     assert tree._listed
+
+
+def test_many_folders_read_again_parse_the_whole_listing_once(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from buildorch.edges import git as git_edge
+
+    monkeypatch.setattr(git_edge, "MAX_PARTS", 2)
+    whole = WorkTree.scan(repo)
+    tree = WorkTree.scan(repo)
+    for folder in ("svc/a/lib", "svc/b"):
+        assert list(tree.under(folder)) == list(whole.under(folder))
+    assert not tree._listed
+    assert list(tree.under("svc/a-b")) == list(whole.under("svc/a-b"))
+    assert tree._listed   # the third: the whole listing, parsed once
+    paths = list(whole.paths())
+    assert tree.file_ids(paths) == whole.file_ids(paths)
