@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -33,6 +34,10 @@ import buildorch  # noqa: E402
 from buildorch.ops.bake import bake_file  # noqa: E402
 
 RETRIED: list[str] = []
+# As installed: bytecode compiled once (PYTHONDONTWRITEBYTECODE would make every buildorch run
+# compile itself again), kept in a temporary folder, never in a checkout.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "bo-compare-pycache")
 BREAKDOWN: list[tuple[float, float, float, float]] = []
 
 
@@ -42,7 +47,7 @@ def sh(cmd: list[str], cwd: Path, tries: int = 3, expect: str = "") -> float:
     and reported, never timed."""
     for _ in range(tries):
         t = time.perf_counter()
-        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=ENV)
         took = time.perf_counter() - t
         if p.returncode == 0:
             if expect not in p.stdout:

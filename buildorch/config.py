@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import posixpath
 import re
 import shlex
 import tomllib
@@ -290,7 +291,7 @@ def parse_lenient(
     base_dir = path.parent
     checks = _Checks(
         is_file or (lambda p: (root / p).is_file()), is_dir or (lambda p: (root / p).is_dir()),
-        (lambda p: escapes(root, p)) if is_file is None else (lambda p: None))
+        Escapes(root) if is_file is None else (lambda p: None))
     c.keys("top level", data, TOP_KEYS)
 
     project = c.read("[project]", config_keys.PROJECT,
@@ -485,6 +486,41 @@ def escapes(root: Path, rel: str) -> str | None:
     if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
         return None
     return real
+
+
+class Escapes:
+    """`escapes(root, rel)` for many paths under one root: the root's real path found once,
+    and each folder's once (a config names a thousand Dockerfiles in a few hundred folders;
+    `os.path.realpath` would walk every component of every one)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = str(root)
+        self._real_root = os.path.realpath(root)
+        self._real: dict[str, str] = {"": self._real_root}
+
+    def _resolve(self, rel: str) -> str:
+        got = self._real.get(rel)
+        if got is None:
+            parent, name = posixpath.split(rel)
+            base = self._resolve(parent)
+            full = os.path.join(base, name)
+            # `base` has no link left in it: only this component can be one
+            got = os.path.realpath(full) if os.path.islink(full) else full
+            self._real[rel] = got
+        return got
+
+    def __call__(self, rel: str) -> str | None:
+        norm = posixpath.normpath(rel)
+        if norm == ".":
+            real = self._real_root
+        elif norm.startswith("/") or ".." in rel.split("/"):
+            # `link/..` is the link's target's parent: realpath takes the components in order
+            real = os.path.realpath(os.path.join(self._root, rel))
+        else:
+            real = self._resolve(norm)
+        if real == self._real_root or real.startswith(self._real_root.rstrip(os.sep) + os.sep):
+            return None
+        return real
 
 
 def _inside(c: _Collector, table: str, key: str, value: object, root: Path,

@@ -300,3 +300,25 @@ contexts = { a = "missing", b = "target:nope", c = "target:base", d = "https://x
     assert "contexts.a = 'missing' is not a directory" in probs[2]
     assert "names no image 'nope'" in probs[3]
     assert "contexts.c = 'target:base' names the image itself" in probs[4]
+
+
+def test_escapes_for_many_paths_agrees_with_escapes(tmp_path: Path) -> None:
+    from buildorch.config import Escapes, escapes
+
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    (root / "a/b").mkdir(parents=True)
+    (outside / "d").mkdir(parents=True)
+    (root / "a/b/Dockerfile").write_text("FROM x\n")
+    (outside / "d/Dockerfile").write_text("FROM x\n")
+    (root / "out").symlink_to(outside)                 # a folder leading out
+    (root / "a/in").symlink_to(root / "a/b")           # a folder staying in
+    (root / "a/b/link.Dockerfile").symlink_to(outside / "d/Dockerfile")
+    (root / "a/b/rel").symlink_to("../..")             # back to the root: inside
+    paths = [".", "a", "a/b/Dockerfile", "out", "out/d/Dockerfile", "a/in/Dockerfile",
+             "a/b/link.Dockerfile", "a/b/rel/out/d", "a/b/rel/a/b", "missing/x",
+             "a/in/../../out/d", "a/b/./Dockerfile", "../outside/d", "out/d/missing"]
+    many = Escapes(root)
+    got = {p: many(p) for p in [*paths, *paths]}   # twice: the second from its folders' memo
+    assert got == {p: escapes(root, p) for p in paths}
+    assert got["out/d/Dockerfile"] == str(outside / "d/Dockerfile")
+    assert got["a/in/Dockerfile"] is None and got["a/b/rel/out/d"] == str(outside / "d")

@@ -32,6 +32,10 @@ if os.path.basename(_argv0) == "buildorch" or _argv0.endswith(os.path.join("buil
                                                                            "__main__.py")):
     for _sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(_sig, _exit_interrupted)
+    if {"plan", "build"}.intersection(sys.argv[1:3]):
+        # git status is most of a no-change plan: it runs while Python imports the rest
+        from buildorch.edges.prestart import start_early
+        start_early(os.getcwd())
 
 import importlib  # noqa: E402
 from collections.abc import Sequence  # noqa: E402

@@ -14,25 +14,23 @@ import hashlib
 import os
 import posixpath
 import re
-import shutil
 import stat
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from buildorch.config import escapes
-from buildorch.edges import proc
+from buildorch.edges import prestart, proc
 from buildorch.errors import BuildorchError
 
 NEVER_SENT = (".git", ".buildorch")
+RACY_NS = 2_000_000_000   # a file written this recently is never taken as unchanged
 REGULAR, EXECUTABLE, SYMLINK = "100644", "100755", "120000"
-# Permissions a git checkout gives files under this process's umask (read once, at import):
-# such files get no permission suffix, so their identity equals a commit tree's.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-_CHECKOUT_PERMS = frozenset({0o666 & ~_UMASK, 0o777 & ~_UMASK})
+_CHECKOUT_PERMS = prestart.CHECKOUT_PERMS
 
 
 _PRUNE = frozenset({".git", ".buildorch", "node_modules", ".venv", "venv", ".tox", ".mypy_cache",
@@ -151,17 +149,81 @@ def _hidden(path: str) -> bool:
     return top in NEVER_SENT
 
 
-def _odd_permissions(root: Path) -> subprocess.Popen[bytes] | None:
-    if not shutil.which("find"):
-        return None
-    perms = [a for m in sorted(_CHECKOUT_PERMS) for a in ("!", "-perm", f"{m:04o}")]
+# Folders listed alone before the whole listing is parsed instead (each is a scan of it)
+MAX_PARTS = 16
+_INDEX_META = re.compile(rb"[0-7]{6} [0-9a-f]{40,64} [0-3]")
+
+
+def _parse_index(raw: bytes) -> dict[str, str]:
+    """`git ls-files -s -z` records as path -> `mode:blob` ('' while unmerged)."""
+    index: dict[str, str] = {}
+    for rec in raw.decode("utf-8", "surrogateescape").split("\0"):
+        if not rec:
+            continue
+        meta, path = rec.split("\t", 1)
+        mode, blob, stage = meta.split(" ")
+        if mode == "160000" or (path[0] == "." and _hidden(path)):
+            continue  # submodule: Docker sends its files but git does not list them
+        index[path] = f"{mode}:{blob}" if stage == "0" else ""
+    return index
+
+
+def _tree_lookup(root: Path, paths: Sequence[str]) -> list[str]:
+    """`<type> <oid> <mode>` of each path in HEAD, walking trees read by id through one
+    `git cat-file --batch` (request, answer, in turn: never a full pipe)."""
+    p = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, env=proc.git_env(),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    stdin, stdout = p.stdin, p.stdout
+    assert stdin is not None and stdout is not None
+
+    def read(spec: str) -> tuple[str, str, bytes] | None:
+        stdin.write(spec.encode() + b"\n")
+        stdin.flush()
+        head = stdout.readline().split()
+        if len(head) != 3:   # "<spec> missing"
+            return None
+        data = stdout.read(int(head[2]) + 1)[:-1]
+        return head[0].decode(), head[1].decode(), data
+
+    def entries(data: bytes, width: int) -> dict[str, str]:
+        found: dict[str, str] = {}
+        i = 0
+        while i < len(data):
+            sp = data.index(b" ", i)
+            nul = data.index(b"\0", sp)
+            mode = data[i:sp].decode()
+            kind = "tree" if mode == "40000" else "commit" if mode == "160000" else "blob"
+            name = data[sp + 1:nul].decode("utf-8", "surrogateescape")
+            found[name] = f"{kind} {data[nul + 1:nul + 1 + width].hex()} {mode}"
+            i = nul + 1 + width
+        return found
+
     try:
-        return subprocess.Popen(
-            ["find", ".", "(", "-path", "./.git", "-o", "-path", "./.buildorch", ")", "-prune",
-             "-o", "-type", "f", *perms, "-printf", "%P\\0%m\\0"],
-            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    except OSError:
-        return None
+        top = read("HEAD^{tree}")
+        if top is None:
+            return ["missing"] * len(paths)
+        width = len(top[0]) // 2   # sha1: 20 bytes, sha256: 32
+        trees: dict[str, dict[str, str]] = {"": entries(top[2], width)}
+        out: list[str] = []
+        for path in paths:
+            ident: str | None = f"tree {top[0]} 40000"
+            folder = ""
+            for name in path.split("/") if path else ():
+                if ident is None or not ident.startswith("tree "):
+                    ident = None
+                    break
+                if folder not in trees:
+                    got = read(ident.split(" ")[1])
+                    trees[folder] = entries(got[2], width) if got and got[1] == "tree" else {}
+                ident = trees[folder].get(name)
+                folder = f"{folder}/{name}" if folder else name
+            out.append(ident or "missing")
+        return out
+    finally:
+        stdin.close()
+        p.kill()
+        p.wait()
 
 
 class Tree(Protocol):
@@ -209,8 +271,16 @@ class WorkTree:
 
     _status: subprocess.Popen[bytes] | None = None
     _odd: subprocess.Popen[bytes] | None = None
+    _listing: subprocess.Popen[bytes] | None = None
+    _changes: list[tuple[str, str]] | None = None
+    _listed: bool = False
     _perms: dict[str, int] | None = None
     _files: set[str] = field(default_factory=set)
+    _listed_raw: bytes | None = None
+    # folder -> its files and their index ids, listed alone (`_part`)
+    _parts: dict[str, tuple[list[str], dict[str, str]] | None] = field(default_factory=dict)
+    _part_files: set[str] = field(default_factory=set)
+    _part_index: dict[str, str] = field(default_factory=dict)
     # Folders never part of the tree besides NEVER_SENT at the top: buildorch's state beside a
     # services.toml that is not at the root (`--config sub/services.toml` -> sub/.buildorch).
     hidden: tuple[str, ...] = ()
@@ -227,49 +297,164 @@ class WorkTree:
         return tree
 
     def _start_git(self) -> None:
-        # -uall lists every untracked file; --ignored=matching lists an ignored directory once,
-        # and _finish walks it (Docker sends ignored files too).
-        self._status = start(self.root, "status", "--porcelain=v1", "-z", "-uall",
-                             "--ignored=matching", "--no-renames")
-        self._odd = _odd_permissions(self.root)
-        try:
-            listed = run(self.root, "ls-files", "-s", "-z")
-        except BuildorchError:
-            for p in (self._status, self._odd):
-                if p is not None:
-                    p.kill()
-                    p.wait()
-            self._status = self._odd = None
-            raise
-        text = listed.decode("utf-8", "surrogateescape")
-        index: dict[str, str] = {}
-        for rec in text.split("\0"):
-            if not rec:
-                continue
-            meta, path = rec.split("\t", 1)
-            mode, blob, stage = meta.split(" ")
-            if mode == "160000" or (path[0] == "." and _hidden(path)):
-                continue  # submodule: Docker sends its files but git does not list them
-            index[path] = f"{mode}:{blob}" if stage == "0" else ""
-        self._index = index
-        self._files = set(index)
+        # The index listing is parsed only when a file list is needed: a plan whose inputs are
+        # all reused never needs it.
+        early = prestart.take(self.root)
+        if early is not None:
+            self._status, self._odd = early
+        else:
+            self._status = prestart.status(self.root)
+            self._odd = prestart.odd_permissions(self.root)
+        self._listing = start(self.root, "ls-files", "-s", "-z")
+
+    def _kill(self) -> None:
+        for p in (self._status, self._odd, self._listing):
+            if p is not None and p.returncode is None:
+                p.kill()
+                p.wait()
+        self._status = self._odd = self._listing = None
+
+    def _listing_bytes(self) -> bytes:
+        """`git ls-files -s -z` as git wrote it (read once)."""
+        if self._listed_raw is None:
+            p, self._listing = self._listing, None
+            if p is None:
+                self._listed_raw = b""
+                return self._listed_raw
+            out, err = p.communicate()
+            if p.returncode != 0:
+                self._kill()
+                raise BuildorchError(refusal(self.root, err) or str(proc.CalledProcessError(
+                    ["git", "ls-files", "-s", "-z"], p.returncode, out, err)))
+            self._listed_raw = out
+        return self._listed_raw
+
+    def _read_index(self) -> None:
+        if self._listing is None and self._listed_raw is None:
+            return
+        self._index = _parse_index(self._listing_bytes())
+        self._files = set(self._index)
+
+    def _part(self, folder: str) -> tuple[list[str], dict[str, str]] | None:
+        """The sorted files below `folder` and their index ids, as `_finish` would list
+        them, without parsing the whole index: git lists paths sorted, so a folder's entries
+        are one run of the listing. None when only the whole listing can say (a listed
+        folder above it, hidden folders)."""
+        if folder in self._parts:
+            return self._parts[folder]
+        if len(self._parts) >= MAX_PARTS:
+            return None   # many images read again: parse the whole listing once instead
+        changes = self.changes()
+        names = [c for _, c in changes]
+        parts = folder.split("/")
+        for i in range(1, len(parts) + 1):
+            above = "/".join(parts[:i])
+            for name in (above, above + "/"):
+                j = bisect.bisect_left(names, name)
+                if j < len(names) and names[j] == name:
+                    return None   # a listed folder (or file, or link) at or above it
+        if self.hidden or os.path.islink(self.root / folder):
+            return None
+        raw = self._listing_bytes()
+        key = b"\t" + os.fsencode(folder) + b"/"
+        at = 0
+        while True:
+            at = raw.find(key, at)
+            if at < 0:
+                start = end = 0
+                break
+            start = raw.rfind(b"\0", 0, at) + 1
+            if _INDEX_META.fullmatch(raw, start, at):
+                end = start
+                # the run ends at the first record outside the folder
+                while end < len(raw):
+                    tab = raw.find(b"\t", end)
+                    if tab < 0 or not raw.startswith(key[1:], tab + 1):
+                        break
+                    nul = raw.find(b"\0", tab)
+                    end = len(raw) if nul < 0 else nul + 1
+                break
+            at += 1
+        index = _parse_index(raw[start:end])
+        files = set(index)
+        lo, hi = bisect.bisect_left(names, folder + "/"), bisect.bisect_left(names, folder + "0")
+        for xy, path in changes[lo:hi]:
+            if xy in ("??", "!!"):
+                files.update(self._walk(path.rstrip("/")) if path.endswith("/") else (path,))
+            elif xy[1] == "D":
+                files.discard(path)
+                index.pop(path, None)
+            elif xy[1] != " " or "U" in xy:
+                index[path] = ""
+        got = (sorted(files), {p: i for p, i in index.items() if i})
+        self._parts[folder] = got
+        self._part_files.update(got[0])
+        self._part_index.update(got[1])
+        return got
+
+    def changes(self) -> list[tuple[str, str]]:
+        """`git status` as sorted (XY, path) pairs: every path whose content may differ from
+        HEAD (staged, modified, deleted, untracked, ignored; a folder ends with '/').
+        Without git: empty (`head_ids` then knows nothing either)."""
+        if self._changes is None:
+            p, self._status = self._status, None
+            if p is None:
+                self._changes = []
+                return self._changes
+            out, err = p.communicate()
+            if p.returncode != 0:
+                self._kill()
+                raise BuildorchError(refusal(self.root, err) or str(
+                    proc.CalledProcessError(["git", "status"], p.returncode, out, err)))
+            found: list[tuple[str, str]] = []
+            for rec in out.decode("utf-8", "surrogateescape").split("\0"):
+                if len(rec) < 4:
+                    continue
+                xy, path = rec[:2], rec[3:]
+                if path[0] == "." and _hidden(path):
+                    continue
+                found.append((xy, path))
+            found.sort(key=lambda c: c[1])
+            self._changes = found
+        return self._changes
+
+    def head_ids(self, paths: Sequence[str]) -> list[str]:
+        """`<type> <oid> <mode>` of each path in HEAD ('' is the root tree), 'missing' where
+        HEAD has none, 'no-git' without a repository."""
+        return self.start_head_ids(paths)()
+
+    def start_head_ids(self, paths: Sequence[str]) -> Callable[[], list[str]]:
+        """`head_ids` started in the background (a thread talking to one `git cat-file
+        --batch`); call the result for the answer. Each tree on the way is read once, by id:
+        asking `HEAD:a/b` path by path would unpack `a` again for every `a/*`."""
+        n = len(paths)
+        if not (self.root / ".git").exists():
+            return lambda: ["no-git"] * n
+        result: list[list[str]] = []
+
+        def work() -> None:
+            try:
+                result.append(_tree_lookup(self.root, paths))
+            except (OSError, ValueError, IndexError):
+                result.append(["unknown"] * n)   # never equal to a stored id: nothing reused
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+
+        def collect() -> list[str]:
+            thread.join()
+            return result[0] if result else ["unknown"] * n
+        return collect
 
     def _finish(self) -> None:
-        p, self._status = self._status, None
-        if p is None:
+        if self._listed or (self._status is None and self._changes is None):
             return
-        out, err = p.communicate()
-        if p.returncode != 0:
-            raise BuildorchError(refusal(self.root, err) or str(
-                proc.CalledProcessError(["git", "status"], p.returncode, out, err)))
+        self._listed = True
+        self._read_index()
+        changes = self.changes()
         files, index = self._files, self._index
         ignored_dirs: list[str] = []
-        for rec in out.decode("utf-8", "surrogateescape").split("\0"):
-            if len(rec) < 4:
-                continue
-            xy, path = rec[:2], rec[3:]
-            if path[0] == "." and _hidden(path):
-                continue
+        for xy, path in changes:
             if xy in ("??", "!!"):
                 if path.endswith("/"):
                     if xy == "!!":
@@ -316,18 +501,32 @@ class WorkTree:
         return self._paths
 
     def under(self, prefix: str) -> Sequence[str]:
+        if not self._listed and prefix not in (".", "") and \
+                (self._status is not None or self._changes is not None):
+            part = self._part(prefix)
+            if part is not None:   # a plan reading a few contexts again lists only those
+                return part[0]
         self._finish()
         return _slice(self._paths, prefix)
+
+    def _index_for(self, paths: Sequence[str]) -> dict[str, str]:
+        """Index ids covering `paths`: the folders listed alone when they hold them all."""
+        if not self._listed and self._parts and \
+                all(p in self._part_files for p in paths):
+            return self._part_index
+        self._finish()
+        return self._index
 
     def file_ids(self, paths: Iterable[str]) -> dict[str, str]:
         """Identities of many files. The content is the index's where git knows it; the
         permissions are always the disk's: git records only 644/755, but BuildKit's cache key
         sees every bit (a chmod 664 or 600 rebuilds: tests/planning/test_planner_vs_buildkit.py).
         A tight loop: on a no-change plan this is one lstat per file read."""
-        self._finish()
+        paths = list(paths)
+        index = self._index_for(paths)
         odd = self._odd_perms()
         out: dict[str, str] = {}
-        ids, index = self._ids, self._index
+        ids = self._ids
         for path in paths:
             ident = ids.get(path)
             if ident is None:
@@ -341,6 +540,26 @@ class WorkTree:
             out[path] = ident
         return out
 
+    def odd_perms(self) -> dict[str, int]:
+        return self._odd_perms()
+
+    def disk_stamp(self, path: str) -> str:
+        """What changes whenever the file's content, type or mode does (ctime moves with every
+        write and chmod): a cheap stand-in for hashing it, for cache keys only."""
+        try:
+            st = os.lstat(self.root / path)
+        except OSError as exc:
+            return f"unreadable:{exc.errno}"
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
+            # Timestamps tick coarsely: a second write this soon could leave them as they
+            # are. Such a file matches nothing, now or later (git's "racy clean" rule).
+            return f"racy:{os.urandom(8).hex()}"
+        return f"{st.st_mode:o}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+    def walk(self, rel: str) -> Iterator[str]:
+        """Every file below folder `rel` on disk (symlinked folders as themselves)."""
+        return self._walk(rel)
+
     def _odd_perms(self) -> dict[str, int]:
         """Files whose permissions a checkout would not give, from `find` (run beside git
         status); without GNU find, one lstat per tracked file."""
@@ -352,6 +571,7 @@ class WorkTree:
                 self._perms = {parts[i]: int(parts[i + 1], 8)
                                for i in range(0, len(parts) - 1, 2)}
             else:
+                self._finish()   # the tracked files, to lstat one by one
                 self._perms = {}
                 root = f"{self.root}/"
                 for path in self._index:
@@ -364,11 +584,10 @@ class WorkTree:
         return self._perms
 
     def file_id(self, path: str) -> str:
-        self._finish()
         known = self._ids.get(path)
         if known:
             return known
-        if path in self._index:
+        if path in self._index_for([path]):
             return self.file_ids((path,))[path]
         full = self.root / path
         try:

@@ -15,6 +15,7 @@ from buildorch.planning.digest import Snapshot, snapshot
 from buildorch.planning.dockerfiles import unconfigured_bases
 from buildorch.planning.links import config_links, link_notes
 from buildorch.planning.plan import Plan, make_plan
+from buildorch.planning.reuse import Reuse
 
 
 def open_config(path: Path | None) -> Config:
@@ -22,7 +23,13 @@ def open_config(path: Path | None) -> Config:
 
 
 def work_snapshot(cfg: Config) -> Snapshot:
-    return snapshot(cfg, WorkTree.scan(cfg.root, cfg.hidden))
+    tree = WorkTree.scan(cfg.root, cfg.hidden)
+    return snapshot(cfg, tree, _reuse(cfg, tree))
+
+
+def _reuse(cfg: Config, tree: WorkTree) -> Reuse | None:
+    """The last plan's inputs, where there is git to say what changed since."""
+    return Reuse.open(cfg, tree) if (cfg.root / ".git").exists() else None
 
 
 def config_at(cfg: Config, tree: Tree) -> tuple[Config, str | None]:
@@ -54,8 +61,11 @@ def plan(cfg: Config, *, since: str | None = None, selected: Iterable[str] = (),
     """`engine`: image name -> digest label of what the engine holds under its tag.
     `ancestry=False`: `selected` alone, their parents taken as they are."""
     tree = WorkTree.scan(cfg.root, cfg.hidden)   # git status runs while the manifest is read
-    manifest = load_manifest(cfg.state_dir) if since is None else None
-    now = snapshot(cfg, tree)
+    reuse = _reuse(cfg, tree)
+    manifest = None
+    if since is None:
+        manifest = reuse.manifest() if reuse else load_manifest(cfg.state_dir)
+    now = snapshot(cfg, tree, reuse)
     notes: list[str] = []
     baseline: dict[str, Record]
     if since is not None:
@@ -78,7 +88,7 @@ def plan(cfg: Config, *, since: str | None = None, selected: Iterable[str] = (),
     for name, ins in now.inputs.items():
         notes.extend(f"{name}: {n}" for n in ins.notes)
     external = {n: i.external_images for n, i in now.inputs.items()}
-    notes.extend(unconfigured_bases(cfg, external, tree.paths()))
+    notes.extend(unconfigured_bases(cfg, external, tree.paths))
     notes.extend(link_notes(cfg, config_links(cfg, external)))
     result = make_plan(now, baseline, what=what, selected=selected, force_all=force_all,
                        engine=engine, ancestry=ancestry)

@@ -4,7 +4,7 @@ convention, and images a FROM names that a tracked Dockerfile builds but service
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from buildorch.config import NAME_RE, Config
 from buildorch.dockerlang.reference import repository_of
@@ -87,11 +87,12 @@ def _registry_named(ref: str) -> bool:
 
 
 def unconfigured_bases(config: Config, external: Mapping[str, Sequence[str]],
-                       paths: Iterable[str]) -> list[str]:
+                       paths: Iterable[str] | Callable[[], Iterable[str]]) -> list[str]:
     """One line per image a configured image builds FROM as `{registry}/X` (or as X under
     another registry than Docker Hub: the registry may have changed) where X is not in
     services.toml but a Dockerfile here builds X (the seed's worst failure: a base edit that
-    plans nothing). `paths` is only walked when some FROM names such an X."""
+    plans nothing). `paths` (or the function giving them) is only walked when some FROM
+    names such an X."""
     prefix = repository_of(f"{config.registry}/x")[:-1] if config.registry else None
     wanted: dict[str, str] = {}
     for name, refs in external.items():
@@ -109,7 +110,7 @@ def unconfigured_bases(config: Config, external: Mapping[str, Sequence[str]],
         return []
     found: dict[str, str] = {}
     root_name = config.root.name
-    for p in _mentioning_dockerfile(list(paths)):
+    for p in _mentioning_dockerfile(list(paths() if callable(paths) else paths)):
         if not is_dockerfile(p) or looks_test_only(p) or VENDORED.intersection(p.split("/")[:-1]):
             continue
         n = conventional_name(p, root_name)[0]

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from buildorch.config import Config, Image, context_kind
-from buildorch.dockerlang.analysis import Analysis, BaseImage, ContextSource, analyze, match_sources
 from buildorch.dockerlang.dockerignore import DockerIgnore, ignore_file_for
 from buildorch.edges.git import Tree
 from buildorch.errors import BuildorchError
+
+if TYPE_CHECKING:
+    from buildorch.dockerlang.analysis import Analysis, BaseImage, ContextSource
 
 # Over this, `docker buildx build` fails seconds in with a gRPC "message larger than max"
 # naming neither the file nor a fix: plan and validate say it first.
@@ -74,6 +77,31 @@ class Reader:
             self._filtered[key] = [p[cut:] for p in self.tree.under(context)]
         return self._filtered[key]
 
+    def _could_read(self, context: str, sources: Sequence[ContextSource]) -> Sequence[str]:
+        """The context's files (relative, sorted) below the literal folders `sources` name:
+        all `match_sources` can pick, so it picks the same from them as from the whole
+        context, and a plan reading one image again lists a few folders, not the repository.
+        The whole context when a source has no literal folder (`.`, `*.py`, `--parents`)."""
+        from buildorch.dockerlang.golang import has_wildcards
+
+        folders: set[str] = set()
+        for src in sources:
+            segments = src.pattern.rstrip("/").split("/")
+            if src.parents or src.pattern.startswith("/") or \
+                    any(seg in ("", ".", "..") for seg in segments):
+                return self._context_all(context)
+            if src.instruction.endswith("RUN") or not has_wildcards(src.pattern):
+                literal = segments[:-1]   # a file, or a folder: both in their parent's list
+            else:
+                literal = segments[:next(i for i, seg in enumerate(segments)
+                                         if has_wildcards(seg))]
+            if not literal:
+                return self._context_all(context)
+            folders.add("/".join(literal))
+        kept = [f for f in folders if not any(f.startswith(o + "/") for o in folders)]
+        cut = 0 if context == "." else len(context) + 1
+        return sorted(p[cut:] for f in kept for p in self.tree.under(_context_rel(context, f)))
+
     def context_files(self, context: str, ignore_path: str | None) -> list[str]:
         """Files Docker sends for this context, relative to the context, sorted."""
         key = (context, ignore_path)
@@ -97,6 +125,10 @@ class Reader:
                  ) -> Analysis | None:
         """`bases`: the configured images its FROM lines name, by reference; their ENV and
         ONBUILD triggers then count (see `resolved_analyses`)."""
+        # Imported here: a plan that reuses every image never parses a Dockerfile, and the
+        # parser is a tenth of its start-up.
+        from buildorch.dockerlang.analysis import analyze
+
         data = self.tree.read_bytes(image.dockerfile)
         if data is None:
             return None
@@ -186,7 +218,9 @@ class Reader:
         """Context-relative files `sources` read in `context` after its .dockerignore, and
         notes. Files read only through a parent's trigger or a named context get an origin
         (repository-relative) in `origins`, unless `plain` (or a plain source) reads them."""
-        everything = self._context_all(context)
+        from buildorch.dockerlang.analysis import match_sources
+
+        everything = self._could_read(context, sources)
         selected, notes = match_sources(sources, everything)
         ignore = self._dockerignore(ignore_path)
         read = set(ignore.filter(sorted(selected)) if ignore else selected)
@@ -212,8 +246,8 @@ def _origin(src: ContextSource) -> str:
     return f"{what} in {src.via}'s Dockerfile" if src.via else what
 
 
-def resolved_analyses(reader: Reader, first: Mapping[str, Analysis | None]
-                      ) -> dict[str, Analysis | None]:
+def resolved_analyses(reader: Reader, first: Mapping[str, Analysis | None],
+                      names: Iterable[str] | None = None) -> dict[str, Analysis | None]:
     """Each image's analysis with what its configured parents' images carry: their ENV (and
     so their own parents', through any number of configured ancestors) and their ONBUILD
     triggers, run in its build as BuildKit runs them (in the immediate child only; not
@@ -223,7 +257,9 @@ def resolved_analyses(reader: Reader, first: Mapping[str, Analysis | None]
     triggers, or a variable the first analysis could not know (the base image may set it).
     What the result depends on, beyond the image's own inputs, is exactly the `BaseImage`
     values passed to `Reader.analysis`: each configured ancestor's Dockerfile, args, target
-    and platform (a reuse key must hold them, e.g. as `bases_key`)."""
+    and platform (a reuse key must hold them, e.g. as `bases_key`). `names`: only these
+    images' (their ancestors' first analyses are then the only ones `first` is asked for)."""
+    from buildorch.dockerlang.analysis import BaseImage
     from buildorch.planning.links import config_resolver
 
     config = reader.config
@@ -256,7 +292,8 @@ def resolved_analyses(reader: Reader, first: Mapping[str, Analysis | None]
         return full[name]
 
     out: dict[str, Analysis | None] = {}
-    for name, a in first.items():
+    for name in first if names is None else names:
+        a = first[name]
         parents = [parent_of(r, name) for r in a.external_images] if a else []
         needs = a is not None and (bool(a.unresolved) or any(
             p and (pa := first.get(p)) is not None and pa.triggers for p in parents))
