@@ -24,7 +24,23 @@ INDEX = "index.json"
 MAX_SEGMENTS = 8   # past this many segment files, the next write compacts them into one
 
 
-class LazyFiles(Mapping[str, str]):
+class LazyMapping(Mapping[str, str]):
+    """A str -> str mapping read on first use: a subclass says how (`_load`, kept once)."""
+
+    def _load(self) -> Mapping[str, str]:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> str:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+class LazyFiles(LazyMapping):
     """A file map read from its segment on first use; `fallback` computes it again when the
     stored bytes are gone or do not match their sha256."""
 
@@ -55,15 +71,6 @@ class LazyFiles(Mapping[str, str]):
                 return raw
             return None
         return self.raw
-
-    def __getitem__(self, key: str) -> str:
-        return self._load()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._load())
-
-    def __len__(self) -> int:
-        return len(self._load())
 
 
 class Store:

@@ -25,6 +25,13 @@ HISTORY = "history.jsonl"
 GITIGNORE = b"# written by buildorch: its state is local, never committed\n*\n"
 
 
+def str_mapping(v: object) -> dict[str, str]:
+    """A JSON object as str -> str (ValueError if it is not an object)."""
+    if not isinstance(v, dict):
+        raise ValueError("expected an object")
+    return {str(k): str(x) for k, x in v.items()}
+
+
 @dataclass(frozen=True)
 class Record:
     """One image in the manifest, and what the plan compares: the digest and the parts it was
@@ -56,25 +63,20 @@ class Record:
 
     @classmethod
     def from_json(cls, d: Mapping[str, object]) -> Record:
-        def mapping(v: object) -> dict[str, str]:
-            if not isinstance(v, dict):
-                raise ValueError("expected an object")
-            return {str(k): str(x) for k, x in v.items()}
-
         files = d.get("files")
         if files is not None and not isinstance(files, dict):
             raise ValueError("files: expected an object")
         return cls(
             digest=str(d["digest"]), instructions=str(d.get("instructions", "")),
-            args=mapping(d.get("args", {})),
+            args=str_mapping(d.get("args", {})),
             target=None if d.get("target") is None else str(d.get("target")),
             platform=None if d.get("platform") is None else str(d.get("platform")),
-            parents=mapping(d.get("parents", {})),
+            parents=str_mapping(d.get("parents", {})),
             # Taken as parsed (path -> id strings): converting 50,000 entries one by one would
             # cost a no-change plan more than reading them.
             files=files,
             dockerfile=str(d.get("dockerfile", "")),
-            labels=mapping(d.get("labels", {})),
+            labels=str_mapping(d.get("labels", {})),
         )
 
 

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Protocol
 from buildorch.config import Config, Image, context_kind
 from buildorch.dockerlang.dockerignore import ignore_file_for
 from buildorch.dockerlang.golang import has_wildcards
-from buildorch.edges.inputcache import LazyFiles, Store, manifest_line, manifest_stamp
-from buildorch.edges.state import MANIFEST, Manifest, Record, load_manifest
+from buildorch.edges.inputcache import LazyFiles, LazyMapping, Store, manifest_line, manifest_stamp
+from buildorch.edges.state import MANIFEST, Manifest, Record, load_manifest, str_mapping
 from buildorch.planning.inputs import ImageInputs, Reader, resolved_analyses
 
 if TYPE_CHECKING:
@@ -441,10 +441,10 @@ class Reuse:
                 rows = slim["records"]
                 assert isinstance(rows, dict)
                 return Manifest({str(n): Record(
-                    digest=str(d), instructions=str(ins), args=_strs(args), target=_opt(t),
-                    platform=_opt(pf), parents=_strs(ps), dockerfile=str(df),
+                    digest=str(d), instructions=str(ins), args=str_mapping(args), target=_opt(t),
+                    platform=_opt(pf), parents=str_mapping(ps), dockerfile=str(df),
                     files=_ManifestFiles(path, str(n)) if has_files else None,
-                    labels=_strs(labels))
+                    labels=str_mapping(labels))
                     for n, (d, ins, args, t, pf, ps, has_files, df, labels) in rows.items()})
             except (ValueError, KeyError, TypeError, AttributeError, AssertionError):
                 pass
@@ -502,17 +502,11 @@ class _Analyses(Mapping[str, "Analysis | None"]):
         return len(self._reader.config.images)
 
 
-def _strs(v: object) -> dict[str, str]:
-    if not isinstance(v, dict):
-        raise ValueError("expected an object")
-    return {str(k): str(x) for k, x in v.items()}
-
-
 def _opt(v: object) -> str | None:
     return None if v is None else str(v)
 
 
-class _ManifestFiles(Mapping[str, str]):
+class _ManifestFiles(LazyMapping):
     """An image's file map in the manifest, read from its line on first use (the whole
     manifest if the line cannot be read alone)."""
 
@@ -529,15 +523,6 @@ class _ManifestFiles(Mapping[str, str]):
                 files = r.files if r is not None and r.files is not None else {}
             self._data = files
         return self._data
-
-    def __getitem__(self, key: str) -> str:
-        return self._load()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._load())
-
-    def __len__(self) -> int:
-        return len(self._load())
 
 
 def _range(paths: Sequence[str], root: str) -> tuple[int, int]:
