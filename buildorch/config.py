@@ -26,7 +26,7 @@ from buildorch.config_keys import (
     TOP_KEYS,
     context_kind,
 )
-from buildorch.errors import ConfigError
+from buildorch.errors import BuildorchError, ConfigError
 
 __all__ = [
     "ARG_NAME_RE", "CACHE_SINKS", "CACHE_SOURCES", "CLEANUP_POLICIES", "CONFIG_NAME",
@@ -163,6 +163,14 @@ class Config:
         """The image's first reference: what the engine holds it under."""
         return self.refs(name)[0]
 
+    def unknown_image(self, name: str) -> BuildorchError:
+        """The one-line error for an image name this file does not declare, with the closest."""
+        hint = difflib.get_close_matches(name, list(self.images), n=1)
+        return BuildorchError(f"unknown image {name!r}"
+                              + (f"; did you mean {hint[0]!r}?" if hint else
+                                 f" in {self.path.name}: name one of its images "
+                                 "(`buildorch graph` lists them)"))
+
     def refs(self, name: str) -> tuple[str, ...]:
         """Every reference the image is built, loaded and pushed as: its `tags`, else the
         project's {registry}/{name}:{tag}."""
@@ -186,8 +194,6 @@ def find_config(start: Path) -> Path:
             return candidate
         if (d / ".git").exists():
             break
-    from buildorch.errors import BuildorchError
-
     raise BuildorchError(
         f"no {CONFIG_NAME} found in {start} or its parents: create one "
         "(`buildorch init` writes it; `buildorch schema --format markdown` lists its keys) "

@@ -48,6 +48,14 @@ def _renderer(progress: str, cfg: Config
     return table, table
 
 
+def _outcome(report: BuildReport) -> None:
+    """A run's closing lines for a reader: nothing to build, or the summary."""
+    if not report.plan.stale:
+        click.echo(f"nothing to build: {len(report.plan.fresh)} image(s) up to date")
+    else:
+        _summary(report)
+
+
 def _summary(report: BuildReport) -> None:
     rows = [r for r in report.images.values()
             if r.result in ("built", "reused", "failed", "interrupted", "cancelled")]
@@ -106,10 +114,7 @@ def run_build(ctx: click.Context, opts: BuildOptions, progress: str, *,
 
         write_step_summary(report)
     if progress != "json":
-        if not report.plan.stale:
-            click.echo(f"nothing to build: {len(report.plan.fresh)} image(s) up to date")
-        else:
-            _summary(report)
+        _outcome(report)
     elif report.engine_gone:
         click.echo(f"buildorch: error: {report.engine_gone}", err=True)
     elif report.failures and not report.cancelled:

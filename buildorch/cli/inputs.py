@@ -7,7 +7,6 @@ import json
 import click
 
 from buildorch.cli import config_of, note, out
-from buildorch.errors import BuildorchError
 from buildorch.planning import baseline as project
 
 
@@ -20,13 +19,7 @@ def command(ctx: click.Context, name: str, as_json: bool) -> None:
     cfg = config_of(ctx)
     snap = project.work_snapshot(cfg)
     if name not in snap.inputs:
-        import difflib
-
-        hint = difflib.get_close_matches(name, list(snap.inputs), n=1)
-        raise BuildorchError(f"unknown image {name!r}"
-                             + (f"; did you mean {hint[0]!r}?" if hint else
-                                f" in {cfg.path.name}: name one of its images "
-                                "(`buildorch graph` lists them)"))
+        raise cfg.unknown_image(name)
     ins = snap.inputs[name]
     files = sorted(ins.files)
     if as_json:

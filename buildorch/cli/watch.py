@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from buildorch.cli import config_of, note
-from buildorch.cli.build import PROGRESS, _renderer, _summary, disk_guard
+from buildorch.cli.build import PROGRESS, _outcome, _renderer, disk_guard
 from buildorch.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -100,10 +100,7 @@ def command(ctx: click.Context, images: tuple[str, ...], up: bool, jobs: int | N
                 shown_notes.add(n)
                 note(n)
         if progress != "json":
-            if not report.plan.stale:
-                click.echo(f"nothing to build: {len(report.plan.fresh)} image(s) up to date")
-            else:
-                _summary(report)
+            _outcome(report)
         return report
 
     def say(e: WatchEvent) -> None:

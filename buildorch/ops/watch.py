@@ -257,15 +257,9 @@ class _Session:
 def preflight(cfg: Config, opts: BuildOptions, up: Sequence[str] | None) -> None:
     """What can be refused before the engine is asked anything: unknown IMAGES, no compose
     file for --up, a state folder that cannot be written."""
-    import difflib
-
     for name in opts.names:
         if name not in cfg.images:
-            hint = difflib.get_close_matches(name, list(cfg.images), n=1)
-            raise BuildorchError(f"unknown image {name!r}"
-                                 + (f"; did you mean {hint[0]!r}?" if hint else
-                                    f" in {cfg.path.name}: name one of its images "
-                                    "(`buildorch graph` lists them)"))
+            raise cfg.unknown_image(name)
     if up is not None:
         compose_files(cfg, up)
     state.check_writable(cfg.state_dir)
