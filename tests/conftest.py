@@ -102,9 +102,11 @@ def private_engines(engine: None) -> Iterator[Callable[..., PrivateEngine]]:
 
 @pytest.fixture(scope="session")
 def classic_host(engine: None) -> Iterator[str]:
-    """DOCKER_HOST of a second, private engine with the classic image store (overlay2), kept
-    running for the next session like the main engine (tests/engines.py). At the end, only the
-    images this session tagged there are removed."""
+    """DOCKER_HOST of a second, private engine with the classic image store (overlay2). Its
+    data root is kept for the next session (tests/engines.py); the daemon is stopped at the end
+    when this session started it (one that already ran, another session's, is left running).
+    At the end, only the images this session tagged there are removed."""
+    started: PrivateEngine | None = None
     if os.environ.get("BUILDORCH_CLASSIC_HOST"):
         host = os.environ["BUILDORCH_CLASSIC_HOST"]
     elif os.geteuid() != 0:
@@ -112,7 +114,14 @@ def classic_host(engine: None) -> Iterator[str]:
                     "BUILDORCH_CLASSIC_HOST to a classic-store engine")
     else:
         reap()
-        host = _up(PrivateEngine(CLASSIC_ENGINE, "classic", keep=True)).host
+        eng = PrivateEngine(CLASSIC_ENGINE, "classic", keep=True)
+        running = True
+        try:
+            eng.pid()
+        except EngineError:
+            running = False
+        host = _up(eng).host
+        started = None if running else eng
     yield host
     env = {**os.environ, "DOCKER_HOST": host}
     out = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], env=env,
@@ -120,6 +129,8 @@ def classic_host(engine: None) -> Iterator[str]:
     tags = [t for t in out.split() if t.startswith(PREFIX)]
     if tags:
         subprocess.run(["docker", "rmi", "-f", *tags], env=env, capture_output=True)
+    if started is not None:
+        started.down()
 
 
 @pytest.fixture(params=["main", "classic"])

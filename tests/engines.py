@@ -103,8 +103,9 @@ class PrivateEngine:
     """A private dockerd named `name` (`[a-z0-9-]+`).
 
     `data_root` puts its images elsewhere (a small filesystem for disk-full tests); by default
-    it lives in its state dir. `keep=True` leaves it for later sessions (it is never reaped);
-    otherwise the session that starts it owns it. `host` and `env` are known before `up()`.
+    it lives in its state dir. `keep=True` keeps its data for later sessions (it is never
+    reaped; the caller stops its daemon); otherwise the session that starts it owns it.
+    `host` and `env` are known before `up()`.
     """
 
     def __init__(self, name: str, store: Store = "containerd", data_root: Path | None = None,
