@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,6 +65,24 @@ def git(repo: Path, *args: str) -> str:
     env.pop("GIT_DIR", None)
     return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True,
                           text=True).stdout
+
+
+def settle_index(root: Path) -> None:
+    """Waits until git's index stays as it is and was written in an earlier second: git may
+    compare ctimes to the second, so a plan keeps its permission scan only then
+    (`edges.git.settled`). Files written in the index's second are "racily clean" to git,
+    which rewrites the index once more."""
+    from buildorch.edges.git import index_stamp, settled
+
+    while True:
+        git(root, "status", "--porcelain")
+        stamp = index_stamp(root)
+        assert stamp is not None
+        while not settled(stamp, time.time_ns()):
+            time.sleep(0.02)
+        git(root, "status", "--porcelain")
+        if index_stamp(root) == stamp:
+            return
 
 
 def write_files(root: Path, files: Mapping[str, str]) -> None:

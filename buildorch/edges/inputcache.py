@@ -21,6 +21,7 @@ from buildorch.edges.state import atomic_write
 VERSION = 1
 FOLDER = "inputs-cache"
 INDEX = "index.json"
+PERMS = "perms.json"   # the permission scan, kept by edges.git beside git's index stamp
 MAX_SEGMENTS = 8   # past this many segment files, the next write compacts them into one
 
 

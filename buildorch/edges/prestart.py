@@ -1,9 +1,11 @@
-"""`git status` and the permission scan, started before Python imports the rest.
+"""`git status`, started before Python imports the rest; the permission scan beside it.
 
-They are most of a no-change plan's time and need only the repository root, so a `plan` or
-`build` starts them first thing (at the root of the repository holding the working folder);
-`WorkTree.scan` takes them over when its root is that one, and they are killed at exit when
-nothing did (another `--config`, an early error).
+`git status` is most of a no-change plan's time and needs only the repository root, so a
+`plan` or `build` starts it first thing (at the root of the repository holding the working
+folder); `WorkTree.scan` takes it over when its root is that one, and it is killed at exit
+when nothing did (another `--config`, an early error). The permission scan (`find`) is not
+started early: a plan runs it only when git's index says a tracked file's mode may have moved
+(`edges.git.index_stamp`).
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ from buildorch.edges import proc
 
 # -uall lists every untracked file; --ignored=matching lists an ignored directory once (the
 # tree walks it: Docker sends ignored files too).
-STATUS = ("status", "--porcelain=v1", "-z", "-uall", "--ignored=matching", "--no-renames")
+# trustctime and checkStat as git's defaults whatever the user's config: a chmod moves only
+# the ctime, and this status must notice it (and rewrite the index: `index_stamp`).
+STATUS = ("-c", "core.trustctime=true", "-c", "core.checkStat=default", "status",
+          "--porcelain=v1", "-z", "-uall", "--ignored=matching", "--no-renames")
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 # Permissions a git checkout gives files under this process's umask (read once, at import).
 CHECKOUT_PERMS = frozenset({0o666 & ~_UMASK, 0o777 & ~_UMASK})
 
-Started = tuple["subprocess.Popen[bytes]", "subprocess.Popen[bytes] | None"]
-_early: dict[str, Started] = {}
+_early: dict[str, subprocess.Popen[bytes]] = {}
 
 
 def status(root: Path) -> subprocess.Popen[bytes]:
@@ -49,7 +53,7 @@ def odd_permissions(root: Path) -> subprocess.Popen[bytes] | None:
 
 
 def start_early(cwd: str) -> None:
-    """Starts both at the top of the git repository holding `cwd`, if any."""
+    """Starts `git status` at the top of the git repository holding `cwd`, if any."""
     d = os.path.realpath(cwd)
     while not os.path.exists(os.path.join(d, ".git")):
         parent = os.path.dirname(d)
@@ -58,21 +62,20 @@ def start_early(cwd: str) -> None:
         d = parent
     try:
         root = Path(d)
-        _early[d] = (status(root), odd_permissions(root))
+        _early[d] = status(root)
     except OSError:
         return
     atexit.register(_stop)
 
 
-def take(root: Path) -> Started | None:
-    """The processes started early for `root`, once."""
+def take(root: Path) -> subprocess.Popen[bytes] | None:
+    """The `git status` started early for `root`, once."""
     return _early.pop(os.path.realpath(root), None)
 
 
 def _stop() -> None:
-    for started in _early.values():
-        for p in started:
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
+    for p in _early.values():
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     _early.clear()

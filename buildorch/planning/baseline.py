@@ -9,6 +9,7 @@ from pathlib import Path
 from buildorch import config as config_mod
 from buildorch.config import Config
 from buildorch.edges.git import CommitTree, Tree, WorkTree
+from buildorch.edges.inputcache import FOLDER, PERMS
 from buildorch.edges.state import Record, load_manifest
 from buildorch.errors import BuildorchError, ConfigError
 from buildorch.planning.digest import Snapshot, snapshot
@@ -22,8 +23,13 @@ def open_config(path: Path | None) -> Config:
     return config_mod.load(path if path else config_mod.find_config(Path.cwd()))
 
 
+def scan(cfg: Config) -> WorkTree:
+    """The working tree, its permission scan kept beside the input cache."""
+    return WorkTree.scan(cfg.root, cfg.hidden, cfg.state_dir / FOLDER / PERMS)
+
+
 def work_snapshot(cfg: Config) -> Snapshot:
-    tree = WorkTree.scan(cfg.root, cfg.hidden)
+    tree = scan(cfg)
     return snapshot(cfg, tree, _reuse(cfg, tree))
 
 
@@ -60,7 +66,7 @@ def plan(cfg: Config, *, since: str | None = None, selected: Iterable[str] = (),
          ancestry: bool = True) -> PlanResult:
     """`engine`: image name -> digest label of what the engine holds under its tag.
     `ancestry=False`: `selected` alone, their parents taken as they are."""
-    tree = WorkTree.scan(cfg.root, cfg.hidden)   # git status runs while the manifest is read
+    tree = scan(cfg)   # git status runs while the manifest is read
     reuse = _reuse(cfg, tree)
     manifest = None
     if since is None:

@@ -15,10 +15,11 @@ from buildorch import config as config_mod
 from buildorch.config import Config
 from buildorch.edges import git as git_edge
 from buildorch.edges.git import WorkTree
-from buildorch.edges.inputcache import FOLDER, INDEX
+from buildorch.edges.inputcache import FOLDER, INDEX, PERMS
+from buildorch.planning import baseline
 from buildorch.planning.digest import Snapshot, snapshot
 from buildorch.planning.reuse import Reuse
-from tests.helpers import git, write_files
+from tests.helpers import git, settle_index, write_files
 
 REG = "reg.example/acme"
 TOML = f"""
@@ -75,8 +76,9 @@ def fresh(repo: Path) -> Snapshot:
 
 
 def cached(repo: Path) -> tuple[Snapshot, Reuse]:
+    """As a plan reads: through the input cache and the kept permission scan."""
     cfg = cfg_of(repo)
-    tree = WorkTree.scan(cfg.root, cfg.hidden)
+    tree = baseline.scan(cfg)
     reuse = Reuse.open(cfg, tree)
     return snapshot(cfg, tree, reuse), reuse
 
@@ -189,6 +191,18 @@ def test_each_change_recomputes_what_it_touches(
     # and once more: the stored result of the change is the same again
     third, _ = cached(repo)
     assert_same(third, after)
+
+
+def test_a_chmod_after_the_permission_scan_was_kept(repo: Path) -> None:
+    cached(repo)
+    settle_index(repo)
+    cached(repo)   # keeps its permission scan: the index was written in an earlier second
+    assert (repo / ".buildorch" / FOLDER / PERMS).exists()
+    _chmod(repo)
+    after, reuse = cached(repo)
+    assert recomputed(reuse) == {"stt"}
+    assert "perm664" in after.records["stt"].files["shared/util.py"]   # type: ignore[index]
+    assert_same(after, fresh(repo))
 
 
 def test_a_dockerfile_read_through_a_symlink_is_never_reused(
