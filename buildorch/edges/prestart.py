@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from buildorch.edges import proc
+from buildorch.edges.gitenv import git_env
 
 # -uall lists every untracked file; --ignored=matching lists an ignored directory once (the
 # tree walks it: Docker sends ignored files too).
@@ -33,7 +33,7 @@ _early: dict[str, subprocess.Popen[bytes]] = {}
 
 
 def status(root: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["git", *STATUS], cwd=root, env=proc.git_env(),
+    return subprocess.Popen(["git", *STATUS], cwd=root, env=git_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

@@ -1,11 +1,11 @@
 """The one subprocess helper: argv lists only, failures shown with their output. Git goes through
-`edges.git` (its one door), which uses `git_env` from here. Every `docker` subprocess is pinned
-here to the engine of the run (`docker_env`), so that no docker CLI call resolves another."""
+`edges.git` (its one door), which uses `git_env` from here (kept in `gitenv`). Every `docker`
+subprocess is pinned here to the engine of the run (`docker_env`), so that no docker CLI call
+resolves another."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import threading
@@ -14,22 +14,10 @@ from pathlib import Path
 from types import FrameType
 
 from buildorch.edges.endpoint import docker_env
+from buildorch.edges.gitenv import git_env
 from buildorch.errors import BuildorchError
 
 __all__ = ["CalledProcessError", "cancel_on_signals", "docker_env", "git_env", "run"]
-
-# Variables git sets for hooks; inherited they would point our git calls at the wrong repository.
-_GIT_KEEP = {"GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_NO_VERIFY",
-             "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "GIT_TERMINAL_PROMPT"}
-
-
-def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _GIT_KEEP}
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    env["LC_ALL"] = "C"
-    if extra:
-        env.update(extra)
-    return env
 
 
 class CalledProcessError(BuildorchError):
