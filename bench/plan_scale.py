@@ -8,7 +8,9 @@ manifest for it (as a good build would), then times:
     `git status` (target: within 2x),
   - a no-change `buildorch plan --since HEAD`.
 All interleaved, medians printed with the ratios. `--before /work/main` times that
-checkout's buildorch in the same loop.
+checkout's buildorch in the same loop, in a copy of the repository: each version keeps its own
+input cache (a cache written by other code is never trusted, so sharing one would make both
+read everything every run).
 
 Usage: python bench/plan_scale.py [--images 200] [--files 50000] [--runs 7] [--keep DIR]
                                   [--before CHECKOUT]
@@ -114,9 +116,18 @@ def main() -> None:
             services = generate(repo, a.images, a.files)
         n_files = sum(1 for _ in repo.rglob("*") if ".git" not in _.parts and _.is_file())
         print(f"{a.images} images, {n_files} files ready in {time.perf_counter() - t:.1f}s")
-        victim = next((repo / "services" / services[0] / "src").rglob("*.py"))
-        original = victim.read_text()
+        victim_rel = next((repo / "services" / services[0] / "src").rglob("*.py")
+                          ).relative_to(repo)
+        original = (repo / victim_rel).read_text()
         record_manifest(repo)
+        where = {"git": repo, "after": repo}
+        if a.before:
+            where["before"] = tmp / "repo-before"
+            shutil.rmtree(where["before"], ignore_errors=True)
+            subprocess.run(["cp", "-a", str(repo), str(where["before"])], check=True)
+            # the copy's index holds the original's stat data: settle it once
+            subprocess.run(["git", "status", "--porcelain"], cwd=where["before"], check=True,
+                           capture_output=True)
         # As installed: bytecode compiled once (PYTHONDONTWRITEBYTECODE would make every run
         # compile buildorch again), kept in a temporary folder, never in a checkout.
         base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -127,8 +138,8 @@ def main() -> None:
             env = {**base, "PYTHONPATH": str(a.before.resolve())}
             tools["before"] = ([sys.executable, "-m", "buildorch"], env)
         git_status = ["git", "status", "--porcelain"]
-        for argv, env in tools.values():   # one plan each first: what a previous plan leaves
-            run([*argv, "plan"], repo, env)
+        for who, (argv, env) in tools.items():   # one plan each first: as a previous plan leaves
+            run([*argv, "plan"], where[who], env)
         nochange: dict[str, list[float]] = {"git": [], **{k: [] for k in tools}}
         onefile: dict[str, list[float]] = {"git": [], **{k: [] for k in tools}}
         since: list[float] = []
@@ -141,7 +152,7 @@ def main() -> None:
                     nochange["git"].append(run(git_status, repo)[0])
                     continue
                 argv, env = tools[who]
-                took, out = run([*argv, "plan"], repo, env)
+                took, out = run([*argv, "plan"], where[who], env)
                 assert "nothing to build" in out, out
                 nochange[who].append(took)
             took, out = run([*tools["after"][0], "plan", "--since", "HEAD"], repo, base)
@@ -151,15 +162,15 @@ def main() -> None:
             turn = order[i % len(order):] + order[:i % len(order)]
             for who in turn:
                 # a new edit before every run: each plan sees a change it has not seen
-                victim.write_text(f"X = 'changed {i} {who}'\n")
+                (where[who] / victim_rel).write_text(f"X = 'changed {i} {who}'\n")
                 if who == "git":
                     onefile["git"].append(run(git_status, repo)[0])
                     continue
                 argv, env = tools[who]
-                took, out = run([*argv, "plan", "--json"], repo, env)
+                took, out = run([*argv, "plan", "--json"], where[who], env)
                 assert f'"name": "{services[0]}"' in out and out.count('"name"') == 1, out
                 onefile[who].append(took)
-        victim.write_text(original)
+        (repo / victim_rel).write_text(original)
         m = statistics.median
         g1, g2 = m(nochange["git"]), m(onefile["git"])
         print(f"medians of {a.runs} interleaved runs; `git status --porcelain`: "
@@ -169,9 +180,8 @@ def main() -> None:
             print(f"{who:6} no-change plan {n:.3f} s = {n / g1:.2f}x git status (target <= 1.5x)"
                   f"   one-file plan {o:.3f} s = {o / g2:.2f}x (target <= 2x)")
         print(f"after  no-change plan --since HEAD {m(since):.3f} s")
-    finally:
-        if not a.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+    finally:   # with --keep the repository is elsewhere: only the copy and bytecode go
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
