@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -129,6 +130,18 @@ def run_build(ctx: click.Context, opts: BuildOptions, progress: str, *,
 
 
 PROGRESS = click.Choice(PROGRESS_MODES)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def seeing(f: F) -> F:
+    """`--timings [FILE]` and `--trace FILE`, for every command that builds."""
+    f = click.option("--trace", "trace", metavar="FILE",
+                     help="Write the run as a Chrome trace (Perfetto, chrome://tracing).")(f)
+    return click.option(
+        "--timings", "timings", is_flag=False, flag_value="", default=None, metavar="[FILE]",
+        help="Write the run's timeline as one HTML page (default: "
+             ".buildorch/timings/<run id>.html, the last 20 kept; `buildorch timings` prints "
+             "its path). Write it `--timings=FILE`.")(f)
 
 
 @click.command("build")
@@ -151,13 +164,7 @@ PROGRESS = click.Choice(PROGRESS_MODES)
               help="Build exactly IMAGES; their parents are used as they are (CI builds a "
                    "tier at a time).")
 @click.option("--progress", type=PROGRESS, default="auto", show_default=True)
-@click.option("--timings", "timings", is_flag=False, flag_value="", default=None,
-              metavar="[FILE]",
-              help="Write the run's timeline as one HTML page (default: "
-                   ".buildorch/timings/<run id>.html, the last 20 kept; `buildorch timings` "
-                   "prints its path). Write it `--timings=FILE`.")
-@click.option("--trace", "trace", metavar="FILE",
-              help="Write the run as a Chrome trace (Perfetto, chrome://tracing).")
+@seeing
 @click.pass_context
 def command(ctx: click.Context, images: tuple[str, ...], force_all: bool, since: str | None,
           jobs: int | None, push: bool, fail_fast: bool, dry_run: bool,

@@ -71,6 +71,21 @@ def test_a_run_with_timings_and_a_trace(make_repo: Callable[..., Path]) -> None:
     assert any(s["cat"] == "step,cached" for s in steps)   # FROM the local root: cached
 
 
+def test_a_service_run_with_its_own_timings_and_trace(make_repo: Callable[..., Path]) -> None:
+    ns = uuid.uuid4().hex[:10]
+    repo = make_repo(stack(ns), name=f"repo-{ns}")
+    rc, ev, err = run_bo(repo, "service", "svc-a", "--timings=svc.html", "--trace", "svc.json")
+    assert rc == 0, story(ev, err)
+    built = sorted(str(e["image"]) for e in ev if e["event"] == "finished")
+    assert "svc-a" in built and "svc-b" not in built and "lone" not in built
+    assert "note: timings: svc.html" in err and "note: trace: svc.json" in err
+    page = (repo / "svc.html").read_text()
+    assert all(name in page for name in built)
+    spans = [e for e in json.loads((repo / "svc.json").read_text())["traceEvents"]
+             if e["ph"] == "X" and e["cat"].startswith("image")]
+    assert sorted(e["name"] for e in spans) == built
+
+
 def test_progress_events_with_an_eta_once_there_is_history(
         make_repo: Callable[..., Path]) -> None:
     ns = uuid.uuid4().hex[:10]
