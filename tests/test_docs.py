@@ -45,3 +45,24 @@ def test_a_page_that_loads_fonts_or_scripts_by_url_is_named(tmp_path: Path) -> N
     (tmp_path / "cdn.html").write_text('<script src="//cdn.example.org/x.js"></script>')
     found = _hooks().external_loads(tmp_path)
     assert [line.split(":", 1)[0] for line in found] == ["cdn.html", "fonts.html"]
+
+
+def test_the_event_reference_names_every_event_and_field() -> None:
+    """docs/reference/events.md is what other tools parse against: each event kind of a build
+    and of `watch`, with every field it carries, has its row."""
+    import dataclasses
+    import re
+
+    from buildorch.ops.watch import Notice, RoundFinished, RoundStarted, Watching
+    from buildorch.running.events import EVENT_TYPES
+
+    rows = {}
+    for line in (ROOT / "docs" / "reference" / "events.md").read_text().splitlines():
+        m = re.match(r"\| `([a-z-]+)` \|(.*?)\| .* \|$", line)
+        if m:
+            rows[m.group(1)] = set(re.findall(r"`([a-z_]+)`", m.group(2)))
+    base = {"image", "time"}
+    for kind in (*EVENT_TYPES, Watching, RoundStarted, RoundFinished, Notice):
+        assert kind.KIND in rows, kind.KIND
+        own = {f.name for f in dataclasses.fields(kind)} - base   # type: ignore[arg-type]
+        assert own <= rows[kind.KIND], (kind.KIND, own - rows[kind.KIND])
