@@ -64,5 +64,5 @@ def test_the_event_reference_names_every_event_and_field() -> None:
     base = {"image", "time"}
     for kind in (*EVENT_TYPES, Watching, RoundStarted, RoundFinished, Notice):
         assert kind.KIND in rows, kind.KIND
-        own = {f.name for f in dataclasses.fields(kind)} - base   # type: ignore[arg-type]
+        own = {f.name for f in dataclasses.fields(kind)} - base
         assert own <= rows[kind.KIND], (kind.KIND, own - rows[kind.KIND])
