@@ -155,6 +155,8 @@ def _hidden(path: str) -> bool:
 # Folders listed alone before the whole listing is parsed instead (each is a scan of it)
 MAX_PARTS = 16
 _INDEX_META = re.compile(rb"[0-7]{6} [0-9a-f]{40,64} [0-3]")
+# a submodule's record in `git ls-files -s -z`: mode 160000, the commit, the stage, the path
+_GITLINK = re.compile(rb"(?:^|\0)160000 [0-9a-f]{40,64} [0-3]\t([^\0]*)")
 
 
 def _parse_index(raw: bytes) -> dict[str, str]:
@@ -262,6 +264,38 @@ def _has_dir(paths: Sequence[str], prefix: str) -> bool:
     return prefix in (".", "") or len(_slice(paths, prefix)) > 0
 
 
+def _under(path: str, folder: str) -> bool:
+    """`path` is `folder` or below it ('' holds everything)."""
+    return not folder or path == folder or path.startswith(folder + "/")
+
+
+def disk_file_id(root: Path, path: str) -> str:
+    """A file's identity read from disk, as git would hash it, with the permissions a checkout
+    would not give."""
+    full = root / path
+    try:
+        st = full.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            target = os.readlink(full)
+            ident = f"{SYMLINK}:{blob_id(os.fsencode(target))}"
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+            # Never read through a link leading out of the repository (escapes() says
+            # where it leads; the planner refuses such an input).
+            if not resolved.startswith("../") and resolved != path and \
+                    escapes(root, path) is None and full.is_file():
+                # COPY reads through a symlink: the target's content is what lands.
+                ident += "->" + blob_id(full.read_bytes())
+        else:
+            mode = EXECUTABLE if st.st_mode & 0o111 else REGULAR
+            ident = f"{mode}:{blob_id(full.read_bytes())}"
+            perm = st.st_mode & 0o7777
+            if perm not in _CHECKOUT_PERMS:
+                ident += f":perm{perm:o}"
+    except OSError as exc:
+        ident = f"unreadable:{exc.errno}"
+    return ident
+
+
 MEMO_VERSION = 1
 
 
@@ -364,6 +398,7 @@ class WorkTree:
     _listed: bool = False
     _perms: dict[str, int] | None = None
     _memo: Path | None = None
+    _submodules: list[str] | None = None
     _files: set[str] = field(default_factory=set)
     _listed_raw: bytes | None = None
     # folder -> its files and their index ids, listed alone (`_part`)
@@ -442,7 +477,8 @@ class WorkTree:
                 j = bisect.bisect_left(names, name)
                 if j < len(names) and names[j] == name:
                     return None   # a listed folder (or file, or link) at or above it
-        if self.hidden or os.path.islink(self.root / folder):
+        if self.hidden or os.path.islink(self.root / folder) or any(
+                _under(sub, folder) or _under(folder, sub) for sub in self.submodules()):
             return None
         raw = self._listing_bytes()
         key = b"\t" + os.fsencode(folder) + b"/"
@@ -535,6 +571,21 @@ class WorkTree:
             return result[0] if result else ["unknown"] * n
         return collect
 
+    def submodules(self) -> list[str]:
+        """The submodules' folders (sorted). Git lists none of their files, Docker sends them
+        all: the tree walks them and hashes them from disk, and the input cache keys them by
+        disk stamps. Read from the index only when `.gitmodules` exists (a gitlink without
+        one, a repository `git add`ed by mistake, is not followed)."""
+        if self._submodules is None:
+            self._submodules = []
+            if (self.root / ".gitmodules").exists() and \
+                    (self._listing is not None or self._listed_raw is not None):
+                raw = self._listing_bytes()
+                self._submodules = sorted(
+                    p for m in _GITLINK.finditer(raw)
+                    if not _hidden(p := os.fsdecode(m.group(1))) and not self._is_hidden(p))
+        return self._submodules
+
     def _finish(self) -> None:
         if self._listed or (self._status is None and self._changes is None):
             return
@@ -559,6 +610,9 @@ class WorkTree:
                 index[path] = ""  # changed on disk: hash it when asked
         for d in ignored_dirs:
             files.update(self._walk(d))
+        for sub in self.submodules():   # Docker sends a submodule's files, read from disk
+            if not os.path.islink(self.root / sub):
+                files.update(self._walk(sub))
         if self.hidden:
             files = {p for p in files if not self._is_hidden(p)}
         self._index = {p: i for p, i in index.items() if i and not self._is_hidden(p)}
@@ -692,12 +746,13 @@ class WorkTree:
 
     def _unlisted(self, perms: dict[str, int]) -> dict[str, int]:
         """`perms` without the paths git status lists (untracked, ignored, modified: at or
-        below a listed path)."""
+        below a listed path) and a submodule's files: each is read from disk, mode and all."""
         listed = self.changes()
-        if not listed or not perms:
+        subs = self.submodules()
+        if not (listed or subs) or not perms:
             return perms
         files = {c for _, c in listed if not c.endswith("/")}
-        folders = {c.rstrip("/") for _, c in listed if c.endswith("/")}
+        folders = {c.rstrip("/") for _, c in listed if c.endswith("/")} | set(subs)
 
         def shown(path: str) -> bool:
             if path in files:
@@ -717,27 +772,7 @@ class WorkTree:
             return known
         if path in self._index_for([path]):
             return self.file_ids((path,))[path]
-        full = self.root / path
-        try:
-            st = full.lstat()
-            if stat.S_ISLNK(st.st_mode):
-                target = os.readlink(full)
-                ident = f"{SYMLINK}:{blob_id(os.fsencode(target))}"
-                resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-                # Never read through a link leading out of the repository (escapes() says
-                # where it leads; the planner refuses such an input).
-                if not resolved.startswith("../") and resolved != path and \
-                        escapes(self.root, path) is None and full.is_file():
-                    # COPY reads through a symlink: the target's content is what lands.
-                    ident += "->" + blob_id(full.read_bytes())
-            else:
-                mode = EXECUTABLE if st.st_mode & 0o111 else REGULAR
-                ident = f"{mode}:{blob_id(full.read_bytes())}"
-                perm = st.st_mode & 0o7777
-                if perm not in _CHECKOUT_PERMS:
-                    ident += f":perm{perm:o}"
-        except OSError as exc:
-            ident = f"unreadable:{exc.errno}"
+        ident = disk_file_id(self.root, path)
         self._ids[path] = ident
         return ident
 
@@ -768,6 +803,8 @@ class CommitTree:
     _entries: dict[str, str] = field(default_factory=dict)
     _paths: list[str] = field(default_factory=list)
     _repo: object = None
+    # a submodule's file -> that submodule (None: its `.git`, read from disk)
+    _sub_blobs: dict[str, Path | None] = field(default_factory=dict)
 
     @classmethod
     def at(cls, root: Path, ref: str) -> CommitTree:
@@ -793,11 +830,43 @@ class CommitTree:
             meta, _, raw = rec.partition(b"\t")
             mode, kind, blob = meta.decode().split(" ")
             path = raw.decode("utf-8", "surrogateescape")
-            if kind != "blob" or _hidden(path):
+            if _hidden(path):
                 continue
-            tree._entries[path] = f"{mode}:{blob}"
+            if kind == "commit":
+                tree._submodule(path, blob)
+            elif kind == "blob":
+                tree._entries[path] = f"{mode}:{blob}"
         tree._paths = sorted(tree._entries)
         return tree
+
+    def _submodule(self, path: str, commit: str) -> None:
+        """A submodule's files at `commit`, read from its own repository, as the working tree
+        walks them. Not checked out here: none (the working tree has none either). Checked
+        out without that commit: one entry that matches nothing, so what reads it counts as
+        changed."""
+        sub = self.root / path
+        if not (sub / ".git").exists():
+            return
+        # the checkout's own `.git` file (or folder) is sent by Docker and is not in any
+        # commit: as it is on disk now
+        dot = f"{path}/.git"
+        for name in ([dot] if not (sub / ".git").is_dir() else
+                     sorted(f"{dot}/{os.path.relpath(os.path.join(d, n), sub / '.git')}"
+                            for d, _, names in os.walk(sub / ".git") for n in names)):
+            self._entries[name] = disk_file_id(self.root, name)
+            self._sub_blobs[name] = None
+        try:
+            out = run(sub, "ls-tree", "-r", "-z", "--full-tree", commit)
+        except BuildorchError:
+            self._entries[dot] = f"unreadable:submodule commit {commit} not in {sub}"
+            return
+        for rec in out.split(b"\0"):
+            meta, _, raw = rec.partition(b"\t")
+            parts = meta.decode().split(" ")
+            if len(parts) == 3 and parts[1] == "blob":
+                name = f"{path}/{raw.decode('utf-8', 'surrogateescape')}"
+                self._entries[name] = f"{parts[0]}:{parts[2]}"
+                self._sub_blobs[name] = sub
 
     def paths(self) -> Sequence[str]:
         return self._paths
@@ -823,6 +892,14 @@ class CommitTree:
         if ident is None:
             return None
         blob = ident.split(":", 1)[1]
+        if path in self._sub_blobs:
+            sub = self._sub_blobs[path]
+            if sub is not None:
+                return run(sub, "cat-file", "blob", blob)
+            try:
+                return (self.root / path).read_bytes()
+            except OSError:
+                return None
         repo = self._repo
         assert repo is not None
         data: bytes = repo.odb.stream(bytes.fromhex(blob)).read()  # type: ignore[attr-defined]

@@ -8,8 +8,9 @@ Two keys per image, both sha256:
     wildcard, the context when a source is unresolved, the repository for `inputs`): its id
     and mode in HEAD (a file's mode is not in its blob id), every path `git status` lists at,
     below or above it (modified, staged, deleted, untracked, ignored: with an lstat stamp,
-    ctime included; files written in the last 2 s never match) and the files below it whose
-    permissions a checkout would not give.
+    ctime included; files written in the last 2 s never match), every file of a submodule at,
+    below or above it (git lists none: each with its lstat stamp) and the files below it
+    whose permissions a checkout would not give.
 The roots are stored with the entry: the same spec and the same Dockerfile mean the same
 analysis, so the same roots. A fresh result is stored only when every file it read lies
 under its roots and neither its Dockerfile nor a .dockerignore is a symlink.
@@ -54,6 +55,7 @@ class GitTree(Protocol):
     def head_ids(self, paths: Sequence[str]) -> list[str]: ...
     def start_head_ids(self, paths: Sequence[str]) -> Callable[[], list[str]]: ...
     def odd_perms(self) -> dict[str, int]: ...
+    def submodules(self) -> list[str]: ...
     def disk_stamp(self, path: str) -> str: ...
     def walk(self, rel: str) -> Iterable[str]: ...
     def read_bytes(self, path: str) -> bytes | None: ...
@@ -278,6 +280,13 @@ class Reuse:
                 else:
                     h.update(f"\0{xy}\0{path}\0{self.tree.disk_stamp(path)}".encode(
                         "utf-8", "surrogateescape"))
+            # a submodule's files, at, below or above the root: git lists none of them
+            for sub in self.tree.submodules():
+                if _under(sub, root) or _under(root, sub):
+                    for f in self._walk(sub):
+                        if _under(f, root):
+                            h.update(f"\0sub\0{f}\0{self.tree.disk_stamp(f)}".encode(
+                                "utf-8", "surrogateescape"))
             lo, hi = _range(perm_paths, root)
             perms = [x for x in self._perms[lo:hi] if _under(x[0], root)]
             h.update(repr(perms).encode("utf-8", "surrogateescape"))
