@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import posixpath
 import re
@@ -165,7 +164,7 @@ class Config:
 
     def unknown_image(self, name: str) -> BuildorchError:
         """The one-line error for an image name this file does not declare, with the closest."""
-        hint = difflib.get_close_matches(name, list(self.images), n=1)
+        hint = config_keys.close_matches(name, list(self.images))
         return BuildorchError(f"unknown image {name!r}"
                               + (f"; did you mean {hint[0]!r}?" if hint else
                                  f" in {self.path.name}: name one of its images "
@@ -317,7 +316,7 @@ def parse_lenient(
     for name in sorted((n for n in named if n not in declared_tiers),
                        key=tier_rank):
         known = name in SEED_TIERS or _TIER_N.fullmatch(name) is not None
-        close = difflib.get_close_matches(name, [*declared_tiers, *SEED_TIERS], n=1, cutoff=0.8)
+        close = config_keys.close_matches(name, [*declared_tiers, *SEED_TIERS], cutoff=0.8)
         if known or (not declared_tiers and not close):
             implicit[name] = seed_policy(name)
     for name, tdata in {**declared_tiers, **implicit}.items():
@@ -357,7 +356,7 @@ def parse_lenient(
     for image in images.values():
         for dep in image.depends_on:
             if dep not in declared:
-                hint = difflib.get_close_matches(dep, list(images), n=1)
+                hint = config_keys.close_matches(dep, list(images))
                 c.add(image.table, f"depends_on names {dep!r}, which is not an image here"
                       + (f"; did you mean {hint[0]!r}?" if hint else
                          f"; remove it, or add a [base.{dep}] or [services.{dep}] table"))
@@ -394,7 +393,7 @@ def _image(
     if not ok or (tier not in tiers and tiers_said):
         ok = False
     elif tier not in tiers:
-        hint = difflib.get_close_matches(tier, list(dict.fromkeys([*tiers, *SEED_TIERS])), n=1)
+        hint = config_keys.close_matches(tier, list(dict.fromkeys([*tiers, *SEED_TIERS])))
         c.add(table, f"unknown tier {tier!r}; "
               + (f"did you mean {hint[0]!r}?" if hint else f"add a [tiers.{tier}] table"))
         ok = False

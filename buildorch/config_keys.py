@@ -16,7 +16,6 @@ This module is on every command's start-up path, so it is made of plain classes 
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -58,8 +57,17 @@ DURATION_PATTERN = r"^\s*(?:[0-9]+(?:\.[0-9]+)?(?:[mM][sS]|[hHmMsS]))+\s*$"
 SIZE_PATTERN = r"^\s*[0-9]+(?:\.[0-9]+)?\s*(?:[kKmMgGtT][iI]?[bB]|[bB])?\s*$"
 
 
+def close_matches(word: str, choices: list[str] | tuple[str, ...], cutoff: float = 0.6
+                  ) -> list[str]:
+    """The closest of `choices` to `word` (at most one), for did-you-mean hints. difflib is
+    imported only here, when a hint is wanted: never on a run with a valid file."""
+    import difflib
+
+    return difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
+
+
 def hint(key: str, valid: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    close = close_matches(key, valid, cutoff=0.5)
     if close:
         return f"did you mean {close[0]!r}?"
     return "valid keys: " + ", ".join(valid)
@@ -248,7 +256,7 @@ class Command:
         if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
             return tuple(value)
         if isinstance(value, str):
-            close = difflib.get_close_matches(value, [HEALTHCHECK], n=1, cutoff=0.6)
+            close = close_matches(value, [HEALTHCHECK], cutoff=0.6)
             words = value.split() or ["sh", "-c", "true"]
             argv = "[" + ", ".join(f'"{w}"' for w in words) + "]"
             said = (f'did you mean "{HEALTHCHECK}"?' if close else

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -40,6 +39,8 @@ def status(root: Path) -> subprocess.Popen[bytes]:
 def odd_permissions(root: Path) -> subprocess.Popen[bytes] | None:
     """`find` listing the files whose permissions a checkout would not give (None without
     find: the caller lstats instead)."""
+    import shutil  # here: a plan that keeps its scan never needs it
+
     if not shutil.which("find"):
         return None
     perms = [a for m in sorted(CHECKOUT_PERMS) for a in ("!", "-perm", f"{m:04o}")]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from buildorch.config_keys import close_matches
 from buildorch.edges.state import Record
 from buildorch.errors import BuildorchError
 from buildorch.planning.digest import Snapshot
@@ -100,7 +100,7 @@ def make_plan(
         chosen = set()
         for n in wanted:
             if n not in snap.records:
-                hint = difflib.get_close_matches(n, names, n=1)
+                hint = close_matches(n, names)
                 raise BuildorchError(
                     f"unknown image {n!r}"
                     + (f"; did you mean {hint[0]!r}?" if hint else
