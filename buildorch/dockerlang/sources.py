@@ -39,6 +39,8 @@ class Source(Protocol):
     def parents(self) -> bool: ...
     @property
     def excludes(self) -> tuple[str, ...]: ...
+    @property
+    def via(self) -> str: ...
 
 
 class _Files:
@@ -135,7 +137,9 @@ def match_sources(sources: Iterable[Source], files: Sequence[str]) -> tuple[set[
         if key in seen:
             continue
         seen.add(key)
-        where = f"line {src.line}: {src.instruction} source {src.pattern!r}"
+        # a configured parent's ONBUILD trigger: its line is in that parent's Dockerfile
+        at = f"{src.via}'s Dockerfile line {src.line}" if src.via else f"line {src.line}"
+        where = f"{at}: {src.instruction} source {src.pattern!r}"
         if not literal:
             if src.parents:
                 found: list[str] | None = _match_parents(tree, src.pattern)

@@ -29,7 +29,7 @@ from buildorch.edges.state import Record
 from buildorch.errors import BuildorchError
 from buildorch.planning import baseline as project
 from buildorch.planning.digest import Snapshot, snapshot
-from buildorch.planning.inputs import Reader
+from buildorch.planning.inputs import Reader, resolved_analyses
 from buildorch.planning.plan import Plan, make_plan
 
 SIGNATURE = "# buildorch-managed pre-push hook (buildorch hook install / uninstall)"
@@ -238,10 +238,12 @@ def ignored_sources(cfg: Config, tree: Tree, names: Iterable[str]) -> list[str]:
     because git ignores them. One phrase each, naming the file and the ignore rule."""
     reader = Reader(cfg, tree)
     found: dict[str, str] = {}
-    for name in names:
-        image = cfg.images.get(name)
-        analysis = reader.analysis(image) if image else None
-        if image is None or analysis is None:
+    wanted = [n for n in names if n in cfg.images]
+    # as the build reads them: a configured parent's ONBUILD COPY runs in the child's context
+    first = {n: reader.analysis(i) for n, i in cfg.images.items()}
+    for name, analysis in resolved_analyses(reader, first, wanted).items():
+        image = cfg.images[name]
+        if analysis is None:
             continue
         for src in analysis.context_sources:
             if src.pattern == "." or any(has_wildcards(p) for p in src.pattern.split("/")):
@@ -250,7 +252,8 @@ def ignored_sources(cfg: Config, tree: Tree, names: Iterable[str]) -> list[str]:
             if path in found or tree.is_file(path) or tree.is_dir(path) or \
                     not (cfg.root / path).exists():
                 continue
-            found[path] = f"{name}: {image.dockerfile} line {src.line}"
+            found[path] = (f"{name}: {src.via}'s Dockerfile line {src.line}, ONBUILD" if src.via
+                           else f"{name}: {image.dockerfile} line {src.line}")
     if not found:
         return []
     out = gitdoor.run(cfg.root, "check-ignore", "-v", "--", *found, check=False)

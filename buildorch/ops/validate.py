@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from buildorch import config as config_mod
 from buildorch.dockerlang.sources import fails_build
@@ -10,8 +11,11 @@ from buildorch.edges.git import WorkTree
 from buildorch.errors import BuildorchError, ConfigError
 from buildorch.planning.dockerfiles import unconfigured_bases
 from buildorch.planning.graph import ImageGraph
-from buildorch.planning.inputs import Reader
+from buildorch.planning.inputs import Reader, resolved_analyses
 from buildorch.planning.links import config_links, link_notes
+
+if TYPE_CHECKING:
+    from buildorch.dockerlang.analysis import Analysis
 
 
 def problems(path: Path | None) -> list[str]:
@@ -37,24 +41,35 @@ def check(path: Path | None) -> tuple[Path | None, list[str], list[str]]:
     tree = WorkTree.scan(cfg.root, cfg.hidden)
     reader = Reader(cfg, tree)
     external: dict[str, tuple[str, ...]] = {}
+    first: dict[str, Analysis | None] = {}
     for name, image in cfg.images.items():
         try:
-            analysis = reader.analysis(image)
+            first[name] = reader.analysis(image)
         except BuildorchError as exc:   # already names the Dockerfile and the table
             found.append(f"{path.name}: {exc}")
             continue
-        if analysis is not None:
-            external[name] = analysis.external_images
-            try:
-                inputs = reader.read(image)
-            except BuildorchError as exc:
-                found.append(f"{path.name}: {exc}")
-                continue
-            # plan's notes on the Dockerfile, said here too: one BuildKit would fail the
-            # build on (a COPY source not in the context) is a problem, the rest notes
-            for n in inputs.notes:
-                line = f"{image.dockerfile}: {n} ({image.table})"
-                (found if fails_build(n) else notes).append(line)
+        if (a := first[name]) is not None:
+            external[name] = a.external_images
+    try:
+        # as plan reads them: with what configured parents carry (ENV, ONBUILD triggers)
+        analyses = resolved_analyses(reader, first, list(first))
+    except BuildorchError as exc:
+        found.append(f"{path.name}: {exc}")
+        analyses = first
+    for name, analysis in analyses.items():
+        if analysis is None:
+            continue
+        image = cfg.images[name]
+        try:
+            inputs = reader.read(image, analysis)
+        except BuildorchError as exc:
+            found.append(f"{path.name}: {exc}")
+            continue
+        # plan's notes on the Dockerfile, said here too: one BuildKit would fail the
+        # build on (a COPY source not in the context) is a problem, the rest notes
+        for n in inputs.notes:
+            line = f"{image.dockerfile}: {n} ({image.table})"
+            (found if fails_build(n) else notes).append(line)
     found += [f"{path.name}: {line}" for line in unconfigured_bases(cfg, external, tree.paths())]
     links = config_links(cfg, external)
     notes += link_notes(cfg, links)

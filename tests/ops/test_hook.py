@@ -372,3 +372,29 @@ def test_what_the_manifest_and_the_engine_agree_on_is_not_built(
     built.clear()
     run_pre_push(cfg, "origin", line, said.append, build_in, lambda c: None)
     assert len(built[0]) == 8
+
+
+def test_an_ignored_file_a_parents_onbuild_copy_needs_is_named(
+        make_repo: Callable[..., Path]) -> None:
+    """A configured parent's ONBUILD COPY runs in the child's context: a source git ignores is
+    missing from a temporary worktree of the commit, and the hook says which trigger reads it."""
+    from buildorch.config import load
+    from buildorch.edges.git import CommitTree
+    from buildorch.ops.hook import ignored_sources
+
+    repo = make_repo({
+        "services.toml": '[project]\nregistry = "reg.example/acme"\n[tiers.base]\n'
+                         '[tiers.services]\n[base.py]\ntier = "base"\n'
+                         'dockerfile = "images/py.Dockerfile"\n[services.app]\n'
+                         'tier = "services"\ndockerfile = "app/Dockerfile"\ncontext = "app"\n',
+        "images/py.Dockerfile": "FROM busybox:1.36\nONBUILD COPY local.env /etc/app.env\n",
+        "app/Dockerfile": "FROM reg.example/acme/py:latest\nCOPY main.py /main.py\n",
+        "app/main.py": "print('app')\n",
+        ".gitignore": "*.env\n",
+    })
+    (repo / "app/local.env").write_text("A=1\n")   # in the working tree only
+    cfg = load(repo / "services.toml")
+    [line] = ignored_sources(cfg, CommitTree.at(repo, "HEAD"), ["app"])
+    assert line == ("app/local.env (app: py's Dockerfile line 2, ONBUILD) is in your working "
+                    "tree but ignored by git (.gitignore:1: *.env), so the temporary worktree "
+                    "of the pushed commit lacks it")

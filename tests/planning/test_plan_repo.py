@@ -346,3 +346,27 @@ def test_validate_runs_plans_dockerfile_checks(make_repo: Callable[..., Path]) -
     # plan says the same thing (as a note: it plans, the build fails)
     p = _cli(repo, "plan")
     assert "waketrainer: line 4: COPY source 'models/wake.onnx' is not in the context" in p.stderr
+
+
+def test_validate_follows_a_configured_parents_onbuild_sources(
+        make_repo: Callable[..., Path]) -> None:
+    """A parent's ONBUILD COPY runs in the child's build, in the child's context: a source the
+    child's context lacks fails that build, and validate says so, naming the trigger."""
+    repo = make_repo({
+        "services.toml": '[project]\nregistry = "reg.example/acme"\n[tiers.base]\n'
+                         '[tiers.services]\n[base.py]\ntier = "base"\n'
+                         'dockerfile = "images/py.Dockerfile"\n[services.app]\n'
+                         'tier = "services"\ndockerfile = "app/Dockerfile"\ncontext = "app"\n',
+        "images/py.Dockerfile": "FROM busybox:1.36\nONBUILD COPY requirements.txt /req.txt\n",
+        "app/Dockerfile": "FROM reg.example/acme/py:latest\nCOPY main.py /main.py\n",
+        "app/main.py": "print('app')\n",
+    })
+    p = _cli(repo, "validate")
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    [line] = [x for x in p.stderr.splitlines() if "requirements.txt" in x]
+    assert line == ("app/Dockerfile: py's Dockerfile line 2: ONBUILD COPY source "
+                    "'requirements.txt' is not in the context (BuildKit fails: not found) "
+                    "([services.app])")
+    (repo / "app/requirements.txt").write_text("a==1\n")
+    p = _cli(repo, "validate")
+    assert p.returncode == 0, p.stderr
