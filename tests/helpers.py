@@ -70,9 +70,9 @@ def git(repo: Path, *args: str) -> str:
 def settle_index(root: Path) -> None:
     """Waits until git's index stays as it is and was written in an earlier second: git may
     compare ctimes to the second, so a plan keeps its permission scan only then
-    (`edges.git.settled`). Files written in the index's second are "racily clean" to git,
+    (`edges.permscan.settled`). Files written in the index's second are "racily clean" to git,
     which rewrites the index once more."""
-    from buildorch.edges.git import index_stamp, settled
+    from buildorch.edges.permscan import index_stamp, settled
 
     while True:
         git(root, "status", "--porcelain")

@@ -10,9 +10,7 @@ docs/explanation/staleness.md: add them to .dockerignore so Docker agrees).
 from __future__ import annotations
 
 import bisect
-import contextlib
 import hashlib
-import json
 import os
 import posixpath
 import re
@@ -20,14 +18,13 @@ import stat
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from buildorch.config import escapes
-from buildorch.edges import prestart, proc
-from buildorch.edges.state import atomic_write
+from buildorch.edges import permscan, prestart, proc
 from buildorch.errors import BuildorchError
 
 NEVER_SENT = (".git", ".buildorch")
@@ -294,91 +291,6 @@ def disk_file_id(root: Path, path: str) -> str:
     except OSError as exc:
         ident = f"unreadable:{exc.errno}"
     return ident
-
-
-MEMO_VERSION = 1
-
-
-def git_dir(root: Path) -> Path | None:
-    """The repository's git folder: `.git`, or where a worktree's `.git` file points."""
-    dot = root / ".git"
-    if dot.is_dir():
-        return dot
-    try:
-        text = dot.read_text("utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not text.startswith("gitdir:"):
-        return None
-    where = Path(text[len("gitdir:"):].strip())
-    where = where if where.is_absolute() else root / where
-    return where if where.is_dir() else None
-
-
-class IndexStamp(NamedTuple):
-    key: str          # changes whenever git rewrites the index
-    written_ns: int   # the index's mtime
-
-
-def index_stamp(root: Path) -> IndexStamp | None:
-    """Git's index as `git status` just left it.
-
-    A chmod moves only a file's ctime. The status (with trustctime on: prestart.STATUS) sees
-    the ctime differ from the index's, finds the content the same, and rewrites the index with
-    the new stat data. So while the stamp stays the same, no tracked, unmodified file's mode
-    has moved since it was taken (a modified file is listed by status and read from disk
-    anyway), with one exception: git may compare ctimes to the second only, so a chmod in the
-    second the index was written can go unseen (`settled`). None when git cannot write the
-    index (a read-only repository, another git holding `index.lock`) or there is none yet.
-    Files git does not lstat (assume-unchanged, skip-worktree) are outside this, as their
-    content is."""
-    gd = git_dir(root)
-    if gd is None or not os.access(gd, os.W_OK) or (gd / "index.lock").exists():
-        return None
-    try:
-        with open(gd / "index", "rb") as f:
-            st = os.fstat(f.fileno())
-            if st.st_size < 32:
-                return None
-            f.seek(-32, os.SEEK_END)
-            tail = f.read(32)   # the checksum (sha1 or sha256; zeros with index.skipHash)
-    except OSError:
-        return None
-    return IndexStamp(f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:"
-                      f"{st.st_ctime_ns}:{tail.hex()}:{sorted(_CHECKOUT_PERMS)}:{root}",
-                      st.st_mtime_ns)
-
-
-def settled(stamp: IndexStamp, now_ns: int) -> bool:
-    """A scan started at `now_ns` may be kept beside `stamp`: every chmod after it falls in a
-    later second than any ctime the index holds (all taken before the index was written), so
-    the next status sees it and rewrites the index. 50 ms spare: file times come from a
-    coarser clock than `time.time_ns`."""
-    return now_ns >= (stamp.written_ns // 1_000_000_000 + 1) * 1_000_000_000 + 50_000_000
-
-
-def _read_memo(path: Path, stamp: IndexStamp | None) -> dict[str, int] | None:
-    """The permission scan kept beside `stamp`, or None (another stamp, unreadable)."""
-    if stamp is None:
-        return None
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("version") != MEMO_VERSION or \
-            data.get("index") != stamp.key or not isinstance(perms := data.get("perms"), dict):
-        return None
-    if not all(isinstance(v, int) for v in perms.values()):
-        return None
-    return {str(k): v for k, v in perms.items()}
-
-
-def _write_memo(path: Path, stamp: IndexStamp, perms: Mapping[str, int]) -> None:
-    """Best effort: a memo that cannot be written means a scan next time."""
-    with contextlib.suppress(OSError):
-        atomic_write(path, json.dumps({"version": MEMO_VERSION, "index": stamp.key,
-                                       "perms": perms}, separators=(",", ":")).encode(
-                                           "utf-8", "surrogateescape"))
 
 
 @dataclass
@@ -707,20 +619,20 @@ class WorkTree:
         """Tracked files git status does not list whose permissions a checkout would not give
         (a listed file is read from disk, its mode with it). From `find`, or without GNU
         find one lstat per tracked file; with a memo, the last scan while git's index is the
-        one it was made beside (`index_stamp`)."""
+        one it was made beside (`permscan.index_stamp`)."""
         if self._perms is None:
             stamp = None
             if self._memo is not None and self._odd is None and \
                     (self._status is not None or self._changes is not None):
                 self.changes()   # git status first: it rewrites the index the stamp reads
-                stamp = index_stamp(self.root)
-                kept = _read_memo(self._memo, stamp)
+                stamp = permscan.index_stamp(self.root)
+                kept = permscan.read_memo(self._memo, stamp)
                 if kept is not None:
                     self._perms = self._unlisted(kept)
                     return self._perms
                 # started only now, after git status: a mode moved after this is either seen
-                # by the scan or makes the next status rewrite the index (once `settled`)
-                if stamp is not None and not settled(stamp, time.time_ns()):
+                # by the scan or makes the next status rewrite the index (once `permscan.settled`)
+                if stamp is not None and not permscan.settled(stamp, time.time_ns()):
                     stamp = None   # the index was written this second: not kept
                 self._odd = prestart.odd_permissions(self.root)
             p, self._odd = self._odd, None
@@ -730,7 +642,7 @@ class WorkTree:
                 self._perms = self._unlisted({parts[i]: int(parts[i + 1], 8)
                                               for i in range(0, len(parts) - 1, 2)})
                 if stamp is not None and self._memo is not None:
-                    _write_memo(self._memo, stamp, self._perms)
+                    permscan.write_memo(self._memo, stamp, self._perms)
             else:
                 self._finish()   # the tracked files, to lstat one by one
                 self._perms = {}

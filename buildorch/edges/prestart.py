@@ -5,7 +5,7 @@
 folder); `WorkTree.scan` takes it over when its root is that one, and it is killed at exit
 when nothing did (another `--config`, an early error). The permission scan (`find`) is not
 started early: a plan runs it only when git's index says a tracked file's mode may have moved
-(`edges.git.index_stamp`).
+(`edges.permscan.index_stamp`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from buildorch.edges.gitenv import git_env
 # -uall lists every untracked file; --ignored=matching lists an ignored directory once (the
 # tree walks it: Docker sends ignored files too).
 # trustctime and checkStat as git's defaults whatever the user's config: a chmod moves only
-# the ctime, and this status must notice it (and rewrite the index: `index_stamp`).
+# the ctime, and this status must notice it (and rewrite the index: `permscan.index_stamp`).
 STATUS = ("-c", "core.trustctime=true", "-c", "core.checkStat=default", "status",
           "--porcelain=v1", "-z", "-uall", "--ignored=matching", "--no-renames")
 _UMASK = os.umask(0o022)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from buildorch.edges.git import WorkTree, git_dir, index_stamp
+from buildorch.edges.git import WorkTree
+from buildorch.edges.permscan import git_dir, index_stamp
 from tests.helpers import git, settle_index, write_files
 
 FILES = {"a.txt": "a\n", "sub/b.txt": "b\n", "sub/deep/c.txt": "c\n", "tool.sh": "#!/bin/sh\n",
