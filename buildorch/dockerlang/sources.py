@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from buildorch.dockerlang.golang import has_wildcards, match_regex
@@ -124,8 +124,12 @@ def fails_build(note: str) -> bool:
     return FAILS in note
 
 
-def match_sources(sources: Iterable[Source], files: Sequence[str]) -> tuple[set[str], list[str]]:
-    """The subset of `files` (sorted, context-relative) that `sources` read, and notes."""
+def match_sources(sources: Iterable[Source], files: Sequence[str],
+                  empty_folder: Callable[[str], bool] | None = None
+                  ) -> tuple[set[str], list[str]]:
+    """The subset of `files` (sorted, context-relative) that `sources` read, and notes.
+    `empty_folder(path)`: is this a folder the context sends with no file in it (BuildKit
+    copies it, empty: no failure)."""
     tree = _Files(files)
     ranges: list[tuple[int, int]] = []
     picked: set[str] = set()
@@ -159,7 +163,10 @@ def match_sources(sources: Iterable[Source], files: Sequence[str]) -> tuple[set[
         root = "" if src.pattern == "." else src.pattern
         block = tree.block(root)
         if block is None:
-            notes.append(f"{where} is not in the context (BuildKit fails: not found)")
+            if empty_folder is not None and root and empty_folder(root):
+                notes.append(f"{where} is an empty folder (BuildKit copies nothing from it)")
+            else:
+                notes.append(f"{where} is not in the context (BuildKit fails: not found)")
         elif src.excludes and not src.parents:
             # --exclude patterns are matched below the source, relative to it (the base
             # BuildKit uses); a source matched by wildcards keeps its excludes unapplied,

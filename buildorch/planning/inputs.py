@@ -221,8 +221,12 @@ class Reader:
         from buildorch.dockerlang.analysis import match_sources
 
         everything = self._could_read(context, sources)
-        selected, notes = match_sources(sources, everything)
         ignore = self._dockerignore(ignore_path)
+
+        def empty_folder(rel: str) -> bool:   # sent (not ignored) with no file in it
+            return self.tree.is_dir(_context_rel(context, rel)) and \
+                not (ignore is not None and ignore.excluded(rel))
+        selected, notes = match_sources(sources, everything, empty_folder)
         read = set(ignore.filter(sorted(selected)) if ignore else selected)
         marked = [s for s in sources if s.via or s.context]
         if marked:
