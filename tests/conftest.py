@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.engines import EngineError, PrivateEngine, Store, reap
-from tests.helpers import CLASSIC_ENGINE, PREFIX, SESSION, docker, git, unavailable, write_files
+from tests.helpers import (
+    CLASSIC_ENGINE,
+    SESSION,
+    docker,
+    git,
+    session_images,
+    unavailable,
+    write_files,
+)
 
 
 @pytest.fixture
@@ -124,9 +132,7 @@ def classic_host(engine: None) -> Iterator[str]:
         started = None if running else eng
     yield host
     env = {**os.environ, "DOCKER_HOST": host}
-    out = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], env=env,
-                         capture_output=True, text=True).stdout
-    tags = [t for t in out.split() if t.startswith(PREFIX)]
+    tags = session_images({"DOCKER_HOST": host})
     if tags:
         subprocess.run(["docker", "rmi", "-f", *tags], env=env, capture_output=True)
     if started is not None:
@@ -149,8 +155,7 @@ def remove_test_images() -> Iterator[None]:
     yield
     if shutil.which("docker") is None:
         return
-    tags = [t for t in docker("images", "--format", "{{.Repository}}:{{.Tag}}",
-                               check=False).split() if t.startswith(PREFIX)]
+    tags = session_images()
     if tags:
         docker("rmi", "-f", *tags, check=False)
 

@@ -85,6 +85,20 @@ def settle_index(root: Path) -> None:
             return
 
 
+def session_images(env: Mapping[str, str] | None = None) -> list[str]:
+    """What this session left on an engine, for `docker rmi -f`: its tags (under PREFIX), and
+    by id the images of its repositories whose tag moved on (`repo:<none>`: no tag to name)."""
+    out = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}\t{{.ID}}"],
+                         env=None if env is None else {**os.environ, **env},
+                         capture_output=True, text=True).stdout
+    refs: list[str] = []
+    for row in out.splitlines():
+        ref, _, image_id = row.partition("\t")
+        if ref.startswith(PREFIX):
+            refs.append(image_id if ref.endswith(":<none>") else ref)
+    return list(dict.fromkeys(refs))
+
+
 def write_files(root: Path, files: Mapping[str, str]) -> None:
     for rel, text in files.items():
         p = root / rel

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import buildorch
-from tests.helpers import git, record_manifest, seed, write_files
+from tests.helpers import PREFIX, git, record_manifest, seed, write_files
 
 REG = "reg.example/acme"
 FILES = {
@@ -370,3 +370,34 @@ def test_validate_follows_a_configured_parents_onbuild_sources(
     (repo / "app/requirements.txt").write_text("a==1\n")
     p = _cli(repo, "validate")
     assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.engine
+@pytest.mark.usefixtures("engine")
+@pytest.mark.parametrize("ignored", [False, True], ids=["sent", "dockerignored"])
+def test_an_empty_folder_copied_is_judged_as_buildkit_judges_it(
+        make_repo: Callable[..., Path], ignored: bool) -> None:
+    """`COPY empty/ /e/` of a folder with no file: BuildKit copies it (no failure) unless
+    .dockerignore leaves it out ("not found"). validate's exit code says the same."""
+    import threading
+    import uuid
+
+    from buildorch.dockerlang.sources import fails_build
+    from buildorch.running.buildx import run_build
+    from buildorch.running.spec import BuildSpec
+
+    repo = make_repo({
+        "services.toml": '[tiers.t]\n[services.app]\ntier = "t"\n',
+        "Dockerfile": f"FROM busybox:1.36\nRUN echo {uuid.uuid4().hex}\nCOPY empty/ /e/\n",
+        ".dockerignore": ".git\n.buildorch\n" + ("empty\n" if ignored else ""),
+    })
+    (repo / "empty").mkdir()
+    notes = buildorch.plan(buildorch.load_config(repo / "services.toml")).notes
+    [note] = [n for n in notes if "'empty'" in n]
+    res = run_build(BuildSpec(name="app", tags=(f"{PREFIX}empty-check:{uuid.uuid4().hex[:8]}",),
+                              dockerfile=repo / "Dockerfile", context=repo),
+                    emit=lambda e: None, cancel=threading.Event(),
+                    log_path=repo / ".buildorch" / "bk.log", timeout_s=120, step_timeout_s=None)
+    assert res.ok == (not ignored), res.log_tail
+    assert fails_build(note) == ignored, note
+    assert _cli(repo, "validate").returncode == (1 if ignored else 0)

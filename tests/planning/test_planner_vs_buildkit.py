@@ -20,7 +20,7 @@ import buildorch
 from buildorch.config import load
 from buildorch.running.buildx import run_build
 from buildorch.running.spec import BuildSpec
-from tests.helpers import git, record_manifest, write_files
+from tests.helpers import PREFIX, git, record_manifest, write_files
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -186,7 +186,7 @@ def _planner_stale(repo: Path) -> bool:
 def test_planner_agrees_with_buildkit(make_repo: Callable[..., Path], case: str,
                                       edit: Edit, rebuilds: bool) -> None:
     repo = make_repo({**FILES, "app/main.py": f"print('{uuid.uuid4()}')\n"})
-    tag = f"bo-planner-check:{uuid.uuid4().hex[:12]}"
+    tag = f"{PREFIX}planner-check:{uuid.uuid4().hex[:12]}"   # removed with the session
     _buildkit_misses(repo, tag)                      # the baseline, now in BuildKit's cache
     assert not _buildkit_misses(repo, tag), "the baseline must be fully cached"
     record_manifest(repo)

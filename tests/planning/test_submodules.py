@@ -16,7 +16,7 @@ import buildorch
 from buildorch.config import load
 from buildorch.running.buildx import run_build
 from buildorch.running.spec import BuildSpec
-from tests.helpers import git, record_manifest, write_files
+from tests.helpers import PREFIX, git, record_manifest, write_files
 
 DOCKERFILE = "FROM busybox:1.36\nCOPY vendor/lib/ /lib-vendored/\nCOPY app/ /app/\n"
 FILES = {
@@ -107,7 +107,7 @@ def test_the_planner_agrees_with_buildkit_inside_a_submodule(
         tmp_path: Path, edit: Callable[[Path, str], None], rebuilds: bool) -> None:
     nonce = uuid.uuid4().hex
     repo = _repo(tmp_path, nonce)
-    tag = f"bo-planner-check:{nonce[:12]}"
+    tag = f"{PREFIX}planner-check:{nonce[:12]}"   # removed with the session
     _buildkit_misses(repo, tag)
     assert not _buildkit_misses(repo, tag), "the baseline must be fully cached"
     record_manifest(repo)
