@@ -29,7 +29,7 @@ from buildorch.edges.state import Record
 from buildorch.errors import BuildorchError
 from buildorch.planning import baseline as project
 from buildorch.planning.digest import Snapshot, snapshot
-from buildorch.planning.inputs import Reader, resolved_analyses
+from buildorch.planning.inputs import Analyses, Reader, resolved_analyses
 from buildorch.planning.plan import Plan, make_plan
 
 SIGNATURE = "# buildorch-managed pre-push hook (buildorch hook install / uninstall)"
@@ -240,8 +240,7 @@ def ignored_sources(cfg: Config, tree: Tree, names: Iterable[str]) -> list[str]:
     found: dict[str, str] = {}
     wanted = [n for n in names if n in cfg.images]
     # as the build reads them: a configured parent's ONBUILD COPY runs in the child's context
-    first = {n: reader.analysis(i) for n, i in cfg.images.items()}
-    for name, analysis in resolved_analyses(reader, first, wanted).items():
+    for name, analysis in resolved_analyses(reader, Analyses(reader), wanted).items():
         image = cfg.images[name]
         if analysis is None:
             continue

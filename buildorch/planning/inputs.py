@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -248,6 +248,25 @@ def _origin(src: ContextSource) -> str:
         what += {"FROM": f" {src.context}", "RUN": f" --mount from={src.context}"}.get(
             src.instruction.removeprefix("ONBUILD "), f" --from={src.context}")
     return f"{what} in {src.via}'s Dockerfile" if src.via else what
+
+
+class Analyses(Mapping[str, "Analysis | None"]):
+    """Each configured image's analysis on its own, parsed on first use."""
+
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+        self._done: dict[str, Analysis | None] = {}
+
+    def __getitem__(self, name: str) -> Analysis | None:
+        if name not in self._done:
+            self._done[name] = self._reader.analysis(self._reader.config.images[name])
+        return self._done[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._reader.config.images)
+
+    def __len__(self) -> int:
+        return len(self._reader.config.images)
 
 
 def resolved_analyses(reader: Reader, first: Mapping[str, Analysis | None],

@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import posixpath
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -33,7 +33,7 @@ from buildorch.dockerlang.dockerignore import ignore_file_for
 from buildorch.dockerlang.golang import has_wildcards
 from buildorch.edges.inputcache import LazyFiles, LazyMapping, Store, manifest_line, manifest_stamp
 from buildorch.edges.state import MANIFEST, Manifest, Record, load_manifest, str_mapping
-from buildorch.planning.inputs import ImageInputs, Reader, resolved_analyses
+from buildorch.planning.inputs import Analyses, ImageInputs, Reader, resolved_analyses
 
 if TYPE_CHECKING:
     from buildorch.dockerlang.analysis import Analysis
@@ -303,7 +303,7 @@ class Reuse:
                                              dict[str, tuple[str, ...]]]:
         """Each image's analysis on its own (parsed on first use) and the images its FROM
         lines name, taken from the cache while its Dockerfile key is the stored one."""
-        first = _Analyses(reader)
+        first = Analyses(reader)
         external: dict[str, tuple[str, ...]] = {}
         for name, image in self.config.images.items():
             e = self.store.entries.get(name)
@@ -406,7 +406,7 @@ class Reuse:
 
     def _read_again(self, reader: Reader, image: Image) -> Mapping[str, str]:
         """The file map, read afresh (its stored bytes are gone or damaged)."""
-        analysis = resolved_analyses(reader, _Analyses(reader), [image.name])[image.name]
+        analysis = resolved_analyses(reader, Analyses(reader), [image.name])[image.name]
         return reader.read(image, analysis).files
 
     def _reuse(self, reader: Reader, image: Image, e: Mapping[str, object]) -> ImageInputs | None:
@@ -490,25 +490,6 @@ class Reuse:
     def save(self) -> None:
         names = set(self.config.images)
         self.store.save(self.stamp, lambda n: n in names)
-
-
-class _Analyses(Mapping[str, "Analysis | None"]):
-    """Each configured image's analysis on its own, parsed on first use."""
-
-    def __init__(self, reader: Reader) -> None:
-        self._reader = reader
-        self._done: dict[str, Analysis | None] = {}
-
-    def __getitem__(self, name: str) -> Analysis | None:
-        if name not in self._done:
-            self._done[name] = self._reader.analysis(self._reader.config.images[name])
-        return self._done[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._reader.config.images)
-
-    def __len__(self) -> int:
-        return len(self._reader.config.images)
 
 
 def _opt(v: object) -> str | None:

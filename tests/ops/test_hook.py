@@ -386,8 +386,11 @@ def test_an_ignored_file_a_parents_onbuild_copy_needs_is_named(
         "services.toml": '[project]\nregistry = "reg.example/acme"\n[tiers.base]\n'
                          '[tiers.services]\n[base.py]\ntier = "base"\n'
                          'dockerfile = "images/py.Dockerfile"\n[services.app]\n'
-                         'tier = "services"\ndockerfile = "app/Dockerfile"\ncontext = "app"\n',
+                         'tier = "services"\ndockerfile = "app/Dockerfile"\ncontext = "app"\n'
+                         '[services.other]\ntier = "services"\ndockerfile = "other/Dockerfile"\n',
         "images/py.Dockerfile": "FROM busybox:1.36\nONBUILD COPY local.env /etc/app.env\n",
+        # an image not being built, its Dockerfile broken: not read for this hint
+        "other/Dockerfile": "FROM busybox:1.36\nCOPYY a b\n",
         "app/Dockerfile": "FROM reg.example/acme/py:latest\nCOPY main.py /main.py\n",
         "app/main.py": "print('app')\n",
         ".gitignore": "*.env\n",
