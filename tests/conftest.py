@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -19,8 +18,8 @@ from tests.engines import EngineError, PrivateEngine, Store, reap
 from tests.helpers import (
     CLASSIC_ENGINE,
     SESSION,
-    docker,
     git,
+    remove_images,
     session_images,
     unavailable,
     write_files,
@@ -131,10 +130,7 @@ def classic_host(engine: None) -> Iterator[str]:
         host = _up(eng).host
         started = None if running else eng
     yield host
-    env = {**os.environ, "DOCKER_HOST": host}
-    tags = session_images({"DOCKER_HOST": host})
-    if tags:
-        subprocess.run(["docker", "rmi", "-f", *tags], env=env, capture_output=True)
+    remove_images(session_images({"DOCKER_HOST": host}), {"DOCKER_HOST": host})
     if started is not None:
         started.down()
 
@@ -155,9 +151,7 @@ def remove_test_images() -> Iterator[None]:
     yield
     if shutil.which("docker") is None:
         return
-    tags = session_images()
-    if tags:
-        docker("rmi", "-f", *tags, check=False)
+    remove_images(session_images())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

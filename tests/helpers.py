@@ -99,6 +99,19 @@ def session_images(env: Mapping[str, str] | None = None) -> list[str]:
     return list(dict.fromkeys(refs))
 
 
+def remove_images(refs: list[str], env: Mapping[str, str] | None = None) -> None:
+    """`docker rmi -f` of many images, four calls at a time: the engine removes one image per
+    call at a time, and on the containerd store that is CPU-bound there (~2 s an image at the
+    end of a full run, one call: 12 minutes; four: about half)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    full = None if env is None else {**os.environ, **env}
+    chunks = [refs[i:i + 25] for i in range(0, len(refs), 25)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda chunk: subprocess.run(["docker", "rmi", "-f", *chunk], env=full,
+                                                   capture_output=True), chunks))
+
+
 def write_files(root: Path, files: Mapping[str, str]) -> None:
     for rel, text in files.items():
         p = root / rel

@@ -1,5 +1,6 @@
-"""What a test session removes at its end (`helpers.session_images`): every image it tagged,
-and the ones it pulled by digest (`repo:<none>`: no tag to name them by), never another's."""
+"""What a test session removes at its end (`helpers.session_images`, `remove_images`): every
+image it tagged, and the ones it pulled by digest (`repo:<none>`: no tag to name them by),
+never another's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PREFIX, docker, session_images
+from tests.helpers import PREFIX, docker, remove_images, session_images
 
 pytestmark = pytest.mark.usefixtures("engine")   # and its registry (scripts/engine.sh)
 
@@ -32,5 +33,9 @@ def test_a_session_finds_its_tags_and_its_images_pulled_by_digest(tmp_path: Path
         assert mine in found and other not in found
         assert not [r for r in found if r.endswith(":<none>")]
         assert any(image_id.removeprefix("sha256:").startswith(r) for r in found), found
+        remove_images([r for r in found if f"cleanup-{nonce}" in r
+                       or image_id.removeprefix("sha256:").startswith(r)])
+        left = docker("images", "--format", "{{.Repository}}:{{.Tag}}")
+        assert f"cleanup-{nonce}" not in left and other in left
     finally:
         docker("rmi", "-f", mine, other, pulled, *([digest] if digest else []), check=False)
