@@ -261,7 +261,7 @@ def _has_dir(paths: Sequence[str], prefix: str) -> bool:
     return prefix in (".", "") or len(_slice(paths, prefix)) > 0
 
 
-def _under(path: str, folder: str) -> bool:
+def is_under(path: str, folder: str) -> bool:
     """`path` is `folder` or below it ('' holds everything)."""
     return not folder or path == folder or path.startswith(folder + "/")
 
@@ -390,7 +390,7 @@ class WorkTree:
                 if j < len(names) and names[j] == name:
                     return None   # a listed folder (or file, or link) at or above it
         if self.hidden or os.path.islink(self.root / folder) or any(
-                _under(sub, folder) or _under(folder, sub) for sub in self.submodules()):
+                is_under(sub, folder) or is_under(folder, sub) for sub in self.submodules()):
             return None
         raw = self._listing_bytes()
         key = b"\t" + os.fsencode(folder) + b"/"

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Protocol
 from buildorch.config import Config, Image, context_kind
 from buildorch.dockerlang.dockerignore import ignore_file_for
 from buildorch.dockerlang.golang import has_wildcards
+from buildorch.edges.git import is_under
 from buildorch.edges.inputcache import LazyFiles, LazyMapping, Store, manifest_line, manifest_stamp
 from buildorch.edges.state import MANIFEST, Manifest, Record, load_manifest, str_mapping
 from buildorch.planning.inputs import Analyses, ImageInputs, Reader, resolved_analyses
@@ -136,10 +137,6 @@ def own_files(image: Image) -> list[str]:
         if kind == "path":
             asked.append(posixpath.join(rest, ".dockerignore"))
     return [_root(p) for p in (image.dockerfile, *asked)]
-
-
-def _under(path: str, root: str) -> bool:
-    return not root or path == root or path.startswith(root + "/")
 
 
 @dataclass
@@ -261,7 +258,7 @@ class Reuse:
             h.update(f"\0root\0{root}\0{self._heads.get(root)}".encode(
                 "utf-8", "surrogateescape"))
             lo, hi = _range(paths, root)
-            listed = [c for c in changes[lo:hi] if _under(c[1].rstrip("/"), root)]
+            listed = [c for c in changes[lo:hi] if is_under(c[1].rstrip("/"), root)]
             # a listed folder above the root ("!! build/" for the root build/out), or a file
             # there (a symlink `lib` for the root lib/x)
             parts = root.split("/") if root else []
@@ -271,24 +268,21 @@ class Reuse:
                     j = bisect.bisect_left(paths, name)
                     if j < len(paths) and paths[j] == name:
                         listed.append(changes[j])
+            # a submodule's files, at, below or above the root: git lists none of them, so
+            # each is taken as a listed folder is
+            listed += [("sub", f"{sub}/") for sub in self.tree.submodules()
+                       if is_under(sub, root) or is_under(root, sub)]
             for xy, path in listed:
                 if path.endswith("/"):
                     for f in self._walk(path.rstrip("/")):
-                        if _under(f, root):
+                        if is_under(f, root):
                             h.update(f"\0{xy}\0{f}\0{self.tree.disk_stamp(f)}".encode(
                                 "utf-8", "surrogateescape"))
                 else:
                     h.update(f"\0{xy}\0{path}\0{self.tree.disk_stamp(path)}".encode(
                         "utf-8", "surrogateescape"))
-            # a submodule's files, at, below or above the root: git lists none of them
-            for sub in self.tree.submodules():
-                if _under(sub, root) or _under(root, sub):
-                    for f in self._walk(sub):
-                        if _under(f, root):
-                            h.update(f"\0sub\0{f}\0{self.tree.disk_stamp(f)}".encode(
-                                "utf-8", "surrogateescape"))
             lo, hi = _range(perm_paths, root)
-            perms = [x for x in self._perms[lo:hi] if _under(x[0], root)]
+            perms = [x for x in self._perms[lo:hi] if is_under(x[0], root)]
             h.update(repr(perms).encode("utf-8", "surrogateescape"))
         return h.hexdigest()
 
@@ -380,7 +374,7 @@ class Reuse:
         inputs = reader.read(image, analysis)
         if inputs.missing or dfkey is None:
             return inputs
-        if not all(any(_under(p, r) for r in roots) for p in inputs.files):
+        if not all(any(is_under(p, r) for r in roots) for p in inputs.files):
             return inputs   # a file outside the roots: this image is not reused
         symlinks = sorted(p for p, i in inputs.files.items() if i.startswith("120000:"))
         raw = json.dumps(dict(inputs.files), separators=(",", ":"),
