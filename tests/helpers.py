@@ -16,9 +16,12 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
+
+if TYPE_CHECKING:
+    from buildorch.running.buildx import BuildResult
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
@@ -221,6 +224,24 @@ def manifest(repo: Path) -> dict[str, object]:
     data = json.loads((repo / ".buildorch/manifest.json").read_text())
     assert isinstance(data, dict)
     return data
+
+
+def buildkit_build(repo: Path, tag: str, image: str = "app") -> BuildResult:
+    """A real `docker buildx build` of one configured image as buildorch passes it (its
+    Dockerfile, context, target and build args), tagged `tag`, nothing shown: the judge of
+    what the planner says."""
+    import threading
+
+    from buildorch.config import load
+    from buildorch.running.buildx import run_build
+    from buildorch.running.spec import BuildSpec
+
+    img = load(repo / "services.toml").images[image]
+    spec = BuildSpec(name=image, tags=(tag,), dockerfile=repo / img.dockerfile,
+                     context=repo / img.context, target=img.target, build_args=img.args)
+    return run_build(spec, emit=lambda e: None, cancel=threading.Event(),
+                     log_path=repo / ".buildorch" / "bk.log", timeout_s=120,
+                     step_timeout_s=None)
 
 
 def record_manifest(repo: Path, config: str = "services.toml") -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import buildorch
-from tests.helpers import PREFIX, git, record_manifest, seed, write_files
+from tests.helpers import PREFIX, buildkit_build, git, record_manifest, seed, write_files
 
 REG = "reg.example/acme"
 FILES = {
@@ -379,12 +379,9 @@ def test_an_empty_folder_copied_is_judged_as_buildkit_judges_it(
         make_repo: Callable[..., Path], ignored: bool) -> None:
     """`COPY empty/ /e/` of a folder with no file: BuildKit copies it (no failure) unless
     .dockerignore leaves it out ("not found"). validate's exit code says the same."""
-    import threading
     import uuid
 
     from buildorch.dockerlang.sources import fails_build
-    from buildorch.running.buildx import run_build
-    from buildorch.running.spec import BuildSpec
 
     repo = make_repo({
         "services.toml": '[tiers.t]\n[services.app]\ntier = "t"\n',
@@ -394,10 +391,7 @@ def test_an_empty_folder_copied_is_judged_as_buildkit_judges_it(
     (repo / "empty").mkdir()
     notes = buildorch.plan(buildorch.load_config(repo / "services.toml")).notes
     [note] = [n for n in notes if "'empty'" in n]
-    res = run_build(BuildSpec(name="app", tags=(f"{PREFIX}empty-check:{uuid.uuid4().hex[:8]}",),
-                              dockerfile=repo / "Dockerfile", context=repo),
-                    emit=lambda e: None, cancel=threading.Event(),
-                    log_path=repo / ".buildorch" / "bk.log", timeout_s=120, step_timeout_s=None)
+    res = buildkit_build(repo, f"{PREFIX}empty-check:{uuid.uuid4().hex[:8]}")
     assert res.ok == (not ignored), res.log_tail
     assert fails_build(note) == ignored, note
     assert _cli(repo, "validate").returncode == (1 if ignored else 0)

@@ -9,7 +9,6 @@ cache hits.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -17,10 +16,7 @@ from pathlib import Path
 import pytest
 
 import buildorch
-from buildorch.config import load
-from buildorch.running.buildx import run_build
-from buildorch.running.spec import BuildSpec
-from tests.helpers import PREFIX, git, record_manifest, write_files
+from tests.helpers import PREFIX, buildkit_build, git, record_manifest, write_files
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -167,13 +163,7 @@ KNOWN_COST: set[str] = set()
 
 
 def _buildkit_misses(repo: Path, tag: str) -> bool:
-    cfg = load(repo / "services.toml")
-    image = cfg.images["app"]
-    spec = BuildSpec(name="app", tags=(tag,), dockerfile=repo / image.dockerfile,
-                     context=repo, target=image.target, build_args=image.args)
-    res = run_build(spec, emit=lambda e: None, cancel=threading.Event(),
-                    log_path=repo / ".buildorch" / "bk.log", timeout_s=120,
-                    step_timeout_s=None)
+    res = buildkit_build(repo, tag)
     assert res.ok, res.log_tail
     return res.cached_steps < res.steps
 

@@ -19,7 +19,7 @@ from buildorch.edges.inputcache import FOLDER, INDEX, PERMS
 from buildorch.planning import baseline
 from buildorch.planning.digest import Snapshot, snapshot
 from buildorch.planning.reuse import Reuse
-from tests.helpers import git, settle_index, write_files
+from tests.helpers import git, settle_index
 
 REG = "reg.example/acme"
 TOML = f"""
@@ -58,12 +58,8 @@ FILES = {
 
 
 @pytest.fixture()
-def repo(tmp_path: Path) -> Path:
-    write_files(tmp_path, FILES)
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-q", "-m", "init")
-    return tmp_path
+def repo(make_repo: Callable[..., Path]) -> Path:
+    return make_repo(FILES)
 
 
 def cfg_of(repo: Path) -> Config:
@@ -346,12 +342,8 @@ FILES21 = {
 
 
 @pytest.fixture()
-def repo21(tmp_path: Path) -> Path:
-    write_files(tmp_path, FILES21)
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-q", "-m", "init")
-    return tmp_path
+def repo21(make_repo: Callable[..., Path]) -> Path:
+    return make_repo(FILES21)
 
 
 def _onbuild_line(repo: Path) -> None:

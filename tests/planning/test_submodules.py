@@ -5,7 +5,6 @@ stale exactly when BuildKit rebuilds, through the input cache as well."""
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -13,10 +12,7 @@ from pathlib import Path
 import pytest
 
 import buildorch
-from buildorch.config import load
-from buildorch.running.buildx import run_build
-from buildorch.running.spec import BuildSpec
-from tests.helpers import PREFIX, git, record_manifest, write_files
+from tests.helpers import PREFIX, buildkit_build, git, record_manifest
 
 DOCKERFILE = "FROM busybox:1.36\nCOPY vendor/lib/ /lib-vendored/\nCOPY app/ /app/\n"
 FILES = {
@@ -29,16 +25,10 @@ FILES = {
 }
 
 
-def _repo(tmp_path: Path, nonce: str) -> Path:
-    lib = tmp_path / "lib-upstream"
-    write_files(lib, {"lib/core.py": f"CORE = '{nonce}'\n", "lib/extra.py": "E = 1\n",
-                      "README.txt": "not copied\n"})
-    git(lib, "init", "-q", "-b", "main")
-    git(lib, "add", "-A")
-    git(lib, "commit", "-q", "-m", "lib")
-    repo = tmp_path / "repo"
-    write_files(repo, FILES)
-    git(repo, "init", "-q", "-b", "main")
+def _repo(make_repo: Callable[..., Path], nonce: str) -> Path:
+    lib = make_repo({"lib/core.py": f"CORE = '{nonce}'\n", "lib/extra.py": "E = 1\n",
+                     "README.txt": "not copied\n"}, name="lib-upstream")
+    repo = make_repo(FILES, commit=False)
     git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "initial")
@@ -49,8 +39,8 @@ def _plan(repo: Path, since: str | None = None) -> buildorch.PlanResult:
     return buildorch.plan(buildorch.load_config(repo / "services.toml"), since=since)
 
 
-def test_a_submodules_files_are_inputs(tmp_path: Path) -> None:
-    repo = _repo(tmp_path, "x")
+def test_a_submodules_files_are_inputs(make_repo: Callable[..., Path]) -> None:
+    repo = _repo(make_repo, "x")
     result = _plan(repo)
     files = set(result.snapshot.records["app"].files or {})
     assert {"vendor/lib/core.py", "vendor/lib/extra.py", "app/main.py"} <= files
@@ -87,12 +77,7 @@ def _elsewhere(repo: Path, nonce: str) -> None:
 
 
 def _buildkit_misses(repo: Path, tag: str) -> bool:
-    cfg = load(repo / "services.toml")
-    image = cfg.images["app"]
-    spec = BuildSpec(name="app", tags=(tag,), dockerfile=repo / image.dockerfile, context=repo)
-    res = run_build(spec, emit=lambda e: None, cancel=threading.Event(),
-                    log_path=repo / ".buildorch" / "bk.log", timeout_s=120,
-                    step_timeout_s=None)
+    res = buildkit_build(repo, tag)
     assert res.ok, res.log_tail
     return res.cached_steps < res.steps
 
@@ -104,9 +89,9 @@ def _buildkit_misses(repo: Path, tag: str) -> bool:
     (_outside, False), (_elsewhere, False),
 ], ids=lambda x: getattr(x, "__name__", "").strip("_") or None)
 def test_the_planner_agrees_with_buildkit_inside_a_submodule(
-        tmp_path: Path, edit: Callable[[Path, str], None], rebuilds: bool) -> None:
+        make_repo: Callable[..., Path], edit: Callable[[Path, str], None], rebuilds: bool) -> None:
     nonce = uuid.uuid4().hex
-    repo = _repo(tmp_path, nonce)
+    repo = _repo(make_repo, nonce)
     tag = f"{PREFIX}planner-check:{nonce[:12]}"   # removed with the session
     _buildkit_misses(repo, tag)
     assert not _buildkit_misses(repo, tag), "the baseline must be fully cached"
@@ -119,8 +104,8 @@ def test_the_planner_agrees_with_buildkit_inside_a_submodule(
     assert stale == missed, f"planner says stale={stale}, BuildKit missed={missed}"
 
 
-def test_since_reads_the_submodule_at_that_commit(tmp_path: Path) -> None:
-    repo = _repo(tmp_path, "x")
+def test_since_reads_the_submodule_at_that_commit(make_repo: Callable[..., Path]) -> None:
+    repo = _repo(make_repo, "x")
     assert not _plan(repo, since="HEAD").plan.stale
     _bumped(repo, "y")
     [stale] = _plan(repo, since="HEAD~1").plan.stale
@@ -128,8 +113,8 @@ def test_since_reads_the_submodule_at_that_commit(tmp_path: Path) -> None:
     assert not _plan(repo, since="HEAD").plan.stale
 
 
-def test_a_submodule_not_checked_out_has_no_files(tmp_path: Path) -> None:
-    repo = _repo(tmp_path, "x")
+def test_a_submodule_not_checked_out_has_no_files(make_repo: Callable[..., Path]) -> None:
+    repo = _repo(make_repo, "x")
     git(repo, "submodule", "deinit", "-q", "-f", "vendor")
     result = _plan(repo, since="HEAD")   # the same on both sides: nothing there
     assert not result.plan.stale
